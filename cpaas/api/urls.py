@@ -1,0 +1,7 @@
+"""/api/v1/ routes. Each app adds its endpoints here."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("contacts.api.urls")),
+]

@@ -1,0 +1,32 @@
+"""The audit log's one writer. Call it inside the service's transaction so the entry and the
+change commit together."""
+
+from django.db import models
+from django.utils import timezone
+
+from .models import AuditEntry, Workspace
+from .tenancy import Actor
+
+
+def audit_record(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    data: dict | None = None,
+    at=None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        actor_type=actor.kind,
+        actor_user=actor.user if actor.kind == "user" else None,
+        actor_token=actor.token if actor.kind == "token" else None,
+        actor_label=actor.label[:150],
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        data=data or {},
+        created_at=at or timezone.now(),
+    )

@@ -1,0 +1,51 @@
+"""The one websocket endpoint: /ws/live/?topics=contacts,inbox. A socket joins only groups of
+the workspace active in its session, and only topics its role may see."""
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .models import Membership
+from .realtime import TOPICS, ensure_relay_running, workspace_group
+from .roles import role_allows
+from .tenancy import SESSION_KEY
+
+
+@database_sync_to_async
+def _membership(user, session) -> Membership | None:
+    workspace_id = session.get(SESSION_KEY) if session is not None else None
+    if not workspace_id:
+        return None
+    return Membership.objects.filter(user=user, workspace_id=workspace_id, is_active=True).first()
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        membership = await _membership(user, self.scope.get("session"))
+        if membership is None:
+            await self.close(code=4403)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        wanted = {t for value in query.get("topics", []) for t in value.split(",") if t}
+        self.groups_joined = [
+            workspace_group(membership.workspace_id, topic)
+            for topic in sorted(wanted)
+            if topic in TOPICS and role_allows(membership.role, TOPICS[topic])
+        ]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        ensure_relay_running()
+        await self.send_json({"type": "hello", "groups": len(self.groups_joined)})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def realtime_event(self, message):
+        await self.send_json(message["payload"])

@@ -1,0 +1,132 @@
+"""Load the demo workspaces, users and contacts. Safe to run again: it changes nothing that
+exists already."""
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import AttributeDefinition, Contact, Event, Segment
+from contacts.services import tags_ensure
+from cpaas.models import Membership, Role, Workspace
+
+DEMO_PASSWORD = "demo-pass-2026"
+USERS = [("admin", Role.ADMIN), ("marketer", Role.MARKETER), ("agent", Role.AGENT), ("viewer", Role.VIEWER)]
+FIRST = [
+    "Amara",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olu",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+]
+LAST = ["Okafor", "Smith", "Dubois", "Patel", "Garcia", "Haddad", "Kim", "Muller", "Rossi", "Novak"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo workspace, users (admin, marketer, agent, viewer) and contacts."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        bank, created = Workspace.objects.get_or_create(
+            slug="demo-bank",
+            defaults={"name": "Demo Bank", "timezone": "Europe/London", "default_country": "GB"},
+        )
+        retail, _ = Workspace.objects.get_or_create(
+            slug="acme-retail",
+            defaults={"name": "Acme Retail", "timezone": "America/New_York", "default_country": "US"},
+        )
+        for username, role in USERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User.objects.create_user(
+                    username=username, email=f"{username}@demo.example", password=DEMO_PASSWORD
+                )
+            Membership.objects.get_or_create(workspace=bank, user=user, defaults={"role": role})
+        admin = User.objects.get(username="admin")
+        Membership.objects.get_or_create(workspace=retail, user=admin, defaults={"role": Role.ADMIN})
+        if created:
+            self._contacts(bank)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/login/ as:"))
+        for username, role in USERS:
+            self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
+
+    def _contacts(self, workspace):
+        rng = random.Random(42)
+        for key, label, type_ in [
+            ("due_date", "Due date", "date"),
+            ("balance", "Balance (GBP)", "number"),
+            ("plan", "Plan", "text"),
+            ("autopay", "Autopay", "boolean"),
+        ]:
+            AttributeDefinition.objects.get_or_create(
+                workspace=workspace, key=key, defaults={"label": label, "type": type_}
+            )
+        vip, late = tags_ensure(workspace=workspace, names=["vip", "late-payer"])
+        today = timezone.localdate()
+        for i in range(60):
+            first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+            contact = Contact.objects.create(
+                workspace=workspace,
+                external_id=f"CUST-{1000 + i}",
+                first_name=first,
+                last_name=last,
+                phone=f"+4477009{(i * 3779) % 100000:05d}",
+                email=f"{first.lower()}.{last.lower()}{i}@example.com",
+                language=rng.choice(["en", "en", "en", "fr", "es"]),
+                preferred_channel=rng.choice(["sms", "whatsapp", "email", ""]),
+                attributes={
+                    "due_date": (today + dt.timedelta(days=rng.randint(-10, 30))).isoformat(),
+                    "balance": rng.choice([0, 120, 250, 480, 1200]),
+                    "plan": rng.choice(["basic", "plus", "gold"]),
+                    "autopay": rng.random() < 0.4,
+                },
+                is_vulnerable=i % 17 == 0,
+                vulnerability_note="Bereavement: contact by agent only" if i % 17 == 0 else "",
+            )
+            contact.tags.add(*([vip] if i % 5 == 0 else []) + ([late] if i % 4 == 0 else []))
+            Event.objects.create(
+                workspace=workspace,
+                contact=contact,
+                name="signup",
+                source="import",
+                occurred_at=timezone.now() - dt.timedelta(days=rng.randint(1, 90)),
+            )
+        Segment.objects.get_or_create(
+            workspace=workspace,
+            name="Overdue with balance",
+            defaults={
+                "definition": {
+                    "match": "all",
+                    "rules": [
+                        {"field": "attribute", "key": "balance", "op": "gt", "value": 0},
+                        {"field": "attribute", "key": "due_date", "op": "lt", "value": today.isoformat()},
+                    ],
+                }
+            },
+        )
+        Segment.objects.get_or_create(
+            workspace=workspace,
+            name="VIP",
+            defaults={
+                "definition": {"match": "all", "rules": [{"field": "tag", "op": "has", "value": "vip"}]}
+            },
+        )

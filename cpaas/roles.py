@@ -1,0 +1,31 @@
+"""What each role may do, decided on the server. Views and API endpoints name a permission;
+this table is the only place that maps permissions to roles."""
+
+from .models import Role
+
+A, M, G, V = Role.ADMIN, Role.MARKETER, Role.AGENT, Role.VIEWER
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "contacts.view": frozenset({A, M, G, V}),
+    "contacts.edit": frozenset({A, M}),
+    "contacts.import": frozenset({A, M}),
+    "contacts.export": frozenset({A, M}),
+    "segments.edit": frozenset({A, M}),
+    "attributes.edit": frozenset({A}),
+    "events.view": frozenset({A, M, G, V}),
+    "journeys.view": frozenset({A, M, V}),
+    "experiments.view": frozenset({A, M, V}),
+    "inbox.view": frozenset({A, G}),
+    "consent.view": frozenset({A, M, G, V}),
+    "messages.view": frozenset({A, M, G, V}),
+    "settings.view": frozenset({A}),
+    "users.manage": frozenset({A}),
+    "tokens.manage": frozenset({A}),
+    "audit.view": frozenset({A}),
+}
+
+
+def role_allows(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"Unknown permission '{permission}'")
+    return role in PERMISSIONS[permission]

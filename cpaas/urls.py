@@ -1,0 +1,27 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("no-workspace/", views.no_workspace, name="no_workspace"),
+    path("workspace/switch/", views.workspace_switch, name="workspace_switch"),
+    path("settings/", views.settings_home, name="settings"),
+    path("settings/workspace/", views.workspace_edit, name="workspace_edit"),
+    path("settings/users/", views.user_list, name="user_list"),
+    path("settings/users/add/", views.user_add, name="user_add"),
+    path("settings/users/<int:pk>/", views.membership_edit, name="membership_edit"),
+    path("settings/tokens/", views.token_list, name="token_list"),
+    path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("settings/audit/", views.audit_list, name="audit_list"),
+    path("contacts/", include("contacts.urls")),
+    path("api/v1/", include("cpaas.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+
+handler404 = "cpaas.views.not_found"
+handler403 = "cpaas.views.forbidden"

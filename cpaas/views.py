@@ -1,0 +1,217 @@
+"""Log-in, the workspace switcher and Settings: workspace, users and roles, API tokens, audit log."""
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from . import services
+from .forms import ApiTokenForm, MemberAddForm, MembershipForm, WorkspaceForm, apply_errors
+from .models import ApiToken, AuditEntry, Membership
+from .tenancy import SESSION_KEY, Actor, workspace_required
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("login")
+
+
+@workspace_required()
+def home(request):
+    return redirect("contact_list")
+
+
+@login_required
+def no_workspace(request):
+    return render(request, "cpaas/no_workspace.html", status=403)
+
+
+@require_POST
+@login_required
+def workspace_switch(request):
+    membership = get_object_or_404(
+        Membership, user=request.user, is_active=True, workspace_id=request.POST.get("workspace")
+    )
+    request.session[SESSION_KEY] = membership.workspace_id
+    messages.success(request, f"Switched to {membership.workspace.name}.")
+    return redirect("home")
+
+
+@workspace_required("settings.view")
+def settings_home(request):
+    return redirect("user_list")
+
+
+@workspace_required("settings.view")
+def workspace_edit(request):
+    form = WorkspaceForm(request.POST or None, instance=request.workspace)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.workspace_update(
+                workspace=request.workspace, actor=Actor.from_request(request), data=form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, "Workspace settings saved.")
+            return redirect("workspace_edit")
+    return render(request, "cpaas/workspace_edit.html", {"form": form, "section": "workspace"})
+
+
+@workspace_required("users.manage")
+def user_list(request):
+    memberships = (
+        Membership.objects.filter(workspace=request.workspace)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return render(
+        request,
+        "cpaas/user_list.html",
+        {"memberships": memberships, "form": MemberAddForm(), "section": "users"},
+    )
+
+
+@workspace_required("users.manage")
+def user_add(request):
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_add(
+                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{form.cleaned_data['username']} added as {form.cleaned_data['role']}."
+            )
+            return redirect("user_list")
+    memberships = Membership.objects.filter(workspace=request.workspace).select_related("user")
+    return render(
+        request,
+        "cpaas/user_list.html",
+        {"memberships": memberships, "form": form, "section": "users"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@workspace_required("users.manage")
+def membership_edit(request, pk):
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), workspace=request.workspace, pk=pk
+    )
+    form = MembershipForm(
+        request.POST or None, initial={"role": membership.role, "is_active": membership.is_active}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_update(
+                membership=membership, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{membership.user.username} updated.")
+            return redirect("user_list")
+    return render(
+        request, "cpaas/membership_edit.html", {"membership": membership, "form": form, "section": "users"}
+    )
+
+
+@workspace_required("tokens.manage")
+def token_list(request):
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_key = services.api_token_create(
+                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(workspace=request.workspace).select_related("created_by")
+    return render(
+        request,
+        "cpaas/token_list.html",
+        {"tokens": tokens, "form": form, "new_key": new_key, "section": "tokens"},
+    )
+
+
+@require_POST
+@workspace_required("tokens.manage")
+def token_revoke(request, pk):
+    token = get_object_or_404(ApiToken, workspace=request.workspace, pk=pk)
+    services.api_token_revoke(token=token, actor=Actor.from_request(request))
+    messages.success(request, f"Token '{token.name}' revoked; requests with it now get 401.")
+    return redirect("token_list")
+
+
+@workspace_required("audit.view")
+def audit_list(request):
+    entries = AuditEntry.objects.filter(workspace=request.workspace).select_related(
+        "actor_user", "actor_token"
+    )
+    action = request.GET.get("action", "").strip()
+    actor = request.GET.get("actor", "").strip()
+    target = request.GET.get("target", "").strip()
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if actor:
+        entries = entries.filter(actor_label__icontains=actor)
+    if target:
+        entries = entries.filter(target_label__icontains=target)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    actions = (
+        AuditEntry.objects.filter(workspace=request.workspace)
+        .values_list("action", flat=True)
+        .distinct()
+        .order_by("action")
+    )
+    context = {
+        "page": page,
+        "actions": actions,
+        "filters": {"action": action, "actor": actor, "target": target},
+        "section": "audit",
+    }
+    template = "cpaas/audit_list.html#results" if request.htmx else "cpaas/audit_list.html"
+    return TemplateResponse(request, template, context)
+
+
+def not_found(request, exception=None):
+    return render(
+        request,
+        "cpaas/error.html",
+        {
+            "code": 404,
+            "title": "Not found",
+            "message": "There is nothing here, or it belongs to another workspace.",
+        },
+        status=404,
+    )
+
+
+def forbidden(request, exception=None):
+    return render(
+        request,
+        "cpaas/error.html",
+        {
+            "code": 403,
+            "title": "Not allowed",
+            "message": str(exception) if exception else "Your role does not allow this.",
+        },
+        status=403,
+    )

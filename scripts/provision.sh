@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make sure the test run has what it needs: Debian's Chromium and a running PostgreSQL with
+# the test role. Installs only as root on Debian; otherwise says loudly what is missing.
+set -u
+PG_USER=${PG_USER:-cpaas}
+PG_PASSWORD=${PG_PASSWORD:-cpaas}
+
+say() { echo "[provision] $*"; }
+is_root() { [ "$(id -u)" = "0" ]; }
+apt_updated=0
+apt_install() {
+  if ! is_root || ! command -v apt-get >/dev/null; then return 1; fi
+  if [ $apt_updated = 0 ]; then apt-get update -qq >/dev/null 2>&1; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "Chromium is missing; installing Debian's package"
+  apt_install chromium || say "!!! could not install chromium (not root or no apt): browser tests will be SKIPPED"
+fi
+
+if ! command -v pg_lsclusters >/dev/null; then
+  say "PostgreSQL is missing; installing Debian's package"
+  apt_install postgresql || say "!!! could not install postgresql: the PostgreSQL run will be SKIPPED"
+fi
+
+if command -v pg_lsclusters >/dev/null && is_root; then
+  if [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+    say "creating PostgreSQL cluster $version/main"
+    pg_createcluster "$version" main >/dev/null 2>&1
+  fi
+  pg_lsclusters -h | while read -r ver name port status rest; do
+    if [ "$status" != "online" ]; then
+      say "starting PostgreSQL $ver/$name"
+      pg_ctlcluster "$ver" "$name" start || say "!!! could not start PostgreSQL $ver/$name"
+    fi
+  done
+  su postgres -c "psql -q -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$PG_USER'\"" 2>/dev/null | grep -q 1 ||
+    su postgres -c "psql -q -c \"CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD'\"" >/dev/null 2>&1 ||
+    say "!!! could not create the PostgreSQL role $PG_USER"
+fi
+exit 0

@@ -1,0 +1,30 @@
+// App-wide behaviour: toasts (from Django messages and htmx HX-Trigger "toast" events) and
+// live updates over the websocket for elements that ask for them with data-live-topic.
+import { connectLive } from "./live.js";
+
+function toast(text, level = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const el = document.createElement("div");
+  el.className = `toast toast-${level}`;
+  el.setAttribute("role", "status");
+  el.textContent = text;
+  box.appendChild(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+function fadeServerToasts() {
+  document.querySelectorAll("#toasts .toast").forEach((el) => setTimeout(() => el.remove(), 5000));
+}
+
+document.addEventListener("toast", (event) => toast(event.detail.value ?? event.detail.text, event.detail.level));
+document.addEventListener("htmx:responseError", (event) => {
+  if (event.detail.xhr.status >= 500) toast("Something went wrong on the server; nothing was saved.", "error");
+});
+document.addEventListener("DOMContentLoaded", () => {
+  fadeServerToasts();
+  const topics = [...document.querySelectorAll("[data-live-topic]")].map((el) => el.dataset.liveTopic);
+  if (topics.length) connectLive([...new Set(topics)]);
+});
+
+window.appToast = toast;
