@@ -1,0 +1,204 @@
+"""Workspace isolation and roles, over every named URL.
+
+Every URL name the project defines must be listed here: OBJECT_URLS (it names an object of a
+workspace: another workspace's user or token gets 404), WORKSPACE_URLS (it works on the
+request's own workspace, so there is nothing of another workspace to reach), or PUBLIC. A new
+URL that is not listed fails `test_every_url_is_classified`, so future endpoints are covered.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import client_for
+from tests.factories import AttributeDefinitionFactory, ContactFactory, EventFactory
+
+
+@dataclass
+class Objects:
+    """One object of each kind in workspace A, built on demand."""
+
+    workspace: object
+    user: object
+    _cache: dict = field(default_factory=dict)
+
+    def get(self, name, build):
+        if name not in self._cache:
+            self._cache[name] = build(self)
+        return self._cache[name]
+
+    @property
+    def contact(self):
+        return self.get("contact", lambda o: ContactFactory(workspace=o.workspace))
+
+    @property
+    def event(self):
+        return self.get("event", lambda o: EventFactory(contact=o.contact))
+
+    @property
+    def segment(self):
+        from contacts.models import Segment
+
+        return self.get(
+            "segment", lambda o: Segment.objects.create(workspace=o.workspace, name="S", definition={"rules": []})
+        )
+
+    @property
+    def membership(self):
+        return self.get("membership", lambda o: o.user.memberships.get(workspace=o.workspace))
+
+    @property
+    def token(self):
+        from cpaas.services import api_token_create
+        from cpaas.tenancy import Actor
+
+        return self.get(
+            "token", lambda o: api_token_create(workspace=o.workspace, actor=Actor.for_user(o.user), name="A")[0]
+        )
+
+    @property
+    def attribute(self):
+        return self.get("attribute", lambda o: AttributeDefinitionFactory(workspace=o.workspace))
+
+    @property
+    def contact_import(self):
+        from contacts.models import ContactImport
+
+        return self.get(
+            "import",
+            lambda o: ContactImport.objects.create(
+                workspace=o.workspace, created_by=o.user, filename="a.csv", content=b"phone\n+447700900123\n",
+                headers=["phone"],
+            ),
+        )
+
+
+# url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
+OBJECT_URLS = {
+    "contact_detail": ("get", lambda o: {"pk": o.contact.pk}),
+    "contact_edit": ("get", lambda o: {"pk": o.contact.pk}),
+    "contact_delete": ("post", lambda o: {"pk": o.contact.pk}),
+    "contact_event_add": ("post", lambda o: {"pk": o.contact.pk}),
+    "segment_edit": ("get", lambda o: {"pk": o.segment.pk}),
+    "segment_delete": ("post", lambda o: {"pk": o.segment.pk}),
+    "membership_edit": ("get", lambda o: {"pk": o.membership.pk}),
+    "token_revoke": ("post", lambda o: {"pk": o.token.pk}),
+}
+
+# Pages and endpoints on the request's own workspace (lists, forms to create, exports).
+WORKSPACE_URLS = {
+    "home", "no_workspace", "workspace_switch", "settings", "workspace_edit", "user_list", "user_add",
+    "token_list", "audit_list", "contact_list", "contact_create", "contact_export", "segment_list",
+    "segment_create", "segment_preview", "attribute_list", "import_list", "import_create",
+}
+
+PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs"}
+# Third-party URL names that come with included apps.
+IGNORED_URLS = {"api-root"}
+
+
+def _url_names(patterns=None, prefix=""):
+    patterns = get_resolver().url_patterns if patterns is None else patterns
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{p.namespace}:" if p.namespace else prefix
+            yield from _url_names(p.url_patterns, ns)
+        elif isinstance(p, URLPattern) and p.name:
+            yield prefix + p.name
+
+
+def test_every_url_is_classified():
+    names = set(_url_names())
+    known = set(OBJECT_URLS) | WORKSPACE_URLS | PUBLIC_URLS | IGNORED_URLS
+    unclassified = sorted(names - known)
+    assert not unclassified, (
+        f"Classify these URLs in tests/test_isolation.py (OBJECT_URLS / WORKSPACE_URLS / PUBLIC): {unclassified}"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(OBJECT_URLS))
+def test_another_workspace_gets_404(name, workspace, admin_user, other_admin):
+    # given an object of workspace A
+    objects = Objects(workspace=workspace, user=admin_user)
+    method, kwargs = OBJECT_URLS[name]
+    url = reverse(name, kwargs=kwargs(objects))
+    # when the admin of workspace B asks for it
+    response = getattr(client_for(other_admin), method)(url)
+    # then it does not exist for them
+    assert response.status_code == 404, f"{name} answered {response.status_code} to another workspace"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(OBJECT_URLS))
+def test_owner_workspace_reaches_it(name, workspace, admin_user):
+    """The same URL answers its own workspace's admin (so the 404 above means isolation)."""
+    objects = Objects(workspace=workspace, user=admin_user)
+    method, kwargs = OBJECT_URLS[name]
+    url = reverse(name, kwargs=kwargs(objects))
+    response = getattr(client_for(admin_user), method)(url)
+    assert response.status_code in (200, 302, 400), f"{name} answered {response.status_code}"
+
+
+# (url name, method, role without the permission)
+FORBIDDEN = [
+    ("contact_create", "get", "viewer"),
+    ("contact_create", "post", "agent"),
+    ("contact_edit", "get", "viewer"),
+    ("contact_delete", "post", "agent"),
+    ("contact_event_add", "post", "viewer"),
+    ("contact_export", "get", "agent"),
+    ("segment_delete", "post", "viewer"),
+    ("segment_edit", "post", "agent"),
+    ("attribute_list", "post", "marketer"),
+    ("settings", "get", "marketer"),
+    ("workspace_edit", "get", "marketer"),
+    ("user_list", "get", "agent"),
+    ("user_add", "post", "marketer"),
+    ("membership_edit", "get", "viewer"),
+    ("token_list", "get", "marketer"),
+    ("token_revoke", "post", "marketer"),
+    ("audit_list", "get", "marketer"),
+    ("import_create", "get", "viewer"),
+    ("import_list", "get", "agent"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "role"), FORBIDDEN)
+def test_role_without_permission_gets_403(name, method, role, workspace, admin_user, request):
+    user = request.getfixturevalue({"viewer": "viewer", "agent": "agent", "marketer": "marketer"}[role])
+    objects = Objects(workspace=workspace, user=admin_user)
+    kwargs = OBJECT_URLS[name][1](objects) if name in OBJECT_URLS else {}
+    response = getattr(client_for(user), method)(reverse(name, kwargs=kwargs))
+    assert response.status_code == 403, f"{role} got {response.status_code} on {method.upper()} {name}"
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_login(client):
+    response = client.get(reverse("contact_list"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_contact_list_never_shows_another_workspace(workspace, other_workspace, other_admin):
+    ContactFactory(workspace=workspace, first_name="Secret-A")
+    ContactFactory(workspace=other_workspace, first_name="Visible-B")
+    body = client_for(other_admin).get(reverse("contact_list")).content.decode()
+    assert "Visible-B" in body and "Secret-A" not in body
+
+
+@pytest.mark.django_db
+def test_switching_to_a_workspace_you_are_not_in_is_404(workspace, other_admin):
+    response = client_for(other_admin).post(reverse("workspace_switch"), {"workspace": workspace.pk})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_deactivated_member_loses_the_workspace(workspace, admin_user, marketer):
+    from cpaas.models import Membership
+
+    Membership.objects.filter(user=marketer).update(is_active=False)
+    response = client_for(marketer).get(reverse("contact_list"))
+    assert response.status_code == 302 and response["Location"] == reverse("no_workspace")
