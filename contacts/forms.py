@@ -10,7 +10,7 @@ class ContactForm(forms.Form):
 
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100, required=False)
-    phone = forms.CharField(required=False, help_text="Any format; stored as E.164 (+447700900123).")
+    phone = forms.CharField(required=False, help_text="Any format; stored as E.164 (+447911123456).")
     email = forms.CharField(required=False)
     external_id = forms.CharField(
         max_length=120,

@@ -144,7 +144,9 @@ def _rule_q(workspace, rule: dict, now: dt.datetime) -> Q:
     if op == "is_true":
         return Q(**{lookup: True})
     if op == "is_false":
-        return ~Q(**{lookup: True}) if field == "attribute" else Q(**{lookup: False})
+        if field == "attribute":  # unset counts as "no"
+            return Q(**{lookup: False}) | Q(**{f"{lookup}__isnull": True})
+        return Q(**{lookup: False})
     if op == "contains":
         return Q(**{f"{lookup}__icontains": value})
     if op == "neq":

@@ -8,6 +8,7 @@ from cpaas.models import Workspace
 
 from .models import Contact, Event, Segment
 from .segments import segment_filter
+from .validation import normalize_phone
 
 
 def contact_list(*, workspace: Workspace, filters: dict | None = None) -> QuerySet[Contact]:
@@ -17,18 +18,21 @@ def contact_list(*, workspace: Workspace, filters: dict | None = None) -> QueryS
     qs = Contact.objects.filter(workspace=workspace)
     q = (filters.get("q") or "").strip()
     if q:
-        words = q.split()
-        for word in words:
-            digits = "".join(ch for ch in word if ch.isdigit())
-            match = (
-                Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(email__icontains=word)
-                | Q(external_id__icontains=word)
-            )
-            if len(digits) >= 3:
-                match |= Q(phone__contains=digits)
-            qs = qs.filter(match)
+        phone = _as_phone(q, workspace.default_country)
+        if phone:
+            qs = qs.filter(phone=phone)
+        else:
+            for word in q.split():
+                digits = "".join(ch for ch in word if ch.isdigit())
+                match = (
+                    Q(first_name__icontains=word)
+                    | Q(last_name__icontains=word)
+                    | Q(email__icontains=word)
+                    | Q(external_id__icontains=word)
+                )
+                if len(digits) >= 3:
+                    match |= Q(phone__contains=digits)
+                qs = qs.filter(match)
     if filters.get("tag"):
         qs = qs.filter(tags__workspace=workspace, tags__name=filters["tag"])
     if filters.get("language"):
@@ -42,6 +46,16 @@ def contact_list(*, workspace: Workspace, filters: dict | None = None) -> QueryS
         if segment is not None:
             qs = segment_filter(qs, workspace=workspace, definition=segment.definition)
     return qs.distinct() if filters.get("tag") else qs
+
+
+def _as_phone(q: str, country: str) -> str | None:
+    """The query as an E.164 number when it is one written in full ("07911 123456")."""
+    if sum(ch.isdigit() for ch in q) < 7 or any(ch.isalpha() for ch in q):
+        return None
+    try:
+        return normalize_phone(q, country)
+    except ValueError:
+        return None
 
 
 def contact_get(*, workspace: Workspace, pk) -> Contact:

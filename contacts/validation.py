@@ -39,12 +39,14 @@ def normalize_phone(raw: str, default_country: str) -> str:
         number = phonenumbers.parse(text, None if text.startswith("+") else default_country)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"'{raw}' is not a phone number ({exc._msg.rstrip('.').lower()}).") from None
-    if not phonenumbers.is_possible_number(number):
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
         reason = {
             phonenumbers.ValidationResult.TOO_SHORT: "too short",
+            phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "too short: a local number without its area code",
             phonenumbers.ValidationResult.TOO_LONG: "too long",
             phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-        }.get(phonenumbers.is_possible_number_with_reason(number), "not a possible number")
+        }.get(possible, "wrong length for its country")
         raise ValueError(f"'{raw}' is not a valid phone number ({reason}).")
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"'{raw}' is not a valid phone number for its country.")
@@ -172,7 +174,7 @@ def contact_clean(*, workspace, data: dict, definitions: dict[str, str] | None =
     if "addresses" in data:
         addresses = data["addresses"] or {}
         if not isinstance(addresses, dict):
-            fail("addresses", 'Must be an object such as {"whatsapp": "+447700900123"}.')
+            fail("addresses", 'Must be an object such as {"whatsapp": "+447911123456"}.')
         else:
             clean["addresses"] = {}
             for kind, value in addresses.items():

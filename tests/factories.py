@@ -43,7 +43,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     workspace = factory.SubFactory(WorkspaceFactory)
     first_name = factory.Sequence(lambda n: f"Person{n}")
     last_name = "Example"
-    phone = factory.Sequence(lambda n: f"+4477009{n:05d}")
+    phone = factory.Sequence(lambda n: f"+4479111{n:05d}")
     email = factory.LazyAttribute(lambda c: f"{c.first_name.lower()}@example.com")
 
 

@@ -68,7 +68,7 @@ class Objects:
         return self.get(
             "import",
             lambda o: ContactImport.objects.create(
-                workspace=o.workspace, created_by=o.user, filename="a.csv", content=b"phone\n+447700900123\n",
+                workspace=o.workspace, created_by=o.user, filename="a.csv", content=b"phone\n+447911123456\n",
                 headers=["phone"],
             ),
         )

@@ -89,7 +89,7 @@ class Command(BaseCommand):
                 external_id=f"CUST-{1000 + i}",
                 first_name=first,
                 last_name=last,
-                phone=f"+4477009{(i * 3779) % 100000:05d}",
+                phone=f"+4479111{(i * 3779) % 100000:05d}",
                 email=f"{first.lower()}.{last.lower()}{i}@example.com",
                 language=rng.choice(["en", "en", "en", "fr", "es"]),
                 preferred_channel=rng.choice(["sms", "whatsapp", "email", ""]),
