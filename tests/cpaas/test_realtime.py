@@ -1,0 +1,134 @@
+"""publish(): after commit only, per workspace, through the relay or the channel layer."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+from django.test import Client
+
+from cpaas.asgi import application
+from cpaas.models import RealtimeEvent
+from cpaas.realtime import Relay, publish, workspace_group
+
+
+def _headers_for(user):
+    client = Client()
+    client.force_login(user)
+    # the session must name the active workspace, as a page visit does
+    client.get("/contacts/")
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://testserver")]
+
+
+async def _connect(user, topics="contacts"):
+    headers = await sync_to_async(_headers_for)(user) if user else [(b"origin", b"http://testserver")]
+    communicator = WebsocketCommunicator(application, f"/ws/live/?topics={topics}", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_receives_only_its_workspace(workspace, other_workspace, admin_user, other_admin):
+    mine, ok_a, _ = await _connect(admin_user)
+    theirs, ok_b, _ = await _connect(other_admin)
+    assert ok_a and ok_b
+    assert (await mine.receive_json_from())["type"] == "hello"
+    assert (await theirs.receive_json_from())["type"] == "hello"
+
+    layer = get_channel_layer()
+    await layer.group_send(workspace_group(workspace.pk, "contacts"), {"type": "realtime.event", "payload": {"type": "x", "n": 1}})
+
+    assert await mine.receive_json_from(timeout=2) == {"type": "x", "n": 1}
+    assert await theirs.receive_nothing(timeout=0.3)
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_anonymous_socket_is_refused():
+    communicator, connected, code = await _connect(None)
+    assert not connected and code == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_topics_a_role_may_not_see_are_not_joined(workspace, agent):
+    from cpaas.realtime import register_topic, TOPICS
+
+    register_topic("secret-test-topic", "settings.view")  # admins only
+    try:
+        communicator, connected, _ = await _connect(agent, topics="contacts,secret-test-topic,unknown")
+        assert connected
+        assert (await communicator.receive_json_from())["groups"] == 1  # contacts only
+        await communicator.disconnect()
+    finally:
+        TOPICS.pop("secret-test-topic")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_mode_writes_a_row_that_rolls_back_with_the_transaction(settings):
+    settings.REALTIME_MODE = "relay"
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish("ws.1.contacts", {"type": "x"})
+        raise RuntimeError
+    assert not RealtimeEvent.objects.exists()
+    with transaction.atomic():
+        publish("ws.1.contacts", {"type": "x"})
+    assert RealtimeEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_mode_sends_only_after_commit(settings):
+    settings.REALTIME_MODE = "redis"
+    layer = get_channel_layer()
+    channel = asyncio.run(_new_channel(layer, "ws.1.contacts"))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish("ws.1.contacts", {"type": "rolled-back"})
+        raise RuntimeError
+    with transaction.atomic():
+        publish("ws.1.contacts", {"type": "committed"})
+    received = asyncio.run(_drain(layer, channel))
+    assert [m["payload"]["type"] for m in received] == ["committed"]
+
+
+async def _new_channel(layer, group):
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
+
+
+async def _drain(layer, channel):
+    out = []
+    while True:
+        try:
+            out.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+        except asyncio.TimeoutError:
+            return out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_delivers_each_row_once_and_skips_rows_from_before_it_started():
+    RealtimeEvent.objects.create(group="ws.1.contacts", payload={"n": 0})
+    relay = Relay()
+    relay.start_position()
+    RealtimeEvent.objects.create(group="ws.1.contacts", payload={"n": 1})
+    RealtimeEvent.objects.create(group="ws.2.contacts", payload={"n": 2})
+    first = relay.advance(relay.fetch())
+    second = relay.advance(relay.fetch())
+    assert first == [("ws.1.contacts", {"n": 1}), ("ws.2.contacts", {"n": 2})]
+    assert second == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_catches_a_row_that_commits_after_a_higher_id():
+    """On PostgreSQL ids can commit out of order; a row below the newest delivered id that
+    appears later is still delivered (within the window)."""
+    relay = Relay()
+    relay.start_position()
+    low = RealtimeEvent.objects.create(group="g", payload={"n": "low"})
+    high = RealtimeEvent.objects.create(group="g", payload={"n": "high"})
+    rows = relay.fetch()
+    late = [r for r in rows if r[0] == low.pk]
+    relay.advance([r for r in rows if r[0] == high.pk])  # as if `low` was not committed yet
+    assert relay.advance(late) == [("g", {"n": "low"})]
