@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -29,7 +30,8 @@ CONTACT_FIELDS = {
 OPS_BY_TYPE = {
     "text": ["eq", "neq", "contains", "is_set", "is_not_set"],
     "number": ["eq", "neq", "gt", "gte", "lt", "lte", "is_set", "is_not_set"],
-    "date": ["eq", "gt", "gte", "lt", "lte", "is_set", "is_not_set"],
+    "date": ["eq", "gt", "gte", "lt", "lte", "in_past", "in_future", "within_last_days", "within_next_days",
+             "is_set", "is_not_set"],
     "boolean": ["is_true", "is_false"],
 }
 OP_LABELS = {
@@ -42,6 +44,10 @@ OP_LABELS = {
     "lte": "at most / on or before",
     "is_set": "is set",
     "is_not_set": "is not set",
+    "in_past": "is before today",
+    "in_future": "is after today",
+    "within_last_days": "is within the last N days",
+    "within_next_days": "is within the next N days",
     "is_true": "is yes",
     "is_false": "is no",
     "has": "has tag",
@@ -49,7 +55,8 @@ OP_LABELS = {
     "performed": "performed",
     "not_performed": "did not perform",
 }
-VALUELESS_OPS = {"is_set", "is_not_set", "is_true", "is_false"}
+VALUELESS_OPS = {"is_set", "is_not_set", "is_true", "is_false", "in_past", "in_future"}
+RELATIVE_DAY_OPS = {"within_last_days", "within_next_days"}
 
 
 def _field_type(field: str) -> str:
@@ -88,7 +95,14 @@ def _rule_clean(rule, types: dict[str, str]) -> dict:
             raise ValueError(f"unknown attribute '{key}'.")
         if op not in OPS_BY_TYPE[types[key]]:
             raise ValueError(f"'{op}' does not apply to a {types[key]} attribute.")
-        if op not in VALUELESS_OPS:
+        if op in RELATIVE_DAY_OPS:
+            try:
+                value = int(str(value).strip())
+            except (TypeError, ValueError):
+                raise ValueError("give a whole number of days.") from None
+            if value < 0:
+                raise ValueError("the number of days cannot be negative.")
+        elif op not in VALUELESS_OPS:
             value = coerce_attribute(value, types[key])
             if value is None:
                 raise ValueError("give a value.")
@@ -126,6 +140,18 @@ def _rule_clean(rule, types: dict[str, str]) -> dict:
 
 def _rule_q(workspace, rule: dict, now: dt.datetime) -> Q:
     field, op, value = rule["field"], rule["op"], rule.get("value")
+    if op in {"in_past", "in_future"} | RELATIVE_DAY_OPS:
+        # Relative dates are resolved at query time, in the workspace's time zone.
+        today = now.astimezone(zoneinfo.ZoneInfo(workspace.timezone)).date()
+        lookup = f"attributes__{rule['key']}"
+        days = dt.timedelta(days=value or 0)
+        bounds = {
+            "in_past": {"__lt": today},
+            "in_future": {"__gt": today},
+            "within_last_days": {"__gte": today - days, "__lte": today},
+            "within_next_days": {"__gte": today, "__lte": today + days},
+        }[op]
+        return Q(**{f"{lookup}{suffix}": day.isoformat() for suffix, day in bounds.items()})
     if field == "tag":
         has = Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name=value))
         return Q(has) if op == "has" else ~Q(has)

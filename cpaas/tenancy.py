@@ -28,7 +28,7 @@ def active_membership(request) -> Membership | None:
     if wanted:
         membership = memberships.filter(workspace_id=wanted).first()
     if membership is None:
-        membership = memberships.order_by("workspace__name").first()
+        membership = memberships.order_by("created_at", "pk").first()  # the first workspace joined
         if membership is not None:
             request.session[SESSION_KEY] = membership.workspace_id
     return membership

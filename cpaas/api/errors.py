@@ -31,6 +31,9 @@ def _flatten(detail, prefix=""):
     return out
 
 
+flatten_errors = _flatten  # for views that gather errors of several items themselves
+
+
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
     body = {"code": code, "message": message}
     if fields:

@@ -67,6 +67,32 @@ def test_rules_select_the_right_contacts(workspace, people, rules, match, expect
     assert names(workspace, {"match": match, "rules": rules}) == expected
 
 
+def test_relative_date_rules_use_today_in_the_workspace_zone(workspace):
+    from contacts.segments import segment_definition_clean, segment_filter
+    from contacts.models import Contact
+
+    AttributeDefinitionFactory(workspace=workspace, key="due_date", type="date")
+    for name, due in [("Past", "2026-11-20"), ("Today", "2026-11-22"), ("Soon", "2026-11-25"), ("Later", "2026-12-30")]:
+        ContactFactory(workspace=workspace, first_name=name, attributes={"due_date": due})
+    now = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone.utc)
+
+    def pick(op, value=None):
+        clean = segment_definition_clean(workspace=workspace, definition={"rules": [
+            {"field": "attribute", "key": "due_date", "op": op, "value": value}]})
+        qs = segment_filter(Contact.objects.filter(workspace=workspace), workspace=workspace, definition=clean, now=now)
+        return sorted(c.first_name for c in qs)
+
+    assert pick("in_past") == ["Past"]
+    assert pick("in_future") == ["Later", "Soon"]
+    assert pick("within_next_days", "3") == ["Soon", "Today"]
+    assert pick("within_last_days", 2) == ["Past", "Today"]
+    # 23:30 UTC on the 21st is already the 22nd in Tokyo: "today" follows the workspace's zone
+    workspace.timezone = "Asia/Tokyo"
+    workspace.save()
+    now = dt.datetime(2026, 11, 21, 23, 30, tzinfo=dt.timezone.utc)
+    assert pick("in_past") == ["Past"]
+
+
 def test_bad_rules_are_reported_by_number(workspace, people):
     with pytest.raises(ValidationError) as exc:
         segment_save(workspace=workspace, actor=Actor.system(), name="Bad", definition={"match": "all", "rules": [

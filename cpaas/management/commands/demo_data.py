@@ -118,7 +118,7 @@ class Command(BaseCommand):
                     "match": "all",
                     "rules": [
                         {"field": "attribute", "key": "balance", "op": "gt", "value": 0},
-                        {"field": "attribute", "key": "due_date", "op": "lt", "value": today.isoformat()},
+                        {"field": "attribute", "key": "due_date", "op": "in_past", "value": None},
                     ],
                 }
             },
