@@ -30,8 +30,19 @@ CONTACT_FIELDS = {
 OPS_BY_TYPE = {
     "text": ["eq", "neq", "contains", "is_set", "is_not_set"],
     "number": ["eq", "neq", "gt", "gte", "lt", "lte", "is_set", "is_not_set"],
-    "date": ["eq", "gt", "gte", "lt", "lte", "in_past", "in_future", "within_last_days", "within_next_days",
-             "is_set", "is_not_set"],
+    "date": [
+        "eq",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in_past",
+        "in_future",
+        "within_last_days",
+        "within_next_days",
+        "is_set",
+        "is_not_set",
+    ],
     "boolean": ["is_true", "is_false"],
 }
 OP_LABELS = {

@@ -20,7 +20,7 @@ from cpaas.tenancy import Actor, workspace_required
 from . import selectors, services
 from .forms import ADDRESS_FIELDS, AttributeForm, ContactForm, EventForm
 from .models import AttributeDefinition, ChannelKind, Contact, Segment, Tag
-from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, VALUELESS_OPS, rule_summary
+from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, rule_summary
 
 LIST_FILTERS = ("q", "tag", "segment", "language", "channel", "vulnerable")
 

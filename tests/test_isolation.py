@@ -41,7 +41,8 @@ class Objects:
         from contacts.models import Segment
 
         return self.get(
-            "segment", lambda o: Segment.objects.create(workspace=o.workspace, name="S", definition={"rules": []})
+            "segment",
+            lambda o: Segment.objects.create(workspace=o.workspace, name="S", definition={"rules": []}),
         )
 
     @property
@@ -54,7 +55,8 @@ class Objects:
         from cpaas.tenancy import Actor
 
         return self.get(
-            "token", lambda o: api_token_create(workspace=o.workspace, actor=Actor.for_user(o.user), name="A")[0]
+            "token",
+            lambda o: api_token_create(workspace=o.workspace, actor=Actor.for_user(o.user), name="A")[0],
         )
 
     @property
@@ -68,7 +70,10 @@ class Objects:
         return self.get(
             "import",
             lambda o: ContactImport.objects.create(
-                workspace=o.workspace, created_by=o.user, filename="a.csv", content=b"phone\n+447911123456\n",
+                workspace=o.workspace,
+                created_by=o.user,
+                filename="a.csv",
+                content=b"phone\n+447911123456\n",
                 headers=["phone"],
             ),
         )
@@ -88,9 +93,24 @@ OBJECT_URLS = {
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
 WORKSPACE_URLS = {
-    "home", "no_workspace", "workspace_switch", "settings", "workspace_edit", "user_list", "user_add",
-    "token_list", "audit_list", "contact_list", "contact_create", "contact_export", "segment_list",
-    "segment_create", "segment_preview", "attribute_list", "import_list", "import_create",
+    "home",
+    "no_workspace",
+    "workspace_switch",
+    "settings",
+    "workspace_edit",
+    "user_list",
+    "user_add",
+    "token_list",
+    "audit_list",
+    "contact_list",
+    "contact_create",
+    "contact_export",
+    "segment_list",
+    "segment_create",
+    "segment_preview",
+    "attribute_list",
+    "import_list",
+    "import_create",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs"}

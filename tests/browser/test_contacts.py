@@ -56,7 +56,9 @@ def test_contact_created_through_the_api_appears_on_the_open_list(server, login,
     # when another system creates a contact through the API
     body = json.dumps({"first_name": "Live", "last_name": "Arrival", "phone": "+447911123777"}).encode()
     request = urllib.request.Request(
-        server.url + "/api/v1/contacts/", data=body, method="POST",
+        server.url + "/api/v1/contacts/",
+        data=body,
+        method="POST",
         headers={"Authorization": f"Bearer {api_token.key}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -72,7 +74,15 @@ def test_a_contact_of_another_workspace_never_appears(server, login, marketer, o
 
     page = login(marketer, "/contacts/")
     expect(page.locator("html[data-live=connected]")).to_have_count(1)
-    contact_create(workspace=other_workspace, actor=Actor.system(), data={"first_name": "Elsewhere", "email": "e@example.com"})
-    contact_create(workspace=Workspace.objects.get(slug="ws-a"), actor=Actor.system(), data={"first_name": "Here", "email": "h@example.com"})
+    contact_create(
+        workspace=other_workspace,
+        actor=Actor.system(),
+        data={"first_name": "Elsewhere", "email": "e@example.com"},
+    )
+    contact_create(
+        workspace=Workspace.objects.get(slug="ws-a"),
+        actor=Actor.system(),
+        data={"first_name": "Here", "email": "h@example.com"},
+    )
     expect(page.locator("#results")).to_contain_text("Here", timeout=5000)
     expect(page.locator("#results")).not_to_contain_text("Elsewhere")

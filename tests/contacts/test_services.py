@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 def test_create_normalises_audits_and_publishes(workspace, admin_user):
     contact = services.contact_create(
-        workspace=workspace, actor=Actor.for_user(admin_user),
+        workspace=workspace,
+        actor=Actor.for_user(admin_user),
         data={"first_name": "Ann", "phone": "07911 123456", "tags": ["vip"]},
     )
     assert contact.phone == "+447911123456"
@@ -66,21 +67,28 @@ def test_upsert_creates_then_updates(workspace):
 def test_failed_update_writes_nothing(workspace):
     contact = ContactFactory(workspace=workspace, first_name="Ann")
     with pytest.raises(ValidationError):
-        services.contact_update(contact=contact, actor=Actor.system(), data={"first_name": "Bea", "email": "bad"})
+        services.contact_update(
+            contact=contact, actor=Actor.system(), data={"first_name": "Bea", "email": "bad"}
+        )
     contact.refresh_from_db()
-    assert contact.first_name == "Ann" and not AuditEntry.objects.exists() and not RealtimeEvent.objects.exists()
+    assert (
+        contact.first_name == "Ann" and not AuditEntry.objects.exists() and not RealtimeEvent.objects.exists()
+    )
 
 
 def test_event_idempotency(workspace):
     contact = ContactFactory(workspace=workspace)
-    first, created = services.event_record(workspace=workspace, contact=contact, name="paid", idempotency_key="k1",
-                                           properties={"amount": 10})
-    again, created_again = services.event_record(workspace=workspace, contact=contact, name="paid",
-                                                 idempotency_key="k1", properties={"amount": 10})
+    first, created = services.event_record(
+        workspace=workspace, contact=contact, name="paid", idempotency_key="k1", properties={"amount": 10}
+    )
+    again, created_again = services.event_record(
+        workspace=workspace, contact=contact, name="paid", idempotency_key="k1", properties={"amount": 10}
+    )
     assert created and not created_again and first.pk == again.pk
     with pytest.raises(services.IdempotencyConflict) as exc:
-        services.event_record(workspace=workspace, contact=contact, name="paid", idempotency_key="k1",
-                              properties={"amount": 99})
+        services.event_record(
+            workspace=workspace, contact=contact, name="paid", idempotency_key="k1", properties={"amount": 99}
+        )
     assert "Already used for a different event" in exc.value.message_dict["idempotency_key"][0]
     assert Event.objects.count() == 1
 
@@ -88,8 +96,9 @@ def test_event_idempotency(workspace):
 def test_event_needs_an_aware_time_and_a_name(workspace):
     contact = ContactFactory(workspace=workspace)
     with pytest.raises(ValidationError) as exc:
-        services.event_record(workspace=workspace, contact=contact, name=" ",
-                              occurred_at=dt.datetime(2026, 1, 1, 10, 0))
+        services.event_record(
+            workspace=workspace, contact=contact, name=" ", occurred_at=dt.datetime(2026, 1, 1, 10, 0)
+        )
     assert set(exc.value.message_dict) == {"name", "occurred_at"}
 
 

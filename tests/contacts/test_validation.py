@@ -23,8 +23,12 @@ def test_phone_numbers_become_e164(raw, country, expected):
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("+44 7700", "too short"), ("hello", "not a phone number"), ("+44 7911 123456 12345", "too long"),
-     ("+999 123456789", "not a phone number")],
+    [
+        ("+44 7700", "too short"),
+        ("hello", "not a phone number"),
+        ("+44 7911 123456 12345", "too long"),
+        ("+999 123456789", "not a phone number"),
+    ],
 )
 def test_invalid_phone_numbers_say_why(raw, reason):
     with pytest.raises(ValueError, match=reason):
@@ -37,8 +41,14 @@ def test_every_bad_field_is_named():
     with pytest.raises(ValidationError) as exc:
         contact_clean(
             workspace=workspace,
-            data={"phone": "12", "email": "nope", "timezone": "Mars/Olympus", "preferred_channel": "fax",
-                  "language": "english!", "is_vulnerable": "maybe"},
+            data={
+                "phone": "12",
+                "email": "nope",
+                "timezone": "Mars/Olympus",
+                "preferred_channel": "fax",
+                "language": "english!",
+                "is_vulnerable": "maybe",
+            },
         )
     errors = exc.value.message_dict
     assert set(errors) == {"phone", "email", "timezone", "preferred_channel", "language", "is_vulnerable"}
@@ -61,14 +71,20 @@ def test_attributes_are_typed_by_the_workspace_schema():
     AttributeDefinitionFactory(workspace=workspace, key="autopay", type="boolean")
     clean = contact_clean(
         workspace=workspace,
-        data={"phone": "+447911123456", "attributes": {"due_date": "2026-12-01", "balance": "1,200.50", "autopay": "yes"}},
+        data={
+            "phone": "+447911123456",
+            "attributes": {"due_date": "2026-12-01", "balance": "1,200.50", "autopay": "yes"},
+        },
     )
     assert clean["attributes"] == {"due_date": "2026-12-01", "balance": 1200.5, "autopay": True}
 
     with pytest.raises(ValidationError) as exc:
         contact_clean(
             workspace=workspace,
-            data={"phone": "+447911123456", "attributes": {"due_date": "tomorrow", "balance": "lots", "shoe": 9}},
+            data={
+                "phone": "+447911123456",
+                "attributes": {"due_date": "tomorrow", "balance": "lots", "shoe": 9},
+            },
         )
     errors = exc.value.message_dict
     assert "YYYY-MM-DD" in errors["attributes.due_date"][0]
@@ -88,5 +104,7 @@ def test_attribute_coercion_edges():
 
 @pytest.mark.django_db
 def test_tags_accept_a_comma_separated_string_and_dedupe():
-    clean = contact_clean(workspace=WorkspaceFactory(), data={"email": "a@example.com", "tags": "vip, late , vip"})
+    clean = contact_clean(
+        workspace=WorkspaceFactory(), data={"email": "a@example.com", "tags": "vip, late , vip"}
+    )
     assert clean["tags"] == ["late", "vip"]

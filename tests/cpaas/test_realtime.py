@@ -19,7 +19,10 @@ def _headers_for(user):
     client.force_login(user)
     # the session must name the active workspace, as a page visit does
     client.get("/contacts/")
-    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://testserver")]
+    return [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://testserver"),
+    ]
 
 
 async def _connect(user, topics="contacts"):
@@ -38,7 +41,10 @@ async def test_socket_receives_only_its_workspace(workspace, other_workspace, ad
     assert (await theirs.receive_json_from())["type"] == "hello"
 
     layer = get_channel_layer()
-    await layer.group_send(workspace_group(workspace.pk, "contacts"), {"type": "realtime.event", "payload": {"type": "x", "n": 1}})
+    await layer.group_send(
+        workspace_group(workspace.pk, "contacts"),
+        {"type": "realtime.event", "payload": {"type": "x", "n": 1}},
+    )
 
     assert await mine.receive_json_from(timeout=2) == {"type": "x", "n": 1}
     assert await theirs.receive_nothing(timeout=0.3)
@@ -54,7 +60,7 @@ async def test_anonymous_socket_is_refused():
 
 @pytest.mark.django_db(transaction=True)
 async def test_topics_a_role_may_not_see_are_not_joined(workspace, agent):
-    from cpaas.realtime import register_topic, TOPICS
+    from cpaas.realtime import TOPICS, register_topic
 
     register_topic("secret-test-topic", "settings.view")  # admins only
     try:
@@ -103,7 +109,7 @@ async def _drain(layer, channel):
     while True:
         try:
             out.append(await asyncio.wait_for(layer.receive(channel), 0.2))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return out
 
 

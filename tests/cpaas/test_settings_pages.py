@@ -26,7 +26,9 @@ def test_admin_adds_a_user_with_a_role_who_can_then_log_in(admin_client, workspa
 
 
 def test_weak_password_is_a_field_error(admin_client):
-    response = admin_client.post(reverse("user_add"), {"username": "weak", "role": "agent", "password": "123"})
+    response = admin_client.post(
+        reverse("user_add"), {"username": "weak", "role": "agent", "password": "123"}
+    )
     assert response.status_code == 400
     assert "too short" in response.content.decode()
     assert not Membership.objects.filter(user__username="weak").exists()
@@ -46,7 +48,9 @@ def test_change_role_and_deactivate(admin_client, admin_user, marketer):
 
 def test_the_last_admin_cannot_demote_themself(admin_client, admin_user):
     membership = Membership.objects.get(user=admin_user)
-    response = admin_client.post(reverse("membership_edit", args=[membership.pk]), {"role": "viewer", "is_active": "on"})
+    response = admin_client.post(
+        reverse("membership_edit", args=[membership.pk]), {"role": "viewer", "is_active": "on"}
+    )
     assert "at least one active admin" in response.content.decode()
     membership.refresh_from_db()
     assert membership.role == "admin"
@@ -73,9 +77,13 @@ def test_revoked_token_stops_working(admin_client, api_token, api):
 def test_audit_log_filters(admin_client, workspace, admin_user):
     admin_client.post(reverse("token_list"), {"name": "One", "rate_limit_per_minute": 60})
     admin_client.post(reverse("attribute_list"), {"key": "plan", "label": "Plan", "type": "text"})
-    page = admin_client.get(reverse("audit_list"), {"action": "contacts."}, HTTP_HX_REQUEST="true").content.decode()
+    page = admin_client.get(
+        reverse("audit_list"), {"action": "contacts."}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "contacts.attribute.created" in page and "cpaas.api_token.created" not in page
-    partial = admin_client.get(reverse("audit_list"), {"actor": "alice"}, HTTP_HX_REQUEST="true").content.decode()
+    partial = admin_client.get(
+        reverse("audit_list"), {"actor": "alice"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "<html" not in partial and "cpaas.api_token.created" in partial
 
 
