@@ -4,7 +4,7 @@ segments with a live count, and the attribute schema."""
 import csv
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from cpaas.forms import apply_errors
+from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import selectors, services
 from .forms import ADDRESS_FIELDS, AttributeForm, ContactForm, EventForm
 from .models import AttributeDefinition, ChannelKind, Contact, Segment, Tag
-from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, rule_summary
+from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, rule_summary, segment_definition_clean
 
 LIST_FILTERS = ("q", "tag", "segment", "language", "channel", "vulnerable")
 
@@ -304,8 +305,6 @@ def _segment_context(request, *, segment, name, description, match, rules, error
     field_choices, types = _field_choices(request.workspace)
     count, count_error = None, None
     try:
-        from .segments import segment_definition_clean
-
         clean = segment_definition_clean(
             workspace=request.workspace, definition={"match": match, "rules": rules}
         )
@@ -329,9 +328,7 @@ def _segment_context(request, *, segment, name, description, match, rules, error
 def segment_edit(request, pk=None):
     segment = get_object_or_404(Segment, workspace=request.workspace, pk=pk) if pk else None
     if request.method == "POST":
-        if not _can(request, "segments.edit"):
-            from django.core.exceptions import PermissionDenied
-
+        if not role_allows(request.role, "segments.edit"):
             raise PermissionDenied("Your role does not allow editing segments.")
         name, description = request.POST.get("name", ""), request.POST.get("description", "")
         match, rules = request.POST.get("match", "all"), _rules_from_post(request.POST)
@@ -409,12 +406,6 @@ def segment_delete(request, pk):
     return redirect("segment_list")
 
 
-def _can(request, permission) -> bool:
-    from cpaas.roles import role_allows
-
-    return role_allows(request.role, permission)
-
-
 # --- attributes -------------------------------------------------------------------------------
 
 
@@ -422,9 +413,7 @@ def _can(request, permission) -> bool:
 def attribute_list(request):
     form = AttributeForm(request.POST or None)
     if request.method == "POST":
-        if not _can(request, "attributes.edit"):
-            from django.core.exceptions import PermissionDenied
-
+        if not role_allows(request.role, "attributes.edit"):
             raise PermissionDenied("Only admins define contact attributes.")
         if form.is_valid():
             try:
