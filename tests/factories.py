@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from contacts.models import AttributeDefinition, Contact, Event
+from contacts.models import AttributeDefinition, Contact, Event, Segment, Tag
 from cpaas.models import Membership, Workspace
 
 
@@ -65,3 +65,22 @@ class EventFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     name = "signup"
     occurred_at = factory.Faker("date_time_this_year", tzinfo=__import__("datetime").timezone.utc)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"tag{n}")
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    definition = factory.LazyFunction(
+        lambda: {"match": "all", "rules": [{"field": "language", "op": "eq", "value": "fr"}]}
+    )

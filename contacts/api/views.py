@@ -1,0 +1,372 @@
+"""Contacts and events API: one view per resource, nested under /api/v1/. Views parse input
+with a serializer, call a service or selector, and render an output serializer; every query
+is scoped to `request.workspace` (the token's workspace, or the session user's active one), so
+another workspace's object is simply not found (404)."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts import selectors, services
+from contacts.models import Contact, Event, Segment
+from contacts.validation import normalize_phone
+from cpaas.api.errors import flatten_errors
+from cpaas.api.pagination import Pagination
+from cpaas.tenancy import Actor
+
+from .ingest import MAX_BATCH, EventsRejected, events_ingest
+from .serializers import (
+    ContactFilterSerializer,
+    ContactInputSerializer,
+    ContactOutputSerializer,
+    ErrorSerializer,
+    EventBatchInputSerializer,
+    EventBatchOutputSerializer,
+    EventFilterSerializer,
+    EventInputSerializer,
+    EventOutputSerializer,
+)
+
+CONTACTS_PERMS = ("contacts.view", "contacts.edit")
+EVENTS_PERMS = ("events.view", "contacts.edit")
+
+
+def _errors(*codes: int) -> dict:
+    text = {
+        400: "Invalid input: `fields` says what and where.",
+        401: "Missing, unknown or revoked API token.",
+        403: "The session user's role does not allow this.",
+        404: "Not found in this workspace.",
+        409: "Idempotency key already used for a different event.",
+        429: "Rate limit reached; see the Retry-After header.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+
+
+READ_ERRORS = _errors(401, 403, 429)
+CONTACT_ID = OpenApiParameter(
+    "contact_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Contact id."
+)
+EXTERNAL_ID = OpenApiParameter(
+    "external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Your id for the contact."
+)
+
+
+def _query(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _body(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page(request, view, queryset, serializer_class) -> Response:
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def _contact_or_404(request, contact_id) -> Contact:
+    try:
+        return selectors.contact_get(workspace=request.workspace, pk=contact_id)
+    except Contact.DoesNotExist:
+        raise exceptions.NotFound(f"Contact {contact_id} not found in this workspace.") from None
+
+
+def _contact_out(contact: Contact, status_code=status.HTTP_200_OK) -> Response:
+    return Response(ContactOutputSerializer(contact).data, status=status_code)
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+class ContactListCreateApi(APIView):
+    required_permission = CONTACTS_PERMS
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="contacts_list",
+        summary="List contacts",
+        parameters=[ContactFilterSerializer],
+        responses={200: ContactOutputSerializer(many=True), **_errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        filters = _query(ContactFilterSerializer, request)
+        workspace = request.workspace
+        if "segment" in filters and not Segment.objects.filter(workspace=workspace, pk=filters["segment"]):
+            raise ValidationError({"segment": [f"Segment {filters['segment']} not found in this workspace."]})
+        vulnerable = filters.get("vulnerable")
+        qs = selectors.contact_list(
+            workspace=workspace,
+            filters={
+                **{k: filters[k] for k in ("q", "tag", "segment", "language", "channel") if k in filters},
+                "vulnerable": {True: "yes", False: "no"}.get(vulnerable, ""),
+            },
+        )
+        if "external_id" in filters:
+            qs = qs.filter(external_id=filters["external_id"])
+        if "phone" in filters:
+            try:
+                qs = qs.filter(phone=normalize_phone(filters["phone"], workspace.default_country))
+            except ValueError as exc:
+                raise ValidationError({"phone": [str(exc)]}) from None
+        if "updated_since" in filters:
+            qs = qs.filter(updated_at__gte=filters["updated_since"])
+        return _page(request, self, qs.prefetch_related("tags"), ContactOutputSerializer)
+
+    @extend_schema(
+        operation_id="contacts_create",
+        summary="Create a contact",
+        request=ContactInputSerializer,
+        responses={201: ContactOutputSerializer, **_errors(400, 401, 403, 429)},
+    )
+    def post(self, request):
+        data = _body(ContactInputSerializer, request)
+        contact = services.contact_create(
+            workspace=request.workspace, actor=Actor.from_request(request), data=data
+        )
+        return _contact_out(contact, status.HTTP_201_CREATED)
+
+
+class ContactDetailApi(APIView):
+    required_permission = CONTACTS_PERMS
+
+    @extend_schema(
+        operation_id="contacts_retrieve",
+        summary="Get a contact",
+        parameters=[CONTACT_ID],
+        responses={200: ContactOutputSerializer, **_errors(401, 403, 404, 429)},
+    )
+    def get(self, request, contact_id):
+        return _contact_out(_contact_or_404(request, contact_id))
+
+    @extend_schema(
+        operation_id="contacts_update",
+        summary="Update a contact (only the fields sent)",
+        parameters=[CONTACT_ID],
+        request=ContactInputSerializer,
+        responses={200: ContactOutputSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    def patch(self, request, contact_id):
+        contact = _contact_or_404(request, contact_id)
+        data = _body(ContactInputSerializer, request)
+        contact = services.contact_update(contact=contact, actor=Actor.from_request(request), data=data)
+        return _contact_out(contact)
+
+    @extend_schema(
+        operation_id="contacts_destroy",
+        summary="Delete a contact and its events",
+        parameters=[CONTACT_ID],
+        responses={204: OpenApiResponse(description="Deleted."), **_errors(401, 403, 404, 429)},
+    )
+    def delete(self, request, contact_id):
+        contact = _contact_or_404(request, contact_id)
+        services.contact_delete(contact=contact, actor=Actor.from_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactByExternalIdApi(APIView):
+    required_permission = CONTACTS_PERMS
+
+    @extend_schema(
+        operation_id="contacts_by_external_id_retrieve",
+        summary="Get a contact by your external id",
+        parameters=[EXTERNAL_ID],
+        responses={200: ContactOutputSerializer, **_errors(401, 403, 404, 429)},
+    )
+    def get(self, request, external_id):
+        contact = Contact.objects.filter(workspace=request.workspace, external_id=external_id).first()
+        if contact is None:
+            raise exceptions.NotFound(f"No contact with external id '{external_id}' in this workspace.")
+        return _contact_out(contact)
+
+    @extend_schema(
+        operation_id="contacts_upsert",
+        summary="Create or update the contact with this external id",
+        description="201 when the contact was created, 200 when it existed and was updated. On update "
+        "only the fields sent change.",
+        parameters=[EXTERNAL_ID],
+        request=ContactInputSerializer,
+        responses={
+            200: ContactOutputSerializer,
+            201: ContactOutputSerializer,
+            **_errors(400, 401, 403, 429),
+        },
+    )
+    def put(self, request, external_id):
+        data = _body(ContactInputSerializer, request)
+        if data.get("external_id") not in (None, external_id):
+            raise ValidationError(
+                {"external_id": ["Leave it out or make it match the external id in the URL."]}
+            )
+        data.pop("external_id", None)
+        contact, created = services.contact_upsert(
+            workspace=request.workspace, actor=Actor.from_request(request), external_id=external_id, data=data
+        )
+        return _contact_out(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ContactEventListApi(APIView):
+    required_permission = EVENTS_PERMS
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="contacts_events_list",
+        summary="A contact's events, newest first",
+        parameters=[CONTACT_ID],
+        responses={200: EventOutputSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    def get(self, request, contact_id):
+        contact = _contact_or_404(request, contact_id)
+        events = selectors.contact_events(workspace=request.workspace, contact=contact)
+        return _page(request, self, events, EventOutputSerializer)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class EventListCreateApi(APIView):
+    required_permission = EVENTS_PERMS
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="events_list",
+        summary="List events, newest first",
+        parameters=[EventFilterSerializer],
+        responses={200: EventOutputSerializer(many=True), **_errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        filters = _query(EventFilterSerializer, request)
+        qs = Event.objects.filter(workspace=request.workspace).order_by("-occurred_at", "-id")
+        if "contact" in filters:
+            if not Contact.objects.filter(workspace=request.workspace, pk=filters["contact"]).exists():
+                raise ValidationError(
+                    {"contact": [f"Contact {filters['contact']} not found in this workspace."]}
+                )
+            qs = qs.filter(contact_id=filters["contact"])
+        if "name" in filters:
+            qs = qs.filter(name=filters["name"])
+        if "since" in filters:
+            qs = qs.filter(occurred_at__gte=filters["since"])
+        if "until" in filters:
+            qs = qs.filter(occurred_at__lt=filters["until"])
+        return _page(request, self, qs, EventOutputSerializer)
+
+    @extend_schema(
+        operation_id="events_create",
+        summary="Record an event",
+        description="201 with the new event; 200 with the first event when the idempotency key "
+        "(body `idempotency_key` or `Idempotency-Key` header) was already used for the same event "
+        "(header `Idempotent-Replayed: true`); 409 when it was used for a different one. A contact "
+        "named by external_id or phone that does not exist yet is created.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same as the body's idempotency_key.",
+            )
+        ],
+        request=EventInputSerializer,
+        responses={
+            201: EventOutputSerializer,
+            200: EventOutputSerializer,
+            **_errors(400, 401, 403, 409, 429),
+        },
+    )
+    def post(self, request):
+        item = dict(_body(EventInputSerializer, request))
+        header = request.headers.get("Idempotency-Key", "").strip()
+        if header:
+            if item.get("idempotency_key") not in (None, "", header):
+                raise ValidationError(
+                    {"idempotency_key": ["Differs from the Idempotency-Key header; send one or the other."]}
+                )
+            if len(header) > 200:
+                raise ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+            item["idempotency_key"] = header
+        try:
+            (result,) = events_ingest(
+                workspace=request.workspace, actor=Actor.from_request(request), items=[item]
+            )
+        except EventsRejected as exc:
+            raise exc.as_validation_error(lambda index, field: field) from None
+        response = Response(
+            EventOutputSerializer(result.event).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+        if not result.created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class EventBatchApi(APIView):
+    required_permission = EVENTS_PERMS
+
+    @extend_schema(
+        operation_id="events_batch_create",
+        summary=f"Record up to {MAX_BATCH:,} events at once",
+        description="All events are checked first; if any is invalid nothing is written and the "
+        "error names each one by index (`events[12].name`). Otherwise all are written in one "
+        "transaction. Each result says `created` or `duplicate` (idempotency key seen before with "
+        "the same content). 409 when the only errors are idempotency keys reused for different events.",
+        request=EventBatchInputSerializer,
+        responses={200: EventBatchOutputSerializer, **_errors(400, 401, 403, 409, 429)},
+    )
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise ValidationError({"events": ['Send {"events": [...]}, a list of events.']})
+        unknown = sorted(set(body) - {"events"})
+        if unknown:
+            raise ValidationError({key: ["Unknown field (known fields: events)."] for key in unknown})
+        events = body["events"]
+        if len(events) > MAX_BATCH:
+            raise ValidationError(
+                {
+                    "events": [
+                        f"A batch holds at most {MAX_BATCH:,} events; this one has {len(events):,}. "
+                        "Split it into several requests."
+                    ]
+                }
+            )
+        if not events:
+            raise ValidationError({"events": ["Give at least one event."]})
+        # Check every event, so one answer lists every problem.
+        items, errors = [], {}
+        for index, raw in enumerate(events):
+            serializer = EventInputSerializer(data=raw)
+            if serializer.is_valid():
+                items.append(serializer.validated_data)
+            else:
+                items.append(None)
+                errors[index] = flatten_errors(serializer.errors)
+        try:
+            results = events_ingest(
+                workspace=request.workspace, actor=Actor.from_request(request), items=items, errors=errors
+            )
+        except EventsRejected as exc:
+            raise exc.as_validation_error(lambda index, field: f"events[{index}].{field}") from None
+        body = {
+            "created": sum(r.created for r in results),
+            "duplicates": sum(not r.created for r in results),
+            "contacts_created": len({r.event.contact_id for r in results if r.contact_created}),
+            "results": [
+                {
+                    "index": r.index,
+                    "status": "created" if r.created else "duplicate",
+                    "event_id": r.event.pk,
+                    "contact_id": r.event.contact_id,
+                    "contact_created": r.contact_created,
+                }
+                for r in results
+            ],
+        }
+        return Response(EventBatchOutputSerializer(body).data)
