@@ -89,6 +89,16 @@ OBJECT_URLS = {
     "segment_delete": ("post", lambda o: {"pk": o.segment.pk}),
     "membership_edit": ("get", lambda o: {"pk": o.membership.pk}),
     "token_revoke": ("post", lambda o: {"pk": o.token.pk}),
+    "api_contact_detail": ("get", lambda o: {"contact_id": o.contact.pk}),
+    "api_contact_events": ("get", lambda o: {"contact_id": o.contact.pk}),
+    "api_contact_by_external_id": (
+        "get",
+        lambda o: {
+            "external_id": o.get(
+                "external_contact", lambda o: ContactFactory(workspace=o.workspace, external_id="ext-a")
+            ).external_id
+        },
+    ),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -111,6 +121,9 @@ WORKSPACE_URLS = {
     "attribute_list",
     "import_list",
     "import_create",
+    "api_contact_list",
+    "api_event_list",
+    "api_event_batch",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs"}
@@ -182,6 +195,9 @@ FORBIDDEN = [
     ("audit_list", "get", "marketer"),
     ("import_create", "get", "viewer"),
     ("import_list", "get", "agent"),
+    ("api_contact_list", "post", "viewer"),
+    ("api_contact_detail", "patch", "agent"),
+    ("api_event_batch", "post", "viewer"),
 ]
 
 

@@ -9,6 +9,7 @@ on open contact lists."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class EventResult:
 
 
 def _signature(contact_key, name, properties) -> tuple:
-    return contact_key, name, repr(sorted((properties or {}).items()))
+    return contact_key, name, json.dumps(properties or {}, sort_keys=True, default=str)
 
 
 def events_ingest(
@@ -160,6 +161,10 @@ def events_ingest(
         for index, item in enumerate(items):
             contact = contacts.get(keys[index])
             if contact is None:
+                continue
+            replayed = existing.get(item.get("idempotency_key"))
+            if replayed is not None:  # checked above: the same event, already recorded
+                results.append(EventResult(index, replayed, False, False))
                 continue
             try:
                 event, created = event_record(

@@ -56,7 +56,8 @@ EXTERNAL_ID = OpenApiParameter(
 
 
 def _query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params.dict())
+    params = {k: v for k, v in request.query_params.dict().items() if v.strip() != ""}  # ?q= is no filter
+    serializer = serializer_class(data=params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

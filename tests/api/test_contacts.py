@@ -201,6 +201,7 @@ def test_list_filters(api, workspace):
     segment = SegmentFactory(workspace=workspace)  # language = fr
 
     assert ids(api.get(URL)) == {fr.pk, en.pk, old.pk}
+    assert ids(api.get(URL, {"q": "", "tag": "", "vulnerable": ""})) == {fr.pk, en.pk, old.pk}
     assert ids(api.get(URL, {"q": "amel"})) == {fr.pk}
     assert ids(api.get(URL, {"tag": "vip"})) == {fr.pk}
     assert ids(api.get(URL, {"language": "en"})) == {en.pk}

@@ -169,8 +169,9 @@ def test_batch_writes_all_and_reports_each(api, workspace):
 
 def test_same_key_twice_in_one_batch(api, workspace):
     contact = ContactFactory(workspace=workspace)
-    same = event({"id": contact.pk}, idempotency_key="dup")
-    response = api.post(BATCH, {"events": [same, same]}, format="json")
+    same = event({"id": contact.pk}, idempotency_key="dup", properties={"a": {"x": 1, "y": 2}})
+    reordered = {**same, "properties": {"a": {"y": 2, "x": 1}}}
+    response = api.post(BATCH, {"events": [same, reordered]}, format="json")
     assert [r["status"] for r in response.json()["results"]] == ["created", "duplicate"]
     assert Event.objects.count() == 1
 
