@@ -67,11 +67,13 @@ def test_token_is_shown_once_and_stored_hashed(admin_client, workspace):
 
 
 def test_revoked_token_stops_working(admin_client, api_token, api):
-    assert api.get("/api/v1/contacts/").status_code in (200, 404)  # 404 until the API lands
+    assert api.get("/api/v1/contacts/").status_code == 200
     admin_client.post(reverse("token_revoke", args=[api_token.pk]))
     api_token.refresh_from_db()
     assert api_token.revoked_at is not None
-    assert api.get("/api/v1/contacts/").status_code == 401 or api.get("/api/v1/contacts/").status_code == 404
+    response = api.get("/api/v1/contacts/")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "Unknown or revoked API token."
 
 
 def test_audit_log_filters(admin_client, workspace, admin_user):
