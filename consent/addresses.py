@@ -1,0 +1,78 @@
+"""A contact's address on a channel kind, normalised and hashed for the suppression list.
+
+A phone number is one identity whichever phone channel reaches it (SMS, voice, WhatsApp, RCS,
+Viber), so its hash is the same for all of them: `sha256("phone:+447911123456")`."""
+
+from __future__ import annotations
+
+import hashlib
+
+from contacts.models import ChannelKind, Contact
+
+PHONE_KINDS = {ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.WHATSAPP, ChannelKind.RCS, ChannelKind.VIBER}
+
+
+def address_kind(channel_kind: str) -> str:
+    """What identifies a person on the channel: 'phone', 'email', or the kind itself."""
+    if channel_kind in PHONE_KINDS:
+        return "phone"
+    return "email" if channel_kind == ChannelKind.EMAIL else str(channel_kind)
+
+
+def normalise(kind: str, address: str) -> str:
+    text = str(address or "").strip()
+    if kind == "phone":
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if text.startswith("00"):
+            digits = digits[2:]
+        return "+" + digits if digits else ""
+    if kind == "email":
+        return text.lower()
+    return text
+
+
+def address_hash(kind: str, address: str) -> str:
+    return hashlib.sha256(f"{kind}:{normalise(kind, address)}".encode()).hexdigest()
+
+
+def contact_address(contact: Contact, channel_kind: str) -> str:
+    """The address a message of this channel kind would go to ('' when the contact has none).
+    WhatsApp, RCS and Viber use their own id when set, else the phone number."""
+    addresses = contact.addresses or {}
+    if channel_kind in (ChannelKind.SMS, ChannelKind.VOICE):
+        return contact.phone or ""
+    if channel_kind in (ChannelKind.WHATSAPP, ChannelKind.RCS, ChannelKind.VIBER):
+        return str(addresses.get(channel_kind) or contact.phone or "")
+    if channel_kind == ChannelKind.EMAIL:
+        return contact.email or ""
+    return str(addresses.get(channel_kind) or "")
+
+
+def contact_hash(contact: Contact, channel_kind: str) -> str | None:
+    address = contact_address(contact, channel_kind)
+    kind = address_kind(channel_kind)
+    if not normalise(kind, address):
+        return None
+    return address_hash(kind, address)
+
+
+def contact_identities(contact: Contact) -> dict[str, tuple[str, str]]:
+    """Every distinct identity of the contact: hash -> (address kind, address)."""
+    out: dict[str, tuple[str, str]] = {}
+    for channel_kind in ChannelKind.values:
+        address = contact_address(contact, channel_kind)
+        kind = address_kind(channel_kind)
+        if normalise(kind, address):
+            out.setdefault(address_hash(kind, address), (kind, address))
+    return out
+
+
+def mask(kind: str, address: str) -> str:
+    """Enough to recognise, not to contact: '+44•••••••456', 'a•••@example.com'."""
+    value = normalise(kind, address)
+    if kind == "phone":
+        return value[:3] + "•" * max(0, len(value) - 6) + value[-3:] if len(value) > 6 else "•••"
+    if kind == "email" and "@" in value:
+        local, domain = value.split("@", 1)
+        return f"{local[:1]}•••@{domain}"[:40]
+    return (value[:2] + "•••")[:40]

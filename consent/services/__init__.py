@@ -1,0 +1,48 @@
+"""Writes of the consent registry, and the one decision function. Callers import from here:
+
+from consent.services import check, check_many, inbound_keyword, inbound_recorded, send_recorded
+"""
+
+from .decisions import Decision, check, check_many, quiet_until, wall_to_instant
+from .keywords import KeywordResult, inbound_keyword, keyword_match, keyword_normalise
+from .policies import (
+    cap_delete,
+    cap_save,
+    keyword_add,
+    keyword_delete,
+    policy_ensure,
+    policy_update,
+    purpose_delete,
+    purpose_save,
+    reply_save,
+)
+from .records import consent_change, record_fold, records_rebuild
+from .suppression import inbound_recorded, send_recorded, suppression_add, suppression_lift
+
+__all__ = [
+    "Decision",
+    "KeywordResult",
+    "cap_delete",
+    "cap_save",
+    "check",
+    "check_many",
+    "consent_change",
+    "inbound_keyword",
+    "inbound_recorded",
+    "keyword_add",
+    "keyword_delete",
+    "keyword_match",
+    "keyword_normalise",
+    "policy_ensure",
+    "policy_update",
+    "purpose_delete",
+    "purpose_save",
+    "quiet_until",
+    "record_fold",
+    "records_rebuild",
+    "reply_save",
+    "send_recorded",
+    "suppression_add",
+    "suppression_lift",
+    "wall_to_instant",
+]

@@ -1,0 +1,375 @@
+"""The one decision every send goes through: `check()` for one contact, `check_many()` for
+thousands in a bounded number of queries. Rules apply in this order, the first that does not
+allow decides: address, suppression, consent or lawful basis, WhatsApp window, quiet hours
+(defer), frequency cap (defer), vulnerability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from contacts.models import ChannelKind, Contact
+from cpaas.models import Workspace
+
+from .. import selectors
+from ..addresses import contact_hash
+from ..defaults import WHATSAPP_WINDOW
+from ..models import ConsentRecord, InboundRecord, SendRecord, Status, Suppression
+
+UTC = dt.UTC
+ALLOW, DENY, DEFER = "allow", "deny", "defer"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What check() says about one send. The caller stores `as_json()` with its message."""
+
+    outcome: str  # "allow" | "deny" | "defer"
+    rule: str  # e.g. "suppression", "consent.missing", "whatsapp.window", "quiet_hours"
+    reason: str  # for people
+    defer_until: dt.datetime | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOW
+
+    def as_json(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "rule": self.rule,
+            "reason": self.reason,
+            "defer_until": self.defer_until.isoformat() if self.defer_until else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Decision:
+        until = data.get("defer_until")
+        return cls(
+            data["outcome"], data["rule"], data["reason"], dt.datetime.fromisoformat(until) if until else None
+        )
+
+
+# --- quiet hours -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def in_quiet(local: dt.time, start: dt.time, end: dt.time) -> bool:
+    """Quiet from `start` (inclusive) to `end` (exclusive), across midnight when start > end."""
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def wall_to_instant(day: dt.date, wall: dt.time, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The first instant at which the clocks of `tz` show `wall` on `day` (UTC). In an
+    ambiguous hour (clocks go back) that is the first pass; in a gap (clocks go forward, the
+    wall time never shows) it is the end of the gap."""
+    naive = dt.datetime.combine(day, wall)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # In a gap: fold=0 lands after the transition, fold=1 before it; find the transition.
+    lo, hi = naive.replace(tzinfo=tz, fold=1).astimezone(UTC), first
+    if lo > hi:
+        lo, hi = hi, lo
+    while (hi - lo) > dt.timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0)
+
+
+def quiet_until(at: dt.datetime, tz: zoneinfo.ZoneInfo, start: dt.time, end: dt.time) -> dt.datetime | None:
+    """None when `at` is outside the quiet hours in `tz`, else the next allowed instant (UTC)."""
+    local = at.astimezone(tz)
+    wall = local.time().replace(tzinfo=None)
+    if not in_quiet(wall, start, end):
+        return None
+    day = local.date()
+    if start > end and wall >= start:  # evening part of an overnight window: ends tomorrow
+        day += dt.timedelta(days=1)
+    return wall_to_instant(day, end, tz)
+
+
+def contact_zone(contact: Contact, workspace: Workspace) -> zoneinfo.ZoneInfo:
+    """The contact's time zone; without one (or an unknown one), the workspace's; then UTC."""
+    return _zone(contact.timezone) or _zone(workspace.timezone) or UTC
+
+
+# --- batch helpers --------------------------------------------------------------------------------
+
+
+def values_in(values: list, sql_type: str = "bigint"):
+    """Right-hand side for `field__in=` that is one SQL parameter however many values: a JSON
+    array on SQLite (json_each), an array on PostgreSQL. Keeps check_many at a fixed number of
+    queries and under SQLite's 999-parameter limit."""
+    values = list(values)
+    if len(values) <= 200:
+        return values
+    if connection.vendor == "postgresql":
+        return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [values])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])
+
+
+def _fmt(when: dt.datetime, tz) -> str:
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _channel_label(kind: str) -> str:
+    return ChannelKind(kind).label
+
+
+# --- the decision -----------------------------------------------------------------------------------
+
+
+def _validate(channel_kind: str, at: dt.datetime) -> None:
+    if channel_kind not in ChannelKind.values:
+        raise ValidationError(
+            {
+                "channel_kind": [
+                    f"Unknown channel '{channel_kind}'. Use one of: {', '.join(ChannelKind.values)}."
+                ]
+            }
+        )
+    if not isinstance(at, dt.datetime) or timezone.is_naive(at):
+        raise ValidationError({"at": ["Give an aware datetime (with a time zone)."]})
+
+
+def check(
+    contact: Contact,
+    channel_kind: str,
+    purpose: str,
+    at: dt.datetime,
+    *,
+    is_template: bool = False,
+    sender: str = "",
+    automated: bool = True,
+) -> Decision:
+    """May this message go to this contact now? See the module docstring for the rules."""
+    return check_many(
+        [contact], channel_kind, purpose, at, is_template=is_template, sender=sender, automated=automated
+    )[contact.pk]
+
+
+def check_many(
+    contacts,
+    channel_kind: str,
+    purpose: str,
+    at: dt.datetime,
+    *,
+    is_template: bool = False,
+    sender: str = "",
+    automated: bool = True,
+) -> dict[int, Decision]:
+    """check() for many contacts of one workspace: {contact id: Decision}. The number of queries
+    does not depend on the number of contacts (about eight)."""
+    _validate(channel_kind, at)
+    contacts = list(contacts)
+    if not contacts:
+        return {}
+    if len({c.workspace_id for c in contacts}) > 1:
+        raise ValueError("check_many decides for the contacts of one workspace at a time.")
+    workspace = contacts[0].workspace
+    policy = selectors.policy_for(workspace=workspace)
+    spec = policy.purpose(purpose)
+    if spec is None:
+        raise ValidationError(
+            {"purpose": [f"Unknown purpose '{purpose}'. Use one of: {', '.join(policy.purposes)}."]}
+        )
+    channel = _channel_label(channel_kind)
+    decisions: dict[int, Decision] = {}
+    open_: dict[int, Contact] = {}
+
+    # 1. an address, then 2. the suppression list (hashes of addresses, any contact)
+    hashes: dict[int, str] = {}
+    for contact in contacts:
+        h = contact_hash(contact, channel_kind)
+        if h is None:
+            decisions[contact.pk] = Decision(
+                DENY, "address.missing", f"The contact has no {channel} address."
+            )
+        else:
+            hashes[contact.pk] = h
+            open_[contact.pk] = contact
+    if hashes:
+        suppressed = {
+            s.address_hash: s
+            for s in Suppression.objects.filter(
+                workspace=workspace, channel_kind__in=[channel_kind, ""]
+            ).filter(address_hash__in=values_in(sorted(set(hashes.values())), "text"))
+        }
+        for pk, h in hashes.items():
+            entry = suppressed.get(h)
+            if entry is not None:
+                where = f"for {channel}" if entry.channel_kind else "for every channel"
+                decisions[pk] = Decision(
+                    DENY,
+                    "suppression",
+                    f"The address is on the suppression list {where} ({entry.get_reason_display()}, "
+                    f"since {entry.created_at:%Y-%m-%d}).",
+                )
+                open_.pop(pk, None)
+
+    # 3. consent or lawful basis
+    opted_in: set[int] = set()
+    if open_:
+        scopes = ["", sender] if sender else [""]
+        records: dict[int, dict[str, ConsentRecord]] = defaultdict(dict)
+        for record in ConsentRecord.objects.filter(
+            workspace=workspace, channel_kind=channel_kind, purpose=purpose, sender_scope__in=scopes
+        ).filter(contact_id__in=values_in(sorted(open_))):
+            records[record.contact_id][record.sender_scope] = record
+        for pk in list(open_):
+            mine = records.get(pk, {})
+            general, scoped = mine.get(""), mine.get(sender) if sender else None
+            record = (
+                general if general is not None and general.status == Status.SUPPRESSED else scoped or general
+            )
+            decision = _consent_decision(record, spec, channel, at)
+            if decision is not None:
+                decisions[pk] = decision
+                open_.pop(pk)
+            elif record is not None and record.is_active_opt_in(at):
+                opted_in.add(pk)
+
+    # 4. the WhatsApp customer service window (free-form messages only)
+    if open_ and channel_kind == ChannelKind.WHATSAPP and not is_template:
+        last = dict(
+            InboundRecord.objects.filter(workspace=workspace, channel_kind=channel_kind)
+            .filter(contact_id__in=values_in(sorted(open_)))
+            .values_list("contact_id", "last_inbound_at")
+        )
+        for pk in list(open_):
+            when = last.get(pk)
+            if when is None or at >= when + WHATSAPP_WINDOW or at < when:
+                since = f"last message {_fmt(when, UTC)}" if when else "no message from the contact yet"
+                decisions[pk] = Decision(
+                    DENY,
+                    "whatsapp.window",
+                    "Free-form WhatsApp messages are allowed only within 24 hours of the contact's last "
+                    f"message ({since}); send an approved template instead.",
+                )
+                open_.pop(pk)
+
+    # 5. quiet hours in the contact's time zone (defer)
+    window = policy.quiet_window(spec)
+    if open_ and window:
+        for pk in list(open_):
+            tz = contact_zone(open_[pk], workspace)
+            until = quiet_until(at, tz, *window)
+            if until is not None:
+                decisions[pk] = Decision(
+                    DEFER,
+                    "quiet_hours",
+                    f"Quiet hours for {spec.label.lower()} ({window[0]:%H:%M}-{window[1]:%H:%M} in "
+                    f"{tz.key if hasattr(tz, 'key') else 'UTC'}); the next allowed time is {_fmt(until, tz)}.",
+                    until,
+                )
+                open_.pop(pk)
+
+    # 6. frequency caps, counted from the send ledger (defer until the oldest counted send ages out)
+    for cap in policy.caps_for(purpose, channel_kind):
+        if not open_:
+            break
+        sends = SendRecord.objects.filter(
+            workspace=workspace, purpose=purpose, sent_at__gt=at - cap.period, sent_at__lte=at
+        ).filter(contact_id__in=values_in(sorted(open_)))
+        if cap.channel_kind:
+            sends = sends.filter(channel_kind=cap.channel_kind)
+        times: dict[int, list[dt.datetime]] = defaultdict(list)
+        for contact_id, sent_at in sends.values_list("contact_id", "sent_at"):
+            times[contact_id].append(sent_at)
+        for pk, sent in times.items():
+            if pk in open_ and len(sent) >= cap.limit:
+                sent.sort()
+                until = sent[len(sent) - cap.limit] + cap.period
+                tz = contact_zone(open_[pk], workspace)
+                if window:
+                    until = quiet_until(until, tz, *window) or until
+                scope = f"on {_channel_label(cap.channel_kind)}" if cap.channel_kind else "on all channels"
+                decisions[pk] = Decision(
+                    DEFER,
+                    "frequency_cap",
+                    f"{len(sent)} {spec.label.lower()} message(s) {scope} in the last {_period(cap.period_hours)}"
+                    f" (the cap is {cap.limit}); the next allowed time is {_fmt(until, tz)}.",
+                    until,
+                )
+                open_.pop(pk)
+
+    # 7. vulnerable customers: no automated collections or marketing
+    if automated and spec.vulnerable_blocked:
+        for pk in list(open_):
+            if open_[pk].is_vulnerable:
+                decisions[pk] = Decision(
+                    DENY,
+                    "vulnerability",
+                    f"The contact is flagged vulnerable: automated {spec.label.lower()} messages are not "
+                    "sent; an agent may contact them.",
+                )
+                open_.pop(pk)
+
+    for pk in open_:
+        if pk in opted_in:
+            decisions[pk] = Decision(
+                ALLOW, "consent.opted_in", f"Opted in to {spec.label.lower()} on {channel}."
+            )
+        else:
+            decisions[pk] = Decision(
+                ALLOW,
+                f"basis.{spec.default_basis}",
+                f"{spec.label} is allowed on its lawful basis ({spec.default_basis.replace('_', ' ')}) "
+                "unless the contact opts out.",
+            )
+    return decisions
+
+
+def _period(hours: int) -> str:
+    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+
+
+def _consent_decision(record: ConsentRecord | None, spec, channel: str, at: dt.datetime) -> Decision | None:
+    """Deny by the consent record, or None (consent or the lawful basis allows)."""
+    what = f"{spec.label.lower()} on {channel}"
+    if record is None:
+        if spec.needs_opt_in:
+            return Decision(
+                DENY,
+                "consent.missing",
+                f"No opt-in to {what}: {spec.label.lower()} needs explicit consent per channel.",
+            )
+        return None
+    since = f"{record.revoked_at:%Y-%m-%d}" if record.revoked_at else f"{record.updated_at:%Y-%m-%d}"
+    if record.status == Status.SUPPRESSED:
+        return Decision(
+            DENY, "consent.suppressed", f"The contact stopped all messages on {channel} ({since})."
+        )
+    if record.status == Status.OPTED_OUT:
+        return Decision(DENY, "consent.opted_out", f"Opted out of {what} ({since}).")
+    if spec.needs_opt_in:
+        if record.status == Status.PENDING:
+            return Decision(
+                DENY, "consent.pending", f"Double opt-in to {what} is not confirmed yet (asked {since})."
+            )
+        if record.expires_at and at >= record.expires_at:
+            return Decision(
+                DENY, "consent.expired", f"Consent to {what} expired on {record.expires_at:%Y-%m-%d}."
+            )
+    return None
