@@ -1,1 +1,311 @@
-"""Filled by a later issue (see ../shared/DESIGN.md)."""
+"""Configured senders (Channel), every message in and out (Message) with its status history,
+the dispatcher's shared token buckets, the sandbox provider's own record of what it received,
+and OTP verifications."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from contacts.models import ChannelKind, Contact
+from cpaas.models import Workspace
+
+from . import crypto
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_reference() -> str:
+    return "m" + secrets.token_hex(12)
+
+
+class Channel(models.Model):
+    """A configured sender: a kind, a provider, its credentials (encrypted) and an address."""
+
+    Kind = ChannelKind
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    provider = models.CharField(max_length=32, default="sandbox")
+    name = models.CharField(max_length=120)
+    address = models.CharField(max_length=200, blank=True, help_text="Number, sender id or email.")
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    rate_limit_per_second = models.PositiveIntegerField(default=20)
+    settings = models.JSONField(default=dict, blank=True, help_text="Provider options (non-secret).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    webhook_token = models.CharField(max_length=40, unique=True, default=new_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="channel_unique_name")]
+        indexes = [models.Index(fields=["workspace", "kind", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}, {self.provider})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def credentials(self) -> dict:
+        return crypto.decrypt_json(self.credentials_encrypted)
+
+    def set_credentials(self, data: dict) -> None:
+        self.credentials_encrypted = crypto.encrypt_json({k: v for k, v in data.items() if v})
+
+    def masked_credentials(self) -> dict:
+        try:
+            return {k: crypto.mask(v) for k, v in self.credentials.items()}
+        except crypto.CredentialsUnreadable:
+            return {"error": "unreadable: enter the credentials again"}
+
+
+class ChannelBucket(models.Model):
+    """The channel's token bucket, one row shared by every dispatcher process: a claim takes
+    tokens under a short row lock, so the rate holds across processes and machines."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, primary_key=True, related_name="bucket")
+    tokens = models.FloatField(default=0)
+    refilled_at = models.DateTimeField(null=True, blank=True)
+    blocked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"bucket of channel {self.channel_id}: {self.tokens:.1f}"
+
+
+class Purpose(models.TextChoices):
+    TRANSACTIONAL = "transactional", "Transactional"
+    OTP = "otp", "One-time password"
+    MARKETING = "marketing", "Marketing"
+    COLLECTIONS = "collections", "Collections"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "out", "Outbound"
+        INBOUND = "in", "Inbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DEFERRED = "deferred", "Deferred"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+        BLOCKED = "blocked", "Blocked"
+        RECEIVED = "received", "Received"
+
+    class Origin(models.TextChoices):
+        JOURNEY = "journey", "Journey step"
+        AGENT = "agent", "Agent"
+        API = "api", "API"
+        SYSTEM = "system", "System"
+        OTP = "otp", "Verification"
+        CONTACT = "contact", "Contact (inbound)"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
+    address = models.CharField(max_length=200, help_text="The contact's address on this channel.")
+    text = models.TextField(blank=True, help_text="The main text, for lists and search.")
+    content = models.JSONField(default=dict, blank=True)
+    content_notes = models.JSONField(default=list, blank=True, help_text="How content was adapted.")
+    purpose = models.CharField(max_length=32, default=Purpose.TRANSACTIONAL)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.API)
+    origin_ref = models.CharField(max_length=120, blank=True, help_text="e.g. journey 4 / node otp")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status_changed_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When it may go (queued/deferred).")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_reason = models.CharField(max_length=500, blank=True)
+    reference = models.CharField(max_length=32, unique=True, default=new_reference, editable=False)
+    provider_message_id = models.CharField(max_length=100, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    segments = models.PositiveSmallIntegerField(default=0)
+    encoding = models.CharField(max_length=5, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Per-message provider options.")
+    # consent decision at send time
+    consent_outcome = models.CharField(max_length=8, blank=True)
+    consent_rule = models.CharField(max_length=60, blank=True)
+    consent_reason = models.CharField(max_length=500, blank=True)
+    # dispatch
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    handoff_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider call began; set before every call."
+    )
+    # fallback chain: the kinds still to try, and after how long without a receipt
+    fallback_chain = models.JSONField(default=list, blank=True)
+    fallback_after_s = models.PositiveIntegerField(null=True, blank=True)
+    fallback_deadline = models.DateTimeField(null=True, blank=True)
+    fallback_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallback"
+    )
+    first_attempt = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="message_unique_provider_id",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="message_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="queued"), name="message_queued_due"),
+            models.Index(fields=["due_at"], condition=Q(status="deferred"), name="message_deferred_due"),
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="sending"), name="message_sending_claimed"
+            ),
+            models.Index(
+                fields=["fallback_deadline"],
+                condition=Q(fallback_deadline__isnull=False),
+                name="message_fallback_deadline",
+            ),
+            models.Index(fields=["workspace", "-created_at"], name="message_ws_created"),
+            models.Index(fields=["workspace", "contact", "-created_at"], name="message_ws_contact"),
+            models.Index(fields=["claim_token"], name="message_claim_token"),
+        ]
+
+    def __str__(self) -> str:
+        arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
+        return f"{self.get_kind_display()} {arrow} {self.address}: {self.text[:40]}"
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == self.Direction.OUTBOUND
+
+
+# Status order for receipts: a status only moves forward (a late "sent" never overwrites
+# "delivered"). failed and blocked end a message.
+STATUS_RANK = {
+    Message.Status.QUEUED: 0,
+    Message.Status.DEFERRED: 0,
+    Message.Status.SENDING: 1,
+    Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3,
+    Message.Status.READ: 4,
+}
+TERMINAL = frozenset({Message.Status.FAILED, Message.Status.BLOCKED})
+
+
+class MessageStatusEvent(models.Model):
+    """Every status change of a message, and every receipt even when it changed nothing."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="status_events")
+    status = models.CharField(max_length=10, choices=Message.Status.choices)
+    at = models.DateTimeField()
+    source = models.CharField(max_length=20, help_text="send, dispatcher, receipt, consent, system")
+    applied = models.BooleanField(default=True, help_text="False: arrived late or out of order")
+    error_code = models.CharField(max_length=40, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["message", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.status} at {self.at}"
+
+
+class SandboxDelivery(models.Model):
+    """What the sandbox provider received, as a real provider would keep it on its side:
+    one row per reference and channel (its idempotency), and the receipt it will send."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(max_length=32)
+    to_address = models.CharField(max_length=200)
+    content = models.JSONField(default=dict)
+    received_at = models.DateTimeField()
+    receipt_status = models.CharField(max_length=10, blank=True, help_text="delivered, failed or empty")
+    receipt_error = models.CharField(max_length=40, blank=True)
+    receipt_due_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "reference"], name="sandbox_unique_reference")
+        ]
+        indexes = [
+            models.Index(
+                fields=["receipt_due_at"],
+                condition=Q(receipt_sent_at__isnull=True, receipt_due_at__isnull=False),
+                name="sandbox_receipt_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sandbox {self.reference} to {self.to_address}"
+
+
+class Verification(models.Model):
+    """One OTP verification (like Twilio Verify): the code is stored hashed, sent with purpose
+    otp on the first channel of `channels`, then the next one on resend or when not delivered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Too many attempts"
+        CANCELED = "canceled", "Canceled"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="verifications")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="verifications")
+    address = models.CharField(max_length=200, help_text="Phone (E.164) or email the code goes to.")
+    channels = models.JSONField(default=list, help_text="Channel kinds in order")
+    channel_index = models.PositiveSmallIntegerField(default=0)
+    code_hash = models.CharField(max_length=64)
+    code_length = models.PositiveSmallIntegerField(default=6)
+    locale = models.CharField(max_length=8, default="en")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    sends = models.PositiveSmallIntegerField(default=0)
+    fallback_after_s = models.PositiveIntegerField(default=30)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    approved_at = models.DateTimeField(null=True, blank=True)
+    last_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "address", "-created_at"], name="verification_address"),
+            models.Index(fields=["workspace", "-created_at"], name="verification_ws_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} for {self.address} ({self.status})"

@@ -84,3 +84,30 @@ class SegmentFactory(factory.django.DjangoModelFactory):
     definition = factory.LazyFunction(
         lambda: {"match": "all", "rules": [{"field": "language", "op": "eq", "value": "fr"}]}
     )
+
+# --- channels_app ------------------------------------------------------------------------------
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    """A sandbox channel (the workspace also has the sandbox channels it starts with)."""
+
+    class Meta:
+        model = "channels_app.Channel"
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    kind = "sms"
+    provider = "sandbox"
+    name = factory.Sequence(lambda n: f"Channel {n}")
+    address = "+15005550006"
+    rate_limit_per_second = 1000
+
+    @factory.post_generation
+    def secret(obj, create, extracted, **kwargs):
+        from channels_app.models import ChannelBucket
+
+        if obj.provider == "sandbox" and not obj.credentials_encrypted:
+            obj.set_credentials({"secret": extracted or "sandbox-test-secret"})
+            if create:
+                obj.save(update_fields=["credentials_encrypted"])
+        if create:
+            ChannelBucket.objects.get_or_create(channel=obj)

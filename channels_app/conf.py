@@ -1,0 +1,27 @@
+"""Tunables of the messaging core: a Django setting of the same name wins, then the environment
+variable, then the default. Read at call time, so tests and subprocesses can set them."""
+
+import os
+
+from django.conf import settings
+
+DEFAULTS = {
+    "CHANNELS_DISPATCH_BATCH": 500,  # messages claimed per round
+    "CHANNELS_LEASE_S": 30.0,  # a claim older than this belongs to a worker that died
+    "CHANNELS_MAX_ATTEMPTS": 5,  # provider calls before a transient error becomes a failure
+    "CHANNELS_RETRY_BASE_S": 2.0,  # first retry after ~2 s, then 4, 8... (with jitter)
+    "CHANNELS_RETRY_MAX_S": 300.0,
+    "CHANNELS_POLL_S": 0.1,  # how long an idle dispatcher sleeps
+    "CHANNELS_HTTP_TIMEOUT_S": 10.0,  # provider HTTP calls
+    "CHANNELS_PUBLIC_URL": "http://127.0.0.1:8000",  # where providers reach our webhooks
+}
+
+
+def get(name: str):
+    default = DEFAULTS[name]
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return type(default)(raw)

@@ -1,0 +1,59 @@
+"""Realtime fragments for the phone simulator (topic "simulator"): the same partials the page
+renders, pushed through cpaas.realtime.publish (after commit, from any process). A big batch
+sends one "refresh" notice instead of rendering every bubble."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from cpaas.realtime import publish, workspace_group
+
+TOPIC = "simulator"
+RENDER_LIMIT = 20
+
+
+def bubble_html(message) -> str:
+    return render_to_string("channels_app/simulator.html#bubble", {"m": message})
+
+
+def ticks_html(status: str) -> str:
+    return render_to_string("channels_app/simulator.html#ticks", {"status": status})
+
+
+def simulator_messages(workspace_id: int, messages: list) -> None:
+    if not messages:
+        return
+    group = workspace_group(workspace_id, TOPIC)
+    if len(messages) > RENDER_LIMIT:
+        contacts = sorted({m.contact_id for m in messages})[:500]
+        publish(group, {"type": "sim.refresh", "contacts": contacts})
+        return
+    for m in messages:
+        publish(
+            group,
+            {
+                "type": "sim.message",
+                "id": m.pk,
+                "contact": m.contact_id,
+                "kind": m.kind,
+                "html": bubble_html(m),
+            },
+        )
+
+
+def simulator_statuses(workspace_id: int, changes: list[tuple[object, str]]) -> None:
+    if not changes:
+        return
+    group = workspace_group(workspace_id, TOPIC)
+    if len(changes) > RENDER_LIMIT * 10:
+        publish(group, {"type": "sim.refresh", "contacts": sorted({m.contact_id for m, _ in changes})[:500]})
+        return
+    html = {}
+    items = []
+    for message, status in changes:
+        if status not in html:
+            html[status] = ticks_html(status)
+        items.append(
+            {"id": message.pk, "contact": message.contact_id, "status": status, "html": html[status]}
+        )
+    publish(group, {"type": "sim.status", "statuses": items})

@@ -1,0 +1,33 @@
+"""The provider registry: name -> adapter. Adding a provider is a package in
+channels_app/providers/<name>/ with a Provider subclass, plus one line here."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+from .base import Provider
+
+PROVIDERS = {
+    "sandbox": "channels_app.providers.sandbox.SandboxProvider",
+}
+
+
+class UnknownProvider(KeyError):
+    pass
+
+
+@cache
+def get_provider(name: str) -> Provider:
+    if name not in PROVIDERS:
+        raise UnknownProvider(f"Unknown provider '{name}' (known: {', '.join(PROVIDERS)}).")
+    return import_string(PROVIDERS[name])()
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    return [(name, get_provider(name).label) for name in PROVIDERS]
+
+
+def all_providers() -> list[Provider]:
+    return [get_provider(name) for name in PROVIDERS]

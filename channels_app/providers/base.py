@@ -1,0 +1,177 @@
+"""The one interface every provider adapter implements, and the plain values that cross it.
+Adapters never touch Message rows: the dispatcher hands them `Outbound` values and records the
+`SendResult`s; the webhook views hand them a `WebhookRequest` and store what they parse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+class MalformedPayload(Exception):
+    """The webhook body is not what the provider sends (answered 400 and logged)."""
+
+
+class ProviderError(Exception):
+    """A provider refused a non-send operation (e.g. testing the credentials)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    text: bool = True
+    max_text: int = 4096
+    media: bool = False
+    buttons: int = 0  # how many reply buttons, 0 = none
+    quick_replies: int = 0
+    template: bool = False
+    voice: bool = False
+    email: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    secret: bool = True
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to hand to a provider."""
+
+    message_id: int
+    reference: str  # ours, unique; used as an idempotency key where the provider takes one
+    kind: str
+    to: str
+    from_: str
+    content: dict
+    attempt: int  # 1 for the first call
+    options: dict = field(default_factory=dict)
+    status_callback_url: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    provider_message_id: str | None = None
+    transient: bool = False  # retry later (timeouts, 5xx, 429)
+    error_code: str = ""
+    error_reason: str = ""
+    retry_after_s: float | None = None
+    cost: Decimal | None = None
+    cost_currency: str = ""
+
+    @classmethod
+    def accepted(cls, provider_message_id: str | None, **kw) -> SendResult:
+        return cls(ok=True, provider_message_id=provider_message_id, **kw)
+
+    @classmethod
+    def retry(cls, code: str, reason: str, retry_after_s: float | None = None) -> SendResult:
+        return cls(
+            ok=False, transient=True, error_code=code, error_reason=reason, retry_after_s=retry_after_s
+        )
+
+    @classmethod
+    def failed(cls, code: str, reason: str) -> SendResult:
+        return cls(ok=False, transient=False, error_code=code, error_reason=reason)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    method: str
+    url: str  # absolute, as the provider called it
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    form: dict[str, str]
+    query: dict[str, str]
+
+    @classmethod
+    def from_django(cls, request, public_url: str | None = None) -> WebhookRequest:
+        form = {}
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = {k: request.POST.get(k) for k in request.POST}
+        return cls(
+            method=request.method,
+            url=public_url or request.build_absolute_uri(),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=request.body,
+            form=form,
+            query={k: request.GET.get(k) for k in request.GET},
+        )
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message a contact sent, normalised."""
+
+    provider_message_id: str
+    from_address: str
+    to_address: str
+    text: str = ""
+    media_urls: tuple[str, ...] = ()
+    button_id: str = ""  # the payload of a pressed button / quick reply
+    digits: str = ""  # voice: what the caller keyed
+    profile_name: str = ""
+    received_at: dt.datetime | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery receipt: find the message by provider id or, when the provider echoes it,
+    by our reference."""
+
+    status: str  # one of Message.Status: sent, delivered, read, failed
+    provider_message_id: str = ""
+    reference: str = ""
+    at: dt.datetime | None = None
+    error_code: str = ""
+    error_reason: str = ""
+    cost: Decimal | None = None
+    cost_currency: str = ""
+    raw_status: str = ""
+
+
+class Provider:
+    """Subclass per provider in channels_app/providers/<name>/ and list it in the registry."""
+
+    name = ""
+    label = ""
+    kinds: frozenset[str] = frozenset()
+    idempotent = False  # resending with the same reference can never send twice
+    adopts_reference = False  # its message id is our reference (lets the dispatcher write in bulk)
+    batch = False  # send_batch is one call, not a loop
+    credential_fields: tuple[CredentialField, ...] = ()
+    setting_fields: tuple[CredentialField, ...] = ()
+
+    def capabilities(self, kind: str) -> Capabilities:
+        return Capabilities()
+
+    def send(self, channel, message: Outbound) -> SendResult:
+        raise NotImplementedError
+
+    def send_batch(self, channel, messages: list[Outbound], now: dt.datetime) -> list[SendResult]:
+        return [self.send(channel, m) for m in messages]
+
+    def verify_signature(self, channel, request: WebhookRequest) -> bool:
+        raise NotImplementedError
+
+    def parse_inbound(self, channel, request: WebhookRequest) -> list[Inbound]:
+        raise NotImplementedError
+
+    def parse_status(self, channel, request: WebhookRequest) -> list[StatusUpdate]:
+        raise NotImplementedError
+
+    def webhook_response(self, kind: str) -> tuple[str, str]:
+        """(body, content type) to answer a webhook with."""
+        return "", "text/plain"
+
+    def test_credentials(self, channel) -> str:
+        """A sentence saying the credentials work, or ProviderError."""
+        return "No test for this provider."
+
+    def tick(self, now: dt.datetime) -> int:
+        """Periodic work (the sandbox sends its receipts here). Returns how much it did."""
+        return 0
