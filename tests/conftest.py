@@ -216,6 +216,7 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
             "cpaas.asgi:application",
         ],
         "worker": [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        "dispatcher": [sys.executable, str(ROOT / "manage.py"), "dispatcher"],
     }
     processes = {
         name: subprocess.Popen(

@@ -491,7 +491,7 @@ def fallback_next(*, message: Message, now: dt.datetime, reason: str) -> Message
             key=f"{message.idempotency_key}~{kind}"[:IDEMPOTENCY_KEY_MAX]
             if message.idempotency_key
             else None,
-            options=message.options,
+            options={},  # per-message provider options belong to the first channel
             chain=chain,
             fallback_after_s=message.fallback_after_s if chain else None,
             verdict=verdict,

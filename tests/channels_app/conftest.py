@@ -41,3 +41,41 @@ def drain(seconds: float = 0) -> int:
     from channels_app.services.dispatch import dispatch_pending
 
     return dispatch_pending(now=at(seconds))
+
+
+# --- real dispatcher processes on the test database --------------------------------------------
+
+
+def dispatcher_env(**extra) -> dict:
+    import os
+
+    from django.db import connection
+
+    from tests.conftest import _database_url
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cpaas.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "PYTHONUNBUFFERED": "1",
+        **{k: str(v) for k, v in extra.items()},
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def start_dispatcher(log_path, *args, **env):
+    """A `manage.py dispatcher` process on the test database (the caller ends it)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "dispatcher", "-v", "2", *args],
+        cwd=ROOT,
+        env=dispatcher_env(**env),
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

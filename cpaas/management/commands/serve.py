@@ -1,5 +1,5 @@
-"""`make run`'s server: the ASGI app (daphne: HTTP, websockets, static files) and a django-q2
-worker, started together. Ctrl-C (or SIGTERM) stops both."""
+"""`make run`'s server: the ASGI app (daphne: HTTP, websockets, static files), a django-q2
+worker and the message dispatcher, started together. Ctrl-C (or SIGTERM) stops them all."""
 
 import os
 import signal
@@ -24,6 +24,8 @@ class Command(BaseCommand):
         commands = [[python, "-m", "daphne", "-b", host, "-p", str(port), "cpaas.asgi:application"]]
         if not no_worker:
             commands.append([python, manage, "qcluster"])
+            # messages go out through their own long-lived loop (batched claims, ~0.1 s latency)
+            commands.append([python, manage, "dispatcher"])
         children = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
         self.stdout.write(
             self.style.SUCCESS(
