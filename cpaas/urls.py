@@ -18,6 +18,7 @@ urlpatterns = [
     path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("settings/audit/", views.audit_list, name="audit_list"),
     path("contacts/", include("contacts.urls")),
+    path("consent/", include("consent.urls")),
     path("api/v1/", include("cpaas.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

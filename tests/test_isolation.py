@@ -78,6 +78,56 @@ class Objects:
             ),
         )
 
+    @property
+    def consent_purpose(self):
+        from consent.models import Purpose
+
+        return self.get(
+            "consent_purpose",
+            lambda o: Purpose.objects.create(
+                workspace=o.workspace, key="appointments", label="Appointments", rule="unless_opted_out",
+                default_basis="contract",
+            ),
+        )  # fmt: skip
+
+    @property
+    def consent_cap(self):
+        from consent.services import policy_ensure
+
+        policy_ensure(workspace=self.workspace)  # writes out the default caps and keywords
+        return self.workspace.frequency_caps.get(purpose="marketing")
+
+    @property
+    def consent_keyword(self):
+        self.consent_cap  # noqa: B018 (the defaults, written out)
+        return self.workspace.consent_keywords.get(word="QUIT")
+
+    @property
+    def suppression(self):
+        from consent.services import suppression_add
+        from cpaas.tenancy import Actor
+
+        return self.get(
+            "suppression",
+            lambda o: suppression_add(
+                workspace=o.workspace, actor=Actor.for_user(o.user), channel_kind="sms", address="+447911000999",
+                reason="admin", note="complaint", at=__import__("django.utils.timezone").utils.timezone.now(),
+            ),
+        )  # fmt: skip
+
+    @property
+    def consent_import(self):
+        from consent.models import ConsentImport
+
+        return self.get(
+            "consent_import",
+            lambda o: ConsentImport.objects.create(
+                workspace=o.workspace, created_by=o.user, filename="c.csv",
+                content=b"phone,channel,purpose,status\n+447911000998,sms,marketing,opted_out\n",
+                headers=["phone", "channel", "purpose", "status"], total_rows=1,
+            ),
+        )  # fmt: skip
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -99,6 +149,22 @@ OBJECT_URLS = {
             ).external_id
         },
     ),
+    "consent_contact": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_change": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_contact_check": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_contact_audit_csv": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_contact_export": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_contact_erase": ("get", lambda o: {"pk": o.contact.pk}),
+    "consent_purpose_edit": ("get", lambda o: {"key": o.consent_purpose.key}),
+    "consent_purpose_delete": ("post", lambda o: {"key": o.consent_purpose.key}),
+    "consent_cap_delete": ("post", lambda o: {"pk": o.consent_cap.pk}),
+    "consent_keyword_delete": ("post", lambda o: {"pk": o.consent_keyword.pk}),
+    "consent_suppression_lift": ("get", lambda o: {"pk": o.suppression.pk}),
+    "consent_import_detail": ("get", lambda o: {"pk": o.consent_import.pk}),
+    "consent_import_start": ("post", lambda o: {"pk": o.consent_import.pk}),
+    "consent_import_errors_csv": ("get", lambda o: {"pk": o.consent_import.pk}),
+    "api_consent_contact": ("get", lambda o: {"contact_id": o.contact.pk}),
+    "api_consent_contact_export": ("get", lambda o: {"contact_id": o.contact.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -124,6 +190,22 @@ WORKSPACE_URLS = {
     "api_contact_list",
     "api_event_list",
     "api_event_batch",
+    "consent_home",
+    "consent_events",
+    "consent_registry_csv",
+    "consent_policies",
+    "consent_purpose_create",
+    "consent_cap_save",
+    "consent_keyword_add",
+    "consent_keyword_try",
+    "consent_reply_save",
+    "consent_suppressions",
+    "consent_import_list",
+    "consent_import_create",
+    "api_consent_events",
+    "api_consent_keyword_simulate",
+    "api_consent_check",
+    "api_consent_suppressions",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs"}
@@ -198,6 +280,30 @@ FORBIDDEN = [
     ("api_contact_list", "post", "viewer"),
     ("api_contact_detail", "patch", "agent"),
     ("api_event_batch", "post", "viewer"),
+    ("consent_change", "get", "marketer"),
+    ("consent_change", "post", "viewer"),
+    ("consent_contact_erase", "get", "marketer"),
+    ("consent_contact_erase", "post", "agent"),
+    ("consent_contact_export", "get", "marketer"),
+    ("consent_contact_audit_csv", "get", "agent"),
+    ("consent_registry_csv", "get", "viewer"),
+    ("consent_policies", "post", "marketer"),
+    ("consent_purpose_create", "get", "marketer"),
+    ("consent_purpose_edit", "post", "viewer"),
+    ("consent_cap_save", "post", "marketer"),
+    ("consent_cap_delete", "post", "agent"),
+    ("consent_keyword_add", "post", "viewer"),
+    ("consent_keyword_delete", "post", "marketer"),
+    ("consent_reply_save", "post", "agent"),
+    ("consent_suppressions", "post", "marketer"),
+    ("consent_suppression_lift", "post", "viewer"),
+    ("consent_import_list", "get", "marketer"),
+    ("consent_import_create", "post", "viewer"),
+    ("consent_import_start", "post", "agent"),
+    ("api_consent_contact", "post", "viewer"),
+    ("api_consent_contact_export", "get", "marketer"),
+    ("api_consent_keyword_simulate", "post", "agent"),
+    ("api_consent_suppressions", "post", "marketer"),
 ]
 
 

@@ -104,38 +104,58 @@ def _key(event) -> Key:
     return (event.contact_id, event.channel_kind, event.purpose, event.sender_scope)
 
 
+def _chunks(values, size: int = 500):
+    values = sorted(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _records_sync(workspace: Workspace, keys: set[Key]) -> dict[Key, ConsentRecord | None]:
-    """Refold the events of these keys and write their records (the only writer of records)."""
-    if not keys:
-        return {}
-    match = Q()
-    for contact_id, channel, purpose, scope in keys:
-        match |= Q(contact_id=contact_id, channel_kind=channel, purpose=purpose, sender_scope=scope)
-    grouped: dict[Key, list[ConsentEvent]] = defaultdict(list)
-    for event in ConsentEvent.objects.filter(workspace=workspace).filter(match):
-        grouped[_key(event)].append(event)
-    existing = {_key(r): r for r in ConsentRecord.objects.filter(workspace=workspace).filter(match)}
+    """Refold the events of these keys and write their records (the only writer of records).
+    Reads per chunk of contacts, so any number of keys stays within SQL parameter limits."""
     out: dict[Key, ConsentRecord | None] = {}
-    for key in keys:
-        state = record_fold(grouped.get(key, []))
-        record = existing.get(key)
-        if state is None:
-            if record is not None:
-                record.delete()
-            out[key] = None
-            continue
-        if record is None:
-            record = ConsentRecord(
-                workspace=workspace,
-                contact_id=key[0],
-                channel_kind=key[1],
-                purpose=key[2],
-                sender_scope=key[3],
+    channels, purposes = {k[1] for k in keys}, {k[2] for k in keys}
+    for ids in _chunks({k[0] for k in keys}):
+        grouped: dict[Key, list[ConsentEvent]] = defaultdict(list)
+        for event in ConsentEvent.objects.filter(
+            workspace=workspace, contact_id__in=ids, channel_kind__in=channels, purpose__in=purposes
+        ):
+            grouped[_key(event)].append(event)
+        existing = {
+            _key(r): r
+            for r in ConsentRecord.objects.filter(
+                workspace=workspace, contact_id__in=ids, channel_kind__in=channels, purpose__in=purposes
             )
-        for name, value in state.as_dict().items():
-            setattr(record, name, value)
-        record.save()
-        out[key] = record
+        }
+        created, updated, gone = [], [], []
+        for key in (k for k in keys if k[0] in set(ids)):
+            state = record_fold(grouped.get(key, []))
+            record = existing.get(key)
+            if state is None:
+                if record is not None:
+                    gone.append(record.pk)
+                out[key] = None
+                continue
+            if record is None:
+                record = ConsentRecord(
+                    workspace=workspace,
+                    contact_id=key[0],
+                    channel_kind=key[1],
+                    purpose=key[2],
+                    sender_scope=key[3],
+                )
+                created.append(record)
+            else:
+                updated.append(record)
+            for name, value in state.as_dict().items():
+                setattr(record, name, value)
+            out[key] = record
+        if gone:
+            ConsentRecord.objects.filter(pk__in=gone).delete()
+        if updated:
+            ConsentRecord.objects.bulk_update(updated, list(ConsentRecord.STATE_FIELDS), batch_size=500)
+        if created:
+            ConsentRecord.objects.bulk_create(created, batch_size=500)
     return out
 
 
@@ -279,16 +299,17 @@ def events_append(
 ) -> dict[Key, ConsentRecord | None]:
     """Insert events (previous_status filled from the current records) and refold their keys."""
     keys = {_key(e) for e in events}
-    current = {
-        _key(r): r.status
-        for r in ConsentRecord.objects.filter(workspace=workspace, contact_id__in={k[0] for k in keys})
-    }
+    current = {}
+    for ids in _chunks({k[0] for k in keys}):
+        current.update(
+            {_key(r): r.status for r in ConsentRecord.objects.filter(workspace=workspace, contact_id__in=ids)}
+        )
     for event in events:
         event.workspace = workspace
         event.recorded_at = at
         event.previous_status = current.get(_key(event), "")
         current[_key(event)] = event.new_status
-    ConsentEvent.objects.bulk_create(events)
+    ConsentEvent.objects.bulk_create(events, batch_size=500)
     return _records_sync(workspace, keys)
 
 
