@@ -25,3 +25,10 @@ def get(name: str):
     if raw is None:
         return default
     return type(default)(raw)
+
+
+def explicit(name: str) -> str:
+    """The value only when a setting or environment variable sets it, else ''."""
+    if hasattr(settings, name):
+        return str(getattr(settings, name))
+    return os.environ.get(name, "")

@@ -19,6 +19,8 @@ urlpatterns = [
     path("settings/audit/", views.audit_list, name="audit_list"),
     path("contacts/", include("contacts.urls")),
     path("consent/", include("consent.urls")),
+    path("", include("channels_app.urls")),
+    path("webhooks/", include("channels_app.webhook_urls")),
     path("api/v1/", include("cpaas.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

@@ -208,7 +208,7 @@ WORKSPACE_URLS = {
     "api_consent_suppressions",
 }
 
-PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs"}
+PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
 # Third-party URL names that come with included apps.
 IGNORED_URLS = {"api-root"}
 

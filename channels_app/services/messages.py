@@ -255,10 +255,13 @@ def message_send(
     options: dict | None = None,
     actor: Actor | None = None,
     reply_to: Message | None = None,
+    consent_exempt: str = "",
     now: dt.datetime | None = None,
 ) -> Message:
     """Store one outbound message (queued, deferred or blocked, as consent decides). The same
-    idempotency key again returns the first message and sends nothing."""
+    idempotency key again returns the first message and sends nothing. `consent_exempt` names
+    the one kind of send that does not ask consent: the reply the registry's keyword service
+    returns (a STOP confirmation must reach a contact who just opted out)."""
     now = _when(now)
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
@@ -276,7 +279,12 @@ def message_send(
     chain, after = _clean_fallback(fallback, fallback_after_s, resolved.kind)
     if options is not None and not isinstance(options, dict):
         raise ValidationError({"options": ["Must be an object."]})
-    verdict = consent_gate.check(contact, resolved.kind, purpose, now, is_template="template" in clean)
+    if consent_exempt:
+        verdict = consent_gate.Verdict(
+            "allow", consent_exempt[:60], "Keyword reply from the consent registry."
+        )
+    else:
+        verdict = consent_gate.check(contact, resolved.kind, purpose, now, is_template="template" in clean)
     message, events = _message(
         workspace=workspace,
         contact=contact,
