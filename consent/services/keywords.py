@@ -118,7 +118,9 @@ class KeywordResult:
 
 
 def _reply(replies: dict, action: str, languages: list[str], workspace_name: str) -> tuple[str, str]:
-    for lang in languages:
+    """The reply in the first language that has one: the keyword's own, the contact's, the
+    workspace's, then the fallback (blank language)."""
+    for lang in [*(x for x in languages if x), ""]:
         if (action, lang) in replies:
             return replies[(action, lang)].replace("{workspace}", workspace_name), lang
     return "", ""
