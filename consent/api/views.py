@@ -18,7 +18,7 @@ from cpaas.tenancy import Actor
 
 from .. import selectors, services
 from ..addresses import contact_hash
-from ..models import Suppression
+from ..models import Method, Status, Suppression
 from ..services.decisions import values_in
 from .serializers import (
     CheckInputSerializer,
@@ -151,6 +151,11 @@ class ConsentEventListApi(APIView):
             workspace=request.workspace, pk=filters["contact"]
         ):
             raise ValidationError({"contact": [f"Contact {filters['contact']} not found in this workspace."]})
+        for name, allowed in (("method", Method.values), ("status", Status.values)):
+            if name in filters and filters[name] not in allowed:
+                raise ValidationError(
+                    {name: [f"Unknown {name} '{filters[name]}'. Use one of: {', '.join(allowed)}."]}
+                )
         events = selectors.event_list(workspace=request.workspace, filters=filters)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(events, request, view=self)
