@@ -52,3 +52,19 @@ def change(contact, status, channel="sms", purpose="marketing", at=NOON, method=
         at=at,
         **kwargs,
     )
+
+
+def erase_all_consent_events() -> None:
+    """For tests that commit (browser tests): the database refuses to delete consent events
+    outside GDPR erasure, so the test database's flush would fail; open the erasure gate for
+    each contact with events and delete them, as erasure does."""
+    from django.db import transaction
+
+    from consent.models import ConsentEvent, ErasureGate
+
+    with transaction.atomic():
+        contact_ids = set(ConsentEvent.objects.values_list("contact_id", flat=True))
+        ErasureGate.objects.bulk_create([ErasureGate(contact_id=pk) for pk in contact_ids])
+        for pk in contact_ids:
+            ConsentEvent.objects.all()._erase_contact_events(pk)
+        ErasureGate.objects.all().delete()
