@@ -11,6 +11,7 @@ from .base import Provider
 
 PROVIDERS = {
     "sandbox": "channels_app.providers.sandbox.SandboxProvider",
+    "twilio": "channels_app.providers.twilio.TwilioProvider",
 }
 
 

@@ -12,6 +12,7 @@ It can be told, per channel (`Channel.settings["sandbox"]`) or per message
     receipt: "delivered" | "failed" | "none"     what the receipt says (none: never comes)
     receipt_delay_s: 1.0   how long after acceptance the receipt comes
     receipt_error: "30005" the error code of a failed receipt
+    latency_s: 0.3         how long it takes to answer a send (after it has the message)
 
 Like a provider that takes a client reference, it keys what it received on our reference, so a
 message sent twice with the same reference is received once (its idempotency), and its message
@@ -25,6 +26,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -123,6 +125,9 @@ class SandboxProvider(Provider):
             # Autocommit, like a provider's own database: what it received stays received even
             # if the dispatcher dies before it records the answer.
             SandboxDelivery.objects.bulk_create(accepted, ignore_conflicts=True)
+        latency = max((float(behaviour(channel, m.options).get("latency_s", 0)) for m in messages), default=0)
+        if latency:
+            time.sleep(min(latency, 10))
         return results
 
     def send(self, channel, message: Outbound) -> SendResult:

@@ -1,0 +1,299 @@
+"""Twilio: SMS, WhatsApp and voice through the REST API as Twilio documents it.
+
+- Messages resource: POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded, basic
+  auth (Account SID : Auth Token), `StatusCallback` pointing at our status webhook with our
+  reference in the query (so a receipt finds its message even before the SID is recorded).
+  WhatsApp addresses carry the `whatsapp:` prefix; templates go as ContentSid + ContentVariables.
+- Calls resource: POST .../Calls.json with inline TwiML (`<Say>`, `<Gather>` whose action is our
+  inbound webhook, so keyed digits arrive as an inbound message).
+- Webhooks: form-encoded, signed with X-Twilio-Signature (HMAC-SHA1 of the URL + sorted params,
+  checked with the official SDK's RequestValidator).
+- Answers: 2xx accepted; 429 and 5xx retried (Retry-After honoured); timeouts and connection
+  errors retried; other 4xx fail with Twilio's error code (e.g. 21211 invalid 'To').
+
+Twilio has no idempotency key for message creation, so a call whose answer was lost is never
+repeated (see the dispatcher's sending-state guard). `settings["api_base"]` points the adapter at
+another host (tests run a local server that plays Twilio)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from decimal import Decimal, InvalidOperation
+
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from ... import conf
+from ..base import (
+    Capabilities,
+    CredentialField,
+    Inbound,
+    MalformedPayload,
+    Outbound,
+    Provider,
+    ProviderError,
+    SendResult,
+    StatusUpdate,
+    WebhookRequest,
+)
+
+log = logging.getLogger(__name__)
+API_BASE = "https://api.twilio.com"
+API_VERSION = "2010-04-01"
+
+CAPABILITIES = {
+    "sms": Capabilities(max_text=1600, media=True),
+    # Free-form WhatsApp buttons need Twilio Content templates: they go as numbered text.
+    "whatsapp": Capabilities(max_text=1600, media=True, template=True),
+    "voice": Capabilities(max_text=3000, voice=True),
+}
+MESSAGE_STATUS = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
+CALL_STATUS = {
+    "initiated": "sent",
+    "ringing": "sent",
+    "in-progress": "delivered",
+    "answered": "delivered",
+    "completed": "delivered",
+    "busy": "failed",
+    "no-answer": "failed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def _wa(kind: str, address: str) -> str:
+    return f"whatsapp:{address}" if kind == "whatsapp" and not address.startswith("whatsapp:") else address
+
+
+def _strip(address: str) -> str:
+    return address.split(":", 1)[1] if address.startswith(("whatsapp:", "sms:")) else address
+
+
+def twiml_for(content: dict, gather_action: str = "") -> str:
+    voice = content.get("voice") or {"say": content.get("text", "")}
+    response = VoiceResponse()
+    gather = voice.get("gather")
+    if gather:
+        g = response.gather(
+            num_digits=gather["digits"], timeout=gather["timeout_s"], action=gather_action, method="POST"
+        )
+        g.say(voice["say"], language=voice.get("language", "en-GB"))
+    else:
+        response.say(voice["say"], language=voice.get("language", "en-GB"))
+    return str(response)
+
+
+class TwilioProvider(Provider):
+    name = "twilio"
+    label = "Twilio"
+    kinds = frozenset(CAPABILITIES)
+    credential_fields = (
+        CredentialField("account_sid", "Account SID", help="Starts with AC."),
+        CredentialField("auth_token", "Auth token"),
+    )
+    setting_fields = (
+        CredentialField("messaging_service_sid", "Messaging Service SID (optional)", secret=False),
+        CredentialField("api_base", "API base URL (optional)", secret=False, help=API_BASE),
+    )
+
+    def capabilities(self, kind: str) -> Capabilities:
+        return CAPABILITIES[kind]
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def _base(self, channel) -> str:
+        return (channel.settings or {}).get("api_base") or API_BASE
+
+    def _call(self, channel, method: str, path: str, form: dict | None = None) -> tuple[int, dict, dict]:
+        creds = channel.credentials
+        sid, token = creds.get("account_sid", ""), creds.get("auth_token", "")
+        url = f"{self._base(channel).rstrip('/')}/{API_VERSION}/Accounts/{urllib.parse.quote(sid)}{path}"
+        data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode())
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        timeout = float(conf.get("CHANNELS_HTTP_TIMEOUT_S"))
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, dict(response.headers), self._json(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers or {}), self._json(exc.read())
+
+    @staticmethod
+    def _json(raw: bytes) -> dict:
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            return {"message": raw[:300].decode(errors="replace")}
+        return data if isinstance(data, dict) else {}
+
+    def _result(self, status: int, headers: dict, body: dict) -> SendResult:
+        if 200 <= status < 300:
+            cost = None
+            if body.get("price") not in (None, ""):
+                try:
+                    cost = abs(Decimal(str(body["price"])))
+                except InvalidOperation:
+                    cost = None
+            return SendResult.accepted(
+                body.get("sid"), cost=cost, cost_currency=(body.get("price_unit") or "")[:3]
+            )
+        code = str(body.get("code") or status)
+        reason = str(body.get("message") or f"HTTP {status}")
+        if status == 429 or status >= 500:
+            retry_after = None
+            header = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+            if header:
+                try:
+                    retry_after = float(header)
+                except ValueError:
+                    retry_after = None
+            return SendResult.retry(
+                str(status) if status >= 500 else "429", reason, retry_after_s=retry_after
+            )
+        return SendResult.failed(code, reason)
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send(self, channel, message: Outbound) -> SendResult:
+        content = message.content
+        if message.kind == "voice":
+            path = "/Calls.json"
+            gather_action = message.status_callback_url.replace("/status/", "/inbound/")
+            form = {
+                "To": message.to,
+                "From": message.from_,
+                "Twiml": twiml_for(content, gather_action),
+                "StatusCallback": message.status_callback_url,
+                "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+            }
+        else:
+            path = "/Messages.json"
+            form = {"To": _wa(message.kind, message.to), "StatusCallback": message.status_callback_url}
+            service = (channel.settings or {}).get("messaging_service_sid")
+            if service:
+                form["MessagingServiceSid"] = service
+            else:
+                form["From"] = _wa(message.kind, message.from_)
+            template = content.get("template")
+            if template and message.kind == "whatsapp":
+                form["ContentSid"] = template["name"]
+                form["ContentVariables"] = json.dumps(template.get("variables") or {})
+            else:
+                form["Body"] = content.get("text", "")
+            if content.get("media_url"):
+                form["MediaUrl"] = content["media_url"]
+        try:
+            status, headers, body = self._call(channel, "POST", path, form)
+        except TimeoutError:
+            return SendResult.retry("timeout", "Twilio did not answer in time.")
+        except (urllib.error.URLError, ConnectionError) as exc:
+            return SendResult.retry("network", f"Could not reach Twilio: {getattr(exc, 'reason', exc)}")
+        return self._result(status, headers, body)
+
+    def test_credentials(self, channel) -> str:
+        try:
+            status, _, body = self._call(channel, "GET", ".json")
+        except (urllib.error.URLError, OSError) as exc:
+            raise ProviderError(f"Could not reach Twilio: {exc}") from None
+        if status != 200:
+            raise ProviderError(
+                f"Twilio refused the credentials: {body.get('message') or status} ({body.get('code', status)})."
+            )
+        return f"Twilio account '{body.get('friendly_name', '?')}' is {body.get('status', 'reachable')}."
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def verify_signature(self, channel, request: WebhookRequest) -> bool:
+        token = channel.credentials.get("auth_token", "")
+        signature = request.headers.get("x-twilio-signature", "")
+        if not token or not signature:
+            return False
+        return RequestValidator(token).validate(request.url, request.form, signature)
+
+    def parse_inbound(self, channel, request: WebhookRequest) -> list[Inbound]:
+        form = request.form
+        if form.get("CallSid"):
+            if not form.get("From"):
+                raise MalformedPayload("'From' is required.")
+            outbound = form.get("Direction", "").startswith("outbound") or bool(request.query.get("ref"))
+            digits = form.get("Digits", "")
+            speech = form.get("SpeechResult", "")
+            return [
+                Inbound(
+                    provider_message_id=f"{form['CallSid']}:{digits or speech or 'call'}"[:100],
+                    # on a call we placed, the contact is the one we called
+                    from_address=form.get("To", "") if outbound else form["From"],
+                    to_address=form.get("To", ""),
+                    text=speech or (digits if digits else "[incoming call]"),
+                    digits=digits,
+                    raw=dict(form),
+                )
+            ]
+        sid = form.get("MessageSid") or form.get("SmsMessageSid")
+        if not sid or not form.get("From"):
+            raise MalformedPayload("'MessageSid' and 'From' are required.")
+        try:
+            media = int(form.get("NumMedia") or 0)
+        except ValueError:
+            raise MalformedPayload("'NumMedia' is not a number.") from None
+        return [
+            Inbound(
+                provider_message_id=sid,
+                from_address=_strip(form["From"]),
+                to_address=_strip(form.get("To", "")),
+                text=form.get("Body", ""),
+                media_urls=tuple(form[f"MediaUrl{i}"] for i in range(media) if form.get(f"MediaUrl{i}")),
+                button_id=form.get("ButtonPayload", ""),
+                profile_name=form.get("ProfileName", ""),
+                raw=dict(form),
+            )
+        ]
+
+    def parse_status(self, channel, request: WebhookRequest) -> list[StatusUpdate]:
+        form = request.form
+        ref = request.query.get("ref", "")
+        if form.get("CallSid") and form.get("CallStatus"):
+            raw, sid, mapping = form["CallStatus"], form["CallSid"], CALL_STATUS
+        elif form.get("MessageSid") and form.get("MessageStatus"):
+            raw, sid, mapping = form["MessageStatus"], form["MessageSid"], MESSAGE_STATUS
+        else:
+            raise MalformedPayload("Expected MessageSid + MessageStatus or CallSid + CallStatus.")
+        status = mapping.get(raw, "")
+        error = form.get("ErrorCode", "")
+        if status == "failed" and not error and mapping is CALL_STATUS:
+            error = raw
+        cost = None
+        if form.get("Price"):
+            try:
+                cost = abs(Decimal(form["Price"]))
+            except InvalidOperation:
+                cost = None
+        return [
+            StatusUpdate(
+                status=status,
+                provider_message_id=sid,
+                reference=ref,
+                error_code=error,
+                error_reason=form.get("ErrorMessage", ""),
+                cost=cost,
+                cost_currency=form.get("PriceUnit", ""),
+                raw_status=raw,
+            )
+        ]
+
+    def webhook_response(self, kind: str) -> tuple[str, str]:
+        return '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', "text/xml"
