@@ -169,6 +169,8 @@ def import_detail(request, pk):
     contact_import = _import_or_404(request, pk, "content")
     if contact_import.status == ContactImport.Status.UPLOADED:
         return redirect("import_mapping", pk=contact_import.pk)
+    if contact_import.is_running and imports.import_fail_if_stale(contact_import=contact_import):
+        contact_import.refresh_from_db()
     context = {
         "contact_import": contact_import,
         "errors_shown": contact_import.errors[:ERRORS_SHOWN],

@@ -2,12 +2,14 @@
 and the pages."""
 
 import codecs
+import datetime as dt
 import random
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts import imports
 from contacts.models import Contact, ContactImport, Tag
@@ -418,7 +420,7 @@ def test_a_crash_during_the_write_leaves_nothing(workspace, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(imports, "audit_record", explode)  # after the contacts and tags are inserted
+    monkeypatch.setattr(imports.writing, "audit_record", explode)  # after the contacts and tags are inserted
     contact_import = run(upload(workspace, GOOD, tag_names="spring"))
 
     assert contact_import.status == ContactImport.Status.FAILED
@@ -431,14 +433,14 @@ def test_a_crash_during_the_write_leaves_nothing(workspace, monkeypatch):
 
 
 def test_a_contact_taken_between_check_and_write_fails_the_import_cleanly(workspace, monkeypatch):
-    real_validate = imports.import_validate
+    real_validate = imports.rows.import_validate
 
     def validate_then_race(**kwargs):
         plan = real_validate(**kwargs)
         ContactFactory(workspace=workspace, phone="+447911123452")  # someone else, meanwhile
         return plan
 
-    monkeypatch.setattr(imports, "import_validate", validate_then_race)
+    monkeypatch.setattr(imports.rows, "import_validate", validate_then_race)
     contact_import = run(upload(workspace, GOOD))
 
     assert contact_import.status == ContactImport.Status.FAILED
@@ -447,7 +449,7 @@ def test_a_contact_taken_between_check_and_write_fails_the_import_cleanly(worksp
 
 
 def test_progress_is_reported_while_checking(workspace, monkeypatch):
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(imports.rows, "PROGRESS_EVERY", 2)
     text = "phone\n" + "".join(f"0791112345{i}\n" for i in range(5))
     seen = []
     imports.import_validate(contact_import=upload(workspace, text), progress=seen.append)
@@ -513,6 +515,22 @@ def test_upload_map_and_run_through_the_pages(marketer_client, workspace, django
     again = ContactImport.objects.exclude(pk=contact_import.pk).get()
     assert again.status == ContactImport.Status.COMPLETED and again.created_count == 2
     assert response.url == reverse("import_detail", args=[again.pk])
+
+
+def test_an_import_whose_worker_died_is_shown_as_failed(marketer_client, workspace):
+    contact_import = upload(workspace, GOOD)
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    ContactImport.objects.filter(pk=contact_import.pk).update(
+        status=ContactImport.Status.VALIDATING, started_at=long_ago
+    )
+
+    page = marketer_client.get(reverse("import_detail", args=[contact_import.pk])).content.decode()
+
+    assert "The worker stopped before the import finished. Nothing was imported" in page
+    assert 'hx-trigger="every 1s"' not in page
+    contact_import.refresh_from_db()
+    assert contact_import.status == ContactImport.Status.FAILED
+    assert imports.import_run(import_id=contact_import.pk) == "not queued"
 
 
 def test_progress_partial_polls_while_running(marketer_client, workspace):
