@@ -51,7 +51,7 @@ SQLITE_REVERSE = [
 def _run(statements_by_vendor):
     def run(apps, schema_editor):
         for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)  # no placeholders: % is plpgsql formatting
 
     return run
 
