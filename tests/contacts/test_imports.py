@@ -556,6 +556,16 @@ def test_upload_errors_show_next_to_the_file_field(marketer_client, settings):
     assert not ContactImport.objects.exists()
 
 
+def test_ten_megabytes_of_junk_through_the_page(marketer_client):
+    junk = random.Random(3).randbytes(10 * 1024 * 1024)
+    response = marketer_client.post(
+        reverse("import_create"), {"file": SimpleUploadedFile("junk.csv", junk), "encoding": "utf-8-sig"}
+    )
+    assert response.status_code == 400
+    assert "This is not CSV text: line " in response.content.decode()
+    assert not ContactImport.objects.exists()
+
+
 def test_errors_download(marketer_client, workspace):
     contact_import = run(upload(workspace, "phone,first_name\n=1+2,Ann\n"))
     response = marketer_client.get(reverse("import_errors_csv", args=[contact_import.pk]))
