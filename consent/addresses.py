@@ -6,9 +6,11 @@ Viber), so its hash is the same for all of them: `sha256("phone:+447911123456")`
 from __future__ import annotations
 
 import hashlib
+import re
 
 from contacts.models import ChannelKind, Contact
 
+_NOT_DIGIT = re.compile(r"\D")
 PHONE_KINDS = {ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.WHATSAPP, ChannelKind.RCS, ChannelKind.VIBER}
 
 
@@ -22,7 +24,7 @@ def address_kind(channel_kind: str) -> str:
 def normalise(kind: str, address: str) -> str:
     text = str(address or "").strip()
     if kind == "phone":
-        digits = "".join(ch for ch in text if ch.isdigit())
+        digits = _NOT_DIGIT.sub("", text)
         if text.startswith("00"):
             digits = digits[2:]
         return "+" + digits if digits else ""
@@ -32,7 +34,11 @@ def normalise(kind: str, address: str) -> str:
 
 
 def address_hash(kind: str, address: str) -> str:
-    return hashlib.sha256(f"{kind}:{normalise(kind, address)}".encode()).hexdigest()
+    return _digest(kind, normalise(kind, address))
+
+
+def _digest(kind: str, normal: str) -> str:
+    return hashlib.sha256(f"{kind}:{normal}".encode()).hexdigest()
 
 
 def contact_address(contact: Contact, channel_kind: str) -> str:
@@ -49,11 +55,9 @@ def contact_address(contact: Contact, channel_kind: str) -> str:
 
 
 def contact_hash(contact: Contact, channel_kind: str) -> str | None:
-    address = contact_address(contact, channel_kind)
     kind = address_kind(channel_kind)
-    if not normalise(kind, address):
-        return None
-    return address_hash(kind, address)
+    normal = normalise(kind, contact_address(contact, channel_kind))
+    return _digest(kind, normal) if normal else None
 
 
 def contact_identities(contact: Contact) -> dict[str, tuple[str, str]]:

@@ -19,7 +19,7 @@ from cpaas.tenancy import Actor
 from .. import selectors, services
 from ..addresses import contact_hash
 from ..models import Method, Status, Suppression
-from ..services.decisions import values_in
+from ..services.decisions import InValues
 from .serializers import (
     CheckInputSerializer,
     CheckOutputSerializer,
@@ -211,7 +211,7 @@ class CheckApi(APIView):
     def post(self, request):
         data = _valid(CheckInputSerializer, request.data)
         ids = set(data["contact_ids"])
-        contacts = list(Contact.objects.filter(workspace=request.workspace, pk__in=values_in(sorted(ids))))
+        contacts = list(Contact.objects.filter(InValues("id", sorted(ids)), workspace=request.workspace))
         missing = sorted(ids - {c.pk for c in contacts})
         if missing:
             raise ValidationError({"contact_ids": [f"Not found in this workspace: {missing[:20]}."]})

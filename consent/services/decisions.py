@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, Func
 from django.utils import timezone
 
 from contacts.models import ChannelKind, Contact
@@ -117,16 +116,34 @@ def contact_zone(contact: Contact, workspace: Workspace) -> zoneinfo.ZoneInfo:
 # --- batch helpers --------------------------------------------------------------------------------
 
 
-def values_in(values: list, sql_type: str = "bigint"):
-    """Right-hand side for `field__in=` that is one SQL parameter however many values: a JSON
-    array on SQLite (json_each), an array on PostgreSQL. Keeps check_many at a fixed number of
-    queries and under SQLite's 999-parameter limit."""
-    values = list(values)
-    if len(values) <= 200:
-        return values
-    if connection.vendor == "postgresql":
-        return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [values])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])
+class InValues(Func):
+    """`field IN (values)` passed as one SQL parameter however many values: a JSON array read
+    by json_each on SQLite (its limit is 999 parameters), `= ANY(array)` on PostgreSQL (a plan
+    that stays fast even before the planner has statistics). Keeps check_many at a fixed
+    number of queries for any number of contacts."""
+
+    output_field = BooleanField()
+
+    def __init__(self, field: str, values, sql_type: str = "bigint"):
+        super().__init__(F(field))
+        self.values, self.sql_type = list(values), sql_type
+
+    def _lhs(self, compiler, connection):
+        return compiler.compile(self.source_expressions[0])
+
+    def as_sql(self, compiler, connection, **extra):
+        lhs, params = self._lhs(compiler, connection)
+        if not self.values:
+            return "1 = 0", []
+        return f"{lhs} IN ({', '.join(['%s'] * len(self.values))})", [*params, *self.values]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        lhs, params = self._lhs(compiler, connection)
+        return f"{lhs} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.values)]
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = self._lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::{self.sql_type}[])", [*params, self.values]
 
 
 def _fmt(when: dt.datetime, tz) -> str:
@@ -214,7 +231,7 @@ def check_many(
             s.address_hash: s
             for s in Suppression.objects.filter(
                 workspace=workspace, channel_kind__in=[channel_kind, ""]
-            ).filter(address_hash__in=values_in(sorted(set(hashes.values())), "text"))
+            ).filter(InValues("address_hash", sorted(set(hashes.values())), "text"))
         }
         for pk, h in hashes.items():
             entry = suppressed.get(h)
@@ -235,7 +252,7 @@ def check_many(
         records: dict[int, dict[str, ConsentRecord]] = defaultdict(dict)
         for record in ConsentRecord.objects.filter(
             workspace=workspace, channel_kind=channel_kind, purpose=purpose, sender_scope__in=scopes
-        ).filter(contact_id__in=values_in(sorted(open_))):
+        ).filter(InValues("contact_id", sorted(open_))):
             records[record.contact_id][record.sender_scope] = record
         for pk in list(open_):
             mine = records.get(pk, {})
@@ -254,7 +271,7 @@ def check_many(
     if open_ and channel_kind == ChannelKind.WHATSAPP and not is_template:
         last = dict(
             InboundRecord.objects.filter(workspace=workspace, channel_kind=channel_kind)
-            .filter(contact_id__in=values_in(sorted(open_)))
+            .filter(InValues("contact_id", sorted(open_)))
             .values_list("contact_id", "last_inbound_at")
         )
         for pk in list(open_):
@@ -291,7 +308,7 @@ def check_many(
             break
         sends = SendRecord.objects.filter(
             workspace=workspace, purpose=purpose, sent_at__gt=at - cap.period, sent_at__lte=at
-        ).filter(contact_id__in=values_in(sorted(open_)))
+        ).filter(InValues("contact_id", sorted(open_)))
         if cap.channel_kind:
             sends = sends.filter(channel_kind=cap.channel_kind)
         times: dict[int, list[dt.datetime]] = defaultdict(list)
