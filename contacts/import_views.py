@@ -130,7 +130,11 @@ def import_mapping(request, pk):
     contact_import = _import_or_404(request, pk)
     if contact_import.status != ContactImport.Status.UPLOADED:
         return redirect("import_detail", pk=contact_import.pk)
-    preview = imports.import_preview(contact_import=contact_import)
+    try:
+        preview = imports.import_preview(contact_import=contact_import)
+    except ValidationError as exc:  # checked at upload; only a hand-made import gets here
+        messages.error(request, " ".join(exc.messages))
+        preview = []
     headers = contact_import.headers
     samples = {
         header: ", ".join(v for v in (cells[i].strip()[:40] for _, cells in preview if i < len(cells)) if v)[
