@@ -177,8 +177,11 @@ def content_clean(
         raise ValidationError(errors)
     if text:
         clean["text"] = text
-    if notes:  # keep what was asked for, so a fallback on another kind adapts from the original
-        clean["source"] = {k: v for k, v in content.items() if k in KEYS and v not in (None, "", [], {})}
+    asked = {k: v for k, v in content.items() if k in KEYS and v not in (None, "", [], {})}
+    if notes or set(asked) - set(clean):
+        # keep what was asked for, so a fallback on another kind adapts from the original
+        # (a voice or email part, a template, buttons this kind could not carry)
+        clean["source"] = asked
     return clean, text, notes
 
 

@@ -85,6 +85,7 @@ class SegmentFactory(factory.django.DjangoModelFactory):
         lambda: {"match": "all", "rules": [{"field": "language", "op": "eq", "value": "fr"}]}
     )
 
+
 # --- channels_app ------------------------------------------------------------------------------
 
 

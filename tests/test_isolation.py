@@ -128,6 +128,25 @@ class Objects:
             ),
         )  # fmt: skip
 
+    @property
+    def channel(self):
+        from channels_app.models import Channel
+
+        return self.get(
+            "channel", lambda o: Channel.objects.filter(workspace=o.workspace).order_by("pk").first()
+        )
+
+    @property
+    def message(self):
+        from channels_app.services.messages import message_send
+
+        return self.get(
+            "message",
+            lambda o: message_send(
+                workspace=o.workspace, contact=o.contact, channel="sms", content={"text": "Hi"}
+            ),
+        )
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -169,6 +188,10 @@ OBJECT_URLS = {
     "consent_import_errors_csv": ("get", lambda o: {"pk": o.consent_import.pk}),
     "api_consent_contact": ("get", lambda o: {"contact_id": o.contact.pk}),
     "api_consent_contact_export": ("get", lambda o: {"contact_id": o.contact.pk}),
+    "message_detail": ("get", lambda o: {"pk": o.message.pk}),
+    "channel_edit": ("get", lambda o: {"pk": o.channel.pk}),
+    "channel_test": ("post", lambda o: {"pk": o.channel.pk}),
+    "channel_toggle": ("post", lambda o: {"pk": o.channel.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -210,6 +233,14 @@ WORKSPACE_URLS = {
     "api_consent_keyword_simulate",
     "api_consent_check",
     "api_consent_suppressions",
+    "message_list",
+    "simulator",
+    "simulator_contact_create",
+    "simulator_reply",
+    "simulator_read",
+    "simulator_send",
+    "channel_list",
+    "channel_create",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
@@ -311,6 +342,15 @@ FORBIDDEN = [
     ("api_consent_contact_export", "get", "marketer"),
     ("api_consent_keyword_simulate", "post", "agent"),
     ("api_consent_suppressions", "post", "marketer"),
+    ("simulator", "get", "agent"),
+    ("simulator_reply", "post", "viewer"),
+    ("simulator_send", "post", "viewer"),
+    ("simulator_read", "post", "agent"),
+    ("channel_list", "get", "marketer"),
+    ("channel_create", "post", "marketer"),
+    ("channel_edit", "get", "marketer"),
+    ("channel_toggle", "post", "agent"),
+    ("channel_test", "post", "viewer"),
 ]
 
 

@@ -97,16 +97,25 @@ def channel_create(
     rate_limit_per_second: int = 20,
     settings: dict | None = None,
 ) -> Channel:
-    clean = _clean(
-        workspace=workspace,
-        kind=kind,
-        provider=provider,
-        name=name,
-        address=address,
-        rate_limit_per_second=rate_limit_per_second,
-        settings=settings or {},
-    )
-    creds = _check_credentials(provider, credentials or {}, {})
+    errors: dict[str, list[str]] = {}
+    try:
+        clean = _clean(
+            workspace=workspace,
+            kind=kind,
+            provider=provider,
+            name=name,
+            address=address,
+            rate_limit_per_second=rate_limit_per_second,
+            settings=settings or {},
+        )
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        creds = _check_credentials(provider, credentials or {}, {}) if provider in PROVIDERS else {}
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:  # every field's error at once
+        raise ValidationError(errors)
     channel = Channel(workspace=workspace, **clean)
     channel.set_credentials(creds)
     channel.save()

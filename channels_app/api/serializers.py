@@ -1,0 +1,196 @@
+"""Input, filter and output serializers of the messages, channels and verifications API. Input
+serializers check shapes; the services check values (content per kind, consent, addresses)."""
+
+from rest_framework import serializers
+
+from contacts.api.serializers import AwareDateTimeField, ErrorSerializer, StrictInputSerializer  # noqa: F401
+from contacts.models import ChannelKind
+
+from ..models import Channel, Message, MessageStatusEvent, Verification
+
+KINDS = ", ".join(ChannelKind.values)
+CONTENT_HELP = (
+    'What to send, e.g. {"text": "Hi"}. Keys: text, media_url, buttons (list of titles or '
+    '{"id", "title"}), quick_replies, template {name, language, variables} (WhatsApp), voice {say, '
+    "language, gather {digits, timeout_s}}, email {subject, body}. Buttons on a kind without them "
+    "become numbered options in the text (see content_notes)."
+)
+
+
+class MessageSendInputSerializer(StrictInputSerializer):
+    contact_id = serializers.IntegerField(required=False, help_text="The contact; or external_id, or to.")
+    external_id = serializers.CharField(required=False, help_text="Your id for the contact.")
+    to = serializers.CharField(
+        required=False,
+        help_text="An address (phone, email...): the contact with it, created if new. Needs a channel kind.",
+    )
+    channel = serializers.CharField(
+        required=False, default="preferred", help_text=f"'preferred', a kind ({KINDS}) or a channel id."
+    )
+    content = serializers.JSONField(help_text=CONTENT_HELP)
+    purpose = serializers.CharField(
+        required=False,
+        default="transactional",
+        help_text="transactional, otp, marketing, collections, or a workspace purpose.",
+    )
+    idempotency_key = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="The same key again sends nothing and returns the first message (200).",
+    )
+    fallback = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text='Kinds to try next, e.g. ["sms", "voice"].'
+    )
+    fallback_after_s = serializers.IntegerField(
+        required=False, help_text="Seconds without a delivery receipt before the next kind (default 60)."
+    )
+    options = serializers.JSONField(
+        required=False, help_text='Provider options, e.g. {"sandbox": {"fail": "30003"}}.'
+    )
+
+
+class ConsentDecisionSerializer(serializers.Serializer):
+    outcome = serializers.CharField(source="consent_outcome")
+    rule = serializers.CharField(source="consent_rule")
+    reason = serializers.CharField(source="consent_reason")
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    contact_id = serializers.IntegerField()
+    channel_id = serializers.IntegerField()
+    consent = ConsentDecisionSerializer(source="*")
+    fallback_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    first_attempt = serializers.PrimaryKeyRelatedField(read_only=True)
+    reply_to = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "contact_id", "channel_id", "kind", "direction", "address", "status", "text", "content",
+            "content_notes", "purpose", "origin", "origin_ref", "idempotency_key", "provider_message_id",
+            "segments", "encoding", "cost", "cost_currency", "error_code", "error_reason", "attempts",
+            "created_at", "due_at", "sent_at", "delivered_at", "read_at", "failed_at", "consent",
+            "fallback_chain", "fallback_after_s", "fallback_of", "first_attempt", "reply_to",
+        ]  # fmt: skip
+
+
+class MessageStatusEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageStatusEvent
+        fields = ["status", "at", "source", "applied", "error_code", "detail"]
+
+
+class MessageDetailSerializer(MessageOutputSerializer):
+    history = MessageStatusEventSerializer(source="status_events", many=True, read_only=True)
+
+    class Meta(MessageOutputSerializer.Meta):
+        fields = [*MessageOutputSerializer.Meta.fields, "history"]
+
+
+class MessageFilterSerializer(StrictInputSerializer):
+    allowed_extra = frozenset({"page", "page_size"})
+
+    contact_id = serializers.IntegerField(required=False)
+    channel_id = serializers.IntegerField(required=False)
+    kind = serializers.ChoiceField(choices=ChannelKind.values, required=False)
+    status = serializers.ChoiceField(choices=Message.Status.values, required=False)
+    direction = serializers.ChoiceField(choices=["in", "out"], required=False)
+    purpose = serializers.CharField(required=False)
+    since = AwareDateTimeField(required=False, help_text="Created at or after this time.")
+    until = AwareDateTimeField(required=False, help_text="Created before this time.")
+
+
+class MessageBatchInputSerializer(StrictInputSerializer):
+    contact_ids = serializers.ListField(
+        child=serializers.IntegerField(), max_length=10_000, allow_empty=False
+    )
+    channel = serializers.CharField(required=False, default="preferred")
+    content = serializers.JSONField(help_text=CONTENT_HELP)
+    purpose = serializers.CharField(required=False, default="transactional")
+    idempotency_key = serializers.CharField(
+        required=False,
+        max_length=179,
+        help_text="Each contact's message gets `<key>:<contact id>`; a replay sends nothing new.",
+    )
+    fallback = serializers.ListField(child=serializers.CharField(), required=False)
+    fallback_after_s = serializers.IntegerField(required=False)
+
+
+class BatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    contact_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class BatchSkipSerializer(serializers.Serializer):
+    contact_id = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class MessageBatchOutputSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    messages = BatchItemSerializer(many=True)
+    skipped = BatchSkipSerializer(many=True)
+
+
+class ChannelOutputSerializer(serializers.ModelSerializer):
+    credentials = serializers.SerializerMethodField(help_text="Masked: never shown in full.")
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "kind",
+            "provider",
+            "name",
+            "address",
+            "rate_limit_per_second",
+            "status",
+            "credentials",
+            "created_at",
+        ]
+
+    def get_credentials(self, channel) -> dict[str, str]:
+        return channel.masked_credentials()
+
+
+class VerificationStartInputSerializer(StrictInputSerializer):
+    contact_id = serializers.IntegerField(required=False)
+    to = serializers.CharField(required=False, help_text="A phone number (or email for the email channel).")
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=ChannelKind.values),
+        required=False,
+        help_text='Order to try, e.g. ["whatsapp", "sms", "voice"] (default ["sms"]).',
+    )
+    code_length = serializers.IntegerField(required=False, default=6)
+    expiry_s = serializers.IntegerField(required=False, default=600)
+    fallback_after_s = serializers.IntegerField(required=False, default=30)
+    max_attempts = serializers.IntegerField(required=False, default=5)
+    locale = serializers.CharField(required=False, default="en")
+
+
+class VerificationCheckInputSerializer(StrictInputSerializer):
+    code = serializers.CharField(max_length=12)
+
+
+class VerificationOutputSerializer(serializers.ModelSerializer):
+    contact_id = serializers.IntegerField()
+    channel = serializers.SerializerMethodField(help_text="The kind the code was last sent on.")
+
+    class Meta:
+        model = Verification
+        fields = [
+            "id", "contact_id", "address", "status", "channels", "channel", "code_length", "locale",
+            "attempts", "max_attempts", "sends", "expires_at", "created_at", "approved_at",
+        ]  # fmt: skip
+
+    def get_channel(self, verification) -> str:
+        return verification.channels[min(verification.channel_index, len(verification.channels) - 1)]
+
+
+class VerificationCheckOutputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["approved", "incorrect", "expired", "too_many_attempts", "canceled"],
+        help_text="approved: the code matches; incorrect: try again; expired / too_many_attempts: start a new one.",
+    )
+    verification = VerificationOutputSerializer()

@@ -1,0 +1,131 @@
+"""Reads for the messaging core. Every selector takes the workspace first."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from contacts.models import ChannelKind, Contact
+from cpaas.models import Workspace
+
+from .addresses import contact_address
+from .models import Channel, Message, Verification
+
+MESSAGE_FILTERS = (
+    "channel",
+    "kind",
+    "status",
+    "contact",
+    "purpose",
+    "direction",
+    "date_from",
+    "date_to",
+    "q",
+)
+SIMULATOR_HISTORY = 60
+
+
+def message_list(*, workspace: Workspace, filters: dict | None = None) -> QuerySet[Message]:
+    """Messages of the workspace, newest first, narrowed by `filters`: channel (id), kind,
+    status, contact (id), purpose, direction (in/out), date_from / date_to (dates, in the
+    workspace's zone, inclusive), q (text contains)."""
+    filters = filters or {}
+    qs = Message.objects.filter(workspace=workspace)
+    for key, field in (
+        ("channel", "channel_id"),
+        ("kind", "kind"),
+        ("status", "status"),
+        ("contact", "contact_id"),
+        ("purpose", "purpose"),
+        ("direction", "direction"),
+    ):
+        if filters.get(key) not in (None, ""):
+            qs = qs.filter(**{field: filters[key]})
+    zone = _zone(workspace)
+    if filters.get("date_from"):
+        qs = qs.filter(created_at__gte=dt.datetime.combine(filters["date_from"], dt.time.min, zone))
+    if filters.get("date_to"):
+        qs = qs.filter(
+            created_at__lt=dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, zone)
+        )
+    if filters.get("q"):
+        qs = qs.filter(text__icontains=filters["q"])
+    return qs.order_by("-created_at", "-id")
+
+
+def _zone(workspace: Workspace):
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(workspace.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def message_get(*, workspace: Workspace, pk) -> Message:
+    return Message.objects.select_related("contact", "channel", "fallback_of", "fallback", "reply_to").get(
+        workspace=workspace, pk=pk
+    )
+
+
+def message_chain(*, workspace: Workspace, message: Message) -> list[Message]:
+    """Every attempt of the message's fallback chain, first to last."""
+    first_id = message.first_attempt_id or message.pk
+    return list(Message.objects.filter(workspace=workspace, pk=first_id).select_related("channel")) + list(
+        Message.objects.filter(workspace=workspace, first_attempt_id=first_id)
+        .select_related("channel")
+        .order_by("created_at", "id")
+    )
+
+
+def channel_list(*, workspace: Workspace) -> QuerySet[Channel]:
+    return Channel.objects.filter(workspace=workspace).order_by("kind", "name")
+
+
+def channel_get(*, workspace: Workspace, pk) -> Channel:
+    return Channel.objects.get(workspace=workspace, pk=pk)
+
+
+def simulator_contacts(*, workspace: Workspace, limit: int = 100) -> list[Contact]:
+    return list(Contact.objects.filter(workspace=workspace).order_by("-updated_at", "-id")[:limit])
+
+
+def simulator_phones(*, workspace: Workspace, contact: Contact) -> list[dict]:
+    """A phone per channel kind: its sandbox channel, the contact's address on it and the last
+    messages the phone shows (what reached it and what the contact sent), oldest first."""
+    channels = {}
+    for channel in Channel.objects.filter(
+        workspace=workspace, provider="sandbox", status=Channel.Status.ACTIVE
+    ).order_by("pk"):
+        channels.setdefault(channel.kind, channel)
+    shown = (
+        Message.objects.filter(workspace=workspace, contact=contact, channel__provider="sandbox")
+        .exclude(direction=Message.Direction.OUTBOUND, sent_at__isnull=True)
+        .order_by("-created_at", "-id")[: SIMULATOR_HISTORY * 4]
+    )
+    by_kind: dict[str, list[Message]] = {}
+    for message in shown:
+        by_kind.setdefault(message.kind, []).append(message)
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "channel": channels.get(kind),
+            "address": contact_address(contact, kind),
+            "messages": list(reversed(by_kind.get(kind, [])[:SIMULATOR_HISTORY])),
+        }
+        for kind, label in ChannelKind.choices
+    ]
+
+
+def verification_list(*, workspace: Workspace) -> QuerySet[Verification]:
+    return (
+        Verification.objects.filter(workspace=workspace)
+        .select_related("contact")
+        .order_by("-created_at", "-id")
+    )
+
+
+def verification_get(*, workspace: Workspace, pk) -> Verification:
+    return Verification.objects.select_related("contact").get(workspace=workspace, pk=pk)

@@ -1,0 +1,304 @@
+"""OTP verification, like Twilio Verify: start (contact or address, channel order, code length,
+expiry, locale) makes a code with `secrets`, stores only its keyed hash, and sends it with purpose
+"otp" on the first channel, with the rest of the order as the message's fallback chain (so it
+moves on when the code is not delivered within `fallback_after_s`, or fails). `resend` moves to
+the next channel at once. `check` answers approved / incorrect / expired / too_many_attempts.
+
+Against SMS pumping: at most VERIFY_ADDRESS_LIMIT starts per address per 10 minutes and
+VERIFY_WORKSPACE_LIMIT per workspace per minute, and at most MAX_SENDS sends per verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from contacts.models import Contact
+from cpaas.audit import audit_record
+from cpaas.models import Workspace
+from cpaas.tenancy import Actor
+
+from ..addresses import contact_address, contact_find_or_create, normalize_address
+from ..models import Message, Verification
+from .messages import message_send
+
+CODE_LENGTH = (4, 10)
+EXPIRY_S = (60, 3600)
+FALLBACK_AFTER_S = (5, 600)
+MAX_ATTEMPTS = (1, 10)
+MAX_SENDS = 5
+ADDRESS_WINDOW = dt.timedelta(minutes=10)
+WORKSPACE_WINDOW = dt.timedelta(minutes=1)
+OTP_KINDS = ("sms", "whatsapp", "voice", "email", "rcs", "viber", "messenger")
+
+TEXTS = {
+    "en": "Your {workspace} verification code is {code}. It expires in {minutes} min. Never share it.",
+    "fr": "Votre code de vérification {workspace} est {code}. Il expire dans {minutes} min. Ne le partagez pas.",
+    "es": "Tu código de verificación de {workspace} es {code}. Caduca en {minutes} min. No lo compartas.",
+    "de": "Ihr {workspace}-Bestätigungscode ist {code}. Er läuft in {minutes} Min. ab. Geben Sie ihn nicht weiter.",
+    "pt": "O seu código de verificação {workspace} é {code}. Expira em {minutes} min. Não o partilhe.",
+}
+SPOKEN = {
+    "en": "Your verification code is {digits}. Again: {digits}.",
+    "fr": "Votre code de vérification est {digits}. Je répète : {digits}.",
+    "es": "Tu código de verificación es {digits}. Repito: {digits}.",
+    "de": "Ihr Bestätigungscode lautet {digits}. Noch einmal: {digits}.",
+    "pt": "O seu código de verificação é {digits}. Repito: {digits}.",
+}
+SUBJECTS = {
+    "en": "Your verification code",
+    "fr": "Votre code de vérification",
+    "es": "Tu código de verificación",
+}
+
+
+class VerificationRateLimited(ValidationError):
+    """Too many verifications for this address or workspace (the API answers 429)."""
+
+    api_code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__({"to": [message]})
+        self.retry_after_s = retry_after_s
+
+
+def _limit(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def code_hash(code: str, salt: str) -> str:
+    key = hashlib.sha256(b"channels_app.verify:" + settings.SECRET_KEY.encode()).digest()
+    return salt + "$" + hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _code_matches(code: str, stored: str) -> bool:
+    salt = stored.split("$", 1)[0]
+    return hmac.compare_digest(code_hash(code, salt), stored)
+
+
+def _in(value, bounds, field, errors) -> int | None:
+    low, high = bounds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        errors[field] = [f"From {low} to {high}."]
+        return None
+    return value
+
+
+def _language(locale: str) -> str:
+    base = (locale or "en").lower().replace("_", "-").split("-")[0]
+    return base if base in TEXTS else "en"
+
+
+def otp_content(*, kind: str, code: str, locale: str, workspace: Workspace, expiry_s: int) -> dict:
+    lang = _language(locale)
+    text = TEXTS[lang].format(workspace=workspace.name, code=code, minutes=max(1, expiry_s // 60))
+    content = {
+        "text": text,
+        "voice": {"say": SPOKEN[lang].format(digits=", ".join(code)), "language": locale or "en"},
+        "email": {"subject": SUBJECTS.get(lang, SUBJECTS["en"]), "body": text},
+    }
+    if kind == "whatsapp":  # an authentication template: allowed outside the 24-hour window
+        content["template"] = {"name": "otp_verification", "language": lang, "variables": {"1": code}}
+    return content
+
+
+def _check_rate(workspace: Workspace, address: str, now: dt.datetime) -> None:
+    recent = Verification.objects.filter(workspace=workspace, created_at__gt=now - ADDRESS_WINDOW)
+    per_address = _limit("VERIFY_ADDRESS_LIMIT", 5)
+    if recent.filter(address=address).count() >= per_address:
+        raise VerificationRateLimited(
+            f"At most {per_address} verifications per address in 10 minutes; try again later.", 600
+        )
+    per_workspace = _limit("VERIFY_WORKSPACE_LIMIT", 60)
+    if recent.filter(created_at__gt=now - WORKSPACE_WINDOW).count() >= per_workspace:
+        raise VerificationRateLimited(
+            f"At most {per_workspace} verifications per minute in this workspace.", 60
+        )
+
+
+@transaction.atomic
+def verification_start(
+    *,
+    workspace: Workspace,
+    contact: Contact | None = None,
+    to: str | None = None,
+    channels: list[str] | None = None,
+    code_length: int = 6,
+    expiry_s: int = 600,
+    fallback_after_s: int = 30,
+    max_attempts: int = 5,
+    locale: str = "en",
+    actor: Actor | None = None,
+    now: dt.datetime,
+) -> Verification:
+    errors: dict[str, list[str]] = {}
+    channels = list(channels or ["sms"])
+    bad = [k for k in channels if k not in OTP_KINDS]
+    if bad:
+        errors["channels"] = [f"'{bad[0]}' cannot carry a code (use {', '.join(OTP_KINDS)})."]
+    channels = [k for i, k in enumerate(channels) if k not in channels[:i]]
+    code_length = _in(code_length, CODE_LENGTH, "code_length", errors)
+    expiry_s = _in(expiry_s, EXPIRY_S, "expiry_s", errors)
+    fallback_after_s = _in(fallback_after_s, FALLBACK_AFTER_S, "fallback_after_s", errors)
+    max_attempts = _in(max_attempts, MAX_ATTEMPTS, "max_attempts", errors)
+    if contact is None and not to:
+        errors["to"] = ["Give a contact or an address (to)."]
+    if errors:
+        raise ValidationError(errors)
+    first = channels[0]
+    if to:
+        address = normalize_address(workspace, "email" if first == "email" else "sms", to)
+        if contact is None:
+            contact, _ = contact_find_or_create(
+                workspace, first, address, actor or Actor.system("verification")
+            )
+    else:
+        address = contact_address(contact, first)
+        if not address:
+            raise ValidationError({"contact": [f"{contact.display_name} has no address for {first}."]})
+    if contact.workspace_id != workspace.pk:
+        raise ValidationError({"contact": ["No such contact in this workspace."]})
+    _check_rate(workspace, address, now)
+    # one pending verification per address: starting again cancels the previous one
+    for old in Verification.objects.filter(
+        workspace=workspace, address=address, status=Verification.Status.PENDING
+    ):
+        _stop_fallbacks(old)
+        old.status = Verification.Status.CANCELED
+        old.save(update_fields=["status"])
+    code = "".join(secrets.choice("0123456789") for _ in range(code_length))
+    verification = Verification.objects.create(
+        workspace=workspace,
+        contact=contact,
+        address=address,
+        channels=channels,
+        code_hash=code_hash(code, secrets.token_hex(8)),
+        code_length=code_length,
+        locale=locale or "en",
+        max_attempts=max_attempts,
+        fallback_after_s=fallback_after_s,
+        expires_at=now + dt.timedelta(seconds=expiry_s),
+        created_at=now,
+    )
+    _send(verification, code, 0, now)
+    if actor is not None and actor.kind != "system":
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action="channels.verification.started",
+            target=verification,
+            data={"channels": channels},
+            at=now,
+        )
+    verification.code_for_tests = code  # never stored; lets in-process callers (tests) see it
+    return verification
+
+
+def _send(verification: Verification, code: str, index: int, now: dt.datetime) -> Message:
+    kind = verification.channels[index]
+    expiry_s = int((verification.expires_at - now).total_seconds())
+    message = message_send(
+        workspace=verification.workspace,
+        contact=verification.contact,
+        channel=kind,
+        content=otp_content(
+            kind=kind,
+            code=code,
+            locale=verification.locale,
+            workspace=verification.workspace,
+            expiry_s=expiry_s,
+        ),
+        purpose="otp",
+        origin=Message.Origin.OTP,
+        origin_ref=f"verification {verification.pk}",
+        idempotency_key=f"verification:{verification.pk}:{verification.sends}",
+        fallback=verification.channels[index + 1 :],
+        fallback_after_s=verification.fallback_after_s,
+        now=now,
+    )
+    verification.sends += 1
+    verification.channel_index = index
+    verification.last_message = message
+    verification.save(update_fields=["sends", "channel_index", "last_message"])
+    return message
+
+
+def _messages(verification: Verification):
+    return Message.objects.filter(
+        workspace=verification.workspace,
+        origin=Message.Origin.OTP,
+        origin_ref=f"verification {verification.pk}",
+    )
+
+
+def _stop_fallbacks(verification: Verification) -> None:
+    """No more codes for this verification: its pending fallbacks are dropped."""
+    _messages(verification).exclude(fallback_chain=[]).update(fallback_chain=[], fallback_deadline=None)
+
+
+def verification_channel(verification: Verification) -> str:
+    """The kind the latest code went out on (fallbacks included)."""
+    latest = _messages(verification).order_by("-created_at", "-id").values_list("kind", flat=True).first()
+    return latest or verification.channels[verification.channel_index]
+
+
+@transaction.atomic
+def verification_resend(*, verification: Verification, now: dt.datetime) -> Verification:
+    """A new code on the next channel of the order (the last one again at the end)."""
+    verification = Verification.objects.select_for_update().get(pk=verification.pk)
+    if verification.status != Verification.Status.PENDING or now >= verification.expires_at:
+        raise ValidationError({"verification": ["This verification is over; start a new one."]})
+    if verification.sends >= MAX_SENDS:
+        raise VerificationRateLimited(f"At most {MAX_SENDS} sends per verification.", 600)
+    _stop_fallbacks(verification)
+    kind = verification_channel(verification)
+    current = (
+        verification.channels.index(kind) if kind in verification.channels else verification.channel_index
+    )
+    index = min(current + 1, len(verification.channels) - 1)
+    code = "".join(secrets.choice("0123456789") for _ in range(verification.code_length))
+    verification.code_hash = code_hash(code, secrets.token_hex(8))
+    verification.save(update_fields=["code_hash"])
+    _send(verification, code, index, now)
+    verification.code_for_tests = code
+    return verification
+
+
+@transaction.atomic
+def verification_check(*, verification: Verification, code: str, now: dt.datetime) -> str:
+    """approved | incorrect | expired | too_many_attempts | canceled."""
+    verification = Verification.objects.select_for_update().get(pk=verification.pk)
+    S = Verification.Status
+    if verification.status == S.APPROVED:
+        return "approved"
+    if verification.status == S.CANCELED:
+        return "canceled"
+    if verification.status == S.FAILED:
+        return "too_many_attempts"
+    if verification.status == S.EXPIRED or now >= verification.expires_at:
+        if verification.status != S.EXPIRED:
+            verification.status = S.EXPIRED
+            verification.save(update_fields=["status"])
+            _stop_fallbacks(verification)
+        return "expired"
+    verification.attempts += 1
+    code = "".join((code or "").split())
+    if (
+        code.isdigit()
+        and len(code) == verification.code_length
+        and _code_matches(code, verification.code_hash)
+    ):
+        verification.status, verification.approved_at = S.APPROVED, now
+        verification.save(update_fields=["attempts", "status", "approved_at"])
+        _stop_fallbacks(verification)
+        return "approved"
+    if verification.attempts >= verification.max_attempts:
+        verification.status = S.FAILED
+        _stop_fallbacks(verification)
+    verification.save(update_fields=["attempts", "status"])
+    return "incorrect"
