@@ -60,6 +60,13 @@ def _valid(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+def _channel_field(exc: ValidationError) -> ValidationError:
+    """The services call the field channel_kind; the API calls it channel."""
+    if hasattr(exc, "error_dict") and "channel_kind" in exc.error_dict:
+        exc.error_dict["channel"] = exc.error_dict.pop("channel_kind")
+    return exc
+
+
 def _contact_or_404(request, contact_id) -> Contact:
     try:
         return contact_selectors.contact_get(workspace=request.workspace, pk=contact_id)
@@ -125,9 +132,7 @@ class ContactConsentApi(APIView):
                 at=timezone.now(),
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "channel_kind" in exc.error_dict:
-                exc.error_dict["channel"] = exc.error_dict.pop("channel_kind")
-            raise
+            raise _channel_field(exc) from None
         return Response(
             ConsentChangeOutputSerializer({"event": event, "record": record}).data,
             status=status.HTTP_201_CREATED,
@@ -189,9 +194,7 @@ class KeywordSimulateApi(APIView):
                 dry_run=data["dry_run"],
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "channel_kind" in exc.error_dict:
-                exc.error_dict["channel"] = exc.error_dict.pop("channel_kind")
-            raise
+            raise _channel_field(exc) from None
         return Response(KeywordResultSerializer({**result.__dict__, "handled": result.handled}).data)
 
 
@@ -228,9 +231,7 @@ class CheckApi(APIView):
                 automated=data["automated"],
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "channel_kind" in exc.error_dict:
-                exc.error_dict["channel"] = exc.error_dict.pop("channel_kind")
-            raise
+            raise _channel_field(exc) from None
         out = [{"contact_id": pk, **decisions[pk].as_json()} for pk in data["contact_ids"] if pk in decisions]
         return Response(CheckOutputSerializer({"decisions": out}).data)
 
@@ -275,9 +276,7 @@ class SuppressionListApi(APIView):
                 at=timezone.now(),
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "channel_kind" in exc.error_dict:
-                exc.error_dict["channel"] = exc.error_dict.pop("channel_kind")
-            raise
+            raise _channel_field(exc) from None
         return Response(SuppressionSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 

@@ -16,8 +16,8 @@ from .policies import (
     purpose_save,
     reply_save,
 )
-from .records import consent_change, record_fold, records_rebuild
-from .suppression import inbound_recorded, send_recorded, suppression_add, suppression_lift
+from .records import consent_change, export_recorded, record_fold, records_rebuild
+from .suppression import inbound_recorded, send_recorded, sends_recorded, suppression_add, suppression_lift
 
 __all__ = [
     "Decision",
@@ -27,6 +27,7 @@ __all__ = [
     "check",
     "check_many",
     "consent_change",
+    "export_recorded",
     "inbound_keyword",
     "inbound_recorded",
     "keyword_add",
@@ -42,6 +43,7 @@ __all__ = [
     "records_rebuild",
     "reply_save",
     "send_recorded",
+    "sends_recorded",
     "suppression_add",
     "suppression_lift",
     "wall_to_instant",

@@ -446,6 +446,19 @@ def status_before_suppression(record: ConsentRecord, spec) -> str:
     return Status.OPTED_OUT if spec.needs_opt_in else Status.OPTED_IN
 
 
+def export_recorded(
+    *, workspace: Workspace, actor: Actor, what: str, at: dt.datetime, contact_id=None
+) -> None:
+    """Downloads of consent data are audited (who took the registry or a person's trail, when)."""
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=f"consent.export.{what}",
+        at=at,
+        data={"contact_id": contact_id} if contact_id else {},
+    )
+
+
 # --- rebuild --------------------------------------------------------------------------------------
 
 

@@ -219,6 +219,29 @@ def send_recorded(
         return SendRecord.objects.get(workspace_id=contact.workspace_id, message_ref=message_ref)
 
 
+def sends_recorded(*, workspace_id: int, sends: list[dict]) -> int:
+    """Batch form of send_recorded for the dispatcher: sends = [{contact_id, channel_kind,
+    purpose, at, message_ref}] of one workspace, one INSERT per 1,000. A message_ref recorded
+    before is skipped. Returns how many rows were offered."""
+    rows = []
+    for send in sends:
+        _aware(send["at"])
+        if send["channel_kind"] not in ChannelKind.values:
+            raise ValidationError({"channel_kind": [f"Unknown channel '{send['channel_kind']}'."]})
+        rows.append(
+            SendRecord(
+                workspace_id=workspace_id,
+                contact_id=send["contact_id"],
+                channel_kind=send["channel_kind"],
+                purpose=send["purpose"],
+                sent_at=send["at"],
+                message_ref=send.get("message_ref") or None,
+            )
+        )
+    SendRecord.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)
+
+
 def inbound_recorded(*, contact: Contact, channel_kind: str, at: dt.datetime) -> InboundRecord:
     """The messaging layer calls this on each inbound message: keeps the latest inbound time per
     contact and channel kind (the WhatsApp 24-hour window starts there). An older time than the

@@ -204,6 +204,10 @@ def consent_contact_audit_csv(request, pk):
     events = selectors.contact_events(workspace=request.workspace, contact=contact).order_by(
         "occurred_at", "id"
     )
+    services.export_recorded(
+        workspace=request.workspace, actor=Actor.from_request(request), what="audit_trail", at=timezone.now(),
+        contact_id=contact.pk,
+    )  # fmt: skip
     return _csv_response(
         f"consent-audit-contact-{contact.pk}.csv",
         EVENT_CSV,
@@ -214,6 +218,9 @@ def consent_contact_audit_csv(request, pk):
 @workspace_required("consent.export")
 def consent_registry_csv(request):
     records = selectors.record_list(workspace=request.workspace)
+    services.export_recorded(
+        workspace=request.workspace, actor=Actor.from_request(request), what="registry", at=timezone.now()
+    )
     header = ["contact_id", "channel", "purpose", "sender_scope", "status", "lawful_basis", "captured_at",
               "confirmed_at", "expires_at", "revoked_at", "updated_at", "last_event_id"]  # fmt: skip
 

@@ -59,23 +59,41 @@ def _can_edit(request) -> None:
         raise PermissionDenied(f"Your role ({request.role}) does not allow consent.policies.")
 
 
+def _policy_post(request, form, service, *, done: str, form_name: str, section: str, **extra):
+    """Validate the form, call the service with its data; back to the page with a toast, or the
+    page again (400) with the errors next to the form's fields."""
+    if form.is_valid():
+        try:
+            service(
+                workspace=request.workspace, actor=Actor.from_request(request), **extra, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("consent_policies")
+    return _page(request, status=400, open=section, **{form_name: form})
+
+
+def _policy_delete(request, service, *, done: str, **target):
+    try:
+        service(actor=Actor.from_request(request), **target)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("consent_policies")
+
+
 @workspace_required("consent.view")
 def consent_policies(request):
     _can_edit(request)
     if request.method != "POST":
         return _page(request)
-    form = PolicyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.policy_update(
-                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, "Policy saved.")
-            return redirect("consent_policies")
-    return _page(request, status=400, policy_form=form, open="policy")
+    return _policy_post(
+        request, PolicyForm(request.POST), services.policy_update, done="Policy saved.", form_name="policy_form",
+        section="policy",
+    )  # fmt: skip
 
 
 def _purpose_initial(spec) -> dict:
@@ -147,80 +165,44 @@ def consent_purpose_delete(request, key):
 def consent_cap_save(request):
     purposes = selectors.purposes_for(workspace=request.workspace)
     form = CapForm(request.POST, purposes=purposes)
-    if form.is_valid():
-        try:
-            services.cap_save(
-                workspace=request.workspace,
-                actor=Actor.from_request(request),
-                purposes=purposes,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, "Frequency cap saved.")
-            return redirect("consent_policies")
-    return _page(request, status=400, cap_form=form, open="caps")
+    return _policy_post(
+        request, form, services.cap_save, done="Frequency cap saved.", form_name="cap_form", section="caps",
+        purposes=purposes,
+    )  # fmt: skip
 
 
 @require_POST
 @workspace_required("consent.policies")
 def consent_cap_delete(request, pk):
     cap = get_object_or_404(FrequencyCap, workspace=request.workspace, pk=pk)
-    try:
-        services.cap_delete(cap=cap, actor=Actor.from_request(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "Frequency cap removed.")
-    return redirect("consent_policies")
+    return _policy_delete(request, services.cap_delete, done="Frequency cap removed.", cap=cap)
 
 
 @require_POST
 @workspace_required("consent.policies")
 def consent_keyword_add(request):
-    form = KeywordForm(request.POST)
-    if form.is_valid():
-        try:
-            services.keyword_add(
-                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, "Keyword added.")
-            return redirect("consent_policies")
-    return _page(request, status=400, keyword_form=form, open="keywords")
+    return _policy_post(
+        request, KeywordForm(request.POST), services.keyword_add, done="Keyword added.",
+        form_name="keyword_form", section="keywords",
+    )  # fmt: skip
 
 
 @require_POST
 @workspace_required("consent.policies")
 def consent_keyword_delete(request, pk):
     keyword = get_object_or_404(Keyword, workspace=request.workspace, pk=pk)
-    try:
-        services.keyword_delete(keyword=keyword, actor=Actor.from_request(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Keyword {keyword.word} removed.")
-    return redirect("consent_policies")
+    return _policy_delete(
+        request, services.keyword_delete, done=f"Keyword {keyword.word} removed.", keyword=keyword
+    )
 
 
 @require_POST
 @workspace_required("consent.policies")
 def consent_reply_save(request):
-    form = ReplyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.reply_save(
-                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, "Reply saved.")
-            return redirect("consent_policies")
-    return _page(request, status=400, reply_form=form, open="replies")
+    return _policy_post(
+        request, ReplyForm(request.POST), services.reply_save, done="Reply saved.", form_name="reply_form",
+        section="replies",
+    )  # fmt: skip
 
 
 @workspace_required("consent.view")

@@ -228,6 +228,25 @@ def test_the_same_message_ref_counts_once(contact):
     assert check(contact, "sms", "marketing", NOON).outcome == "allow"
 
 
+def test_the_batch_ledger_counts_like_single_sends(contact):
+    opt_in(contact, at=NOON - 30 * DAY)
+    sends = [
+        {
+            "contact_id": contact.pk,
+            "channel_kind": "sms",
+            "purpose": "marketing",
+            "at": NOON - n * H,
+            "message_ref": f"m{n}",
+        }
+        for n in (1, 2, 3, 3)  # m3 twice: counted once
+    ]
+    services.sends_recorded(workspace_id=contact.workspace_id, sends=sends[:2])
+    assert check(contact, "sms", "marketing", NOON).outcome == "allow"
+    services.sends_recorded(workspace_id=contact.workspace_id, sends=sends[2:])
+    assert SendRecord.objects.count() == 3
+    assert check(contact, "sms", "marketing", NOON).rule == "frequency_cap"
+
+
 # --- bad input and details ------------------------------------------------------------------------
 
 

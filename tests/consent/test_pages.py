@@ -162,6 +162,11 @@ def test_audit_trail_and_registry_csv(admin_client, contact, workspace):
     registry = admin_client.get(reverse("consent_registry_csv"))
     lines = b"".join(registry.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[0].startswith("contact_id,channel,purpose") and len(lines) == 2 and "opted_out" in lines[1]
+    exports = AuditEntry.objects.filter(action__startswith="consent.export.").values_list("action", "data")
+    assert sorted(exports) == [
+        ("consent.export.audit_trail", {"contact_id": contact.pk}),
+        ("consent.export.registry", {}),
+    ]
 
 
 def test_events_page_filters(admin_client, contact):
