@@ -113,3 +113,41 @@ class ChannelForm(forms.Form):
 
     def credentials(self) -> dict:
         return {name.removeprefix("cred_"): self.cleaned_data.get(name, "") for name in self.credential_names}
+
+
+class VerificationStartForm(forms.Form):
+    contact = forms.IntegerField(required=False, widget=forms.Select, label="Contact")
+    to = forms.CharField(
+        required=False,
+        max_length=120,
+        label="…or a phone number / email",
+        help_text="A new number gets a new contact.",
+    )
+    channels = forms.CharField(initial="whatsapp, sms, voice", help_text="The order to try, comma-separated.")
+    code_length = forms.IntegerField(min_value=4, max_value=10, initial=6)
+    expiry_s = forms.IntegerField(min_value=60, max_value=3600, initial=600, label="Expires after (s)")
+    fallback_after_s = forms.IntegerField(
+        min_value=5,
+        max_value=600,
+        initial=30,
+        label="Next channel after (s)",
+        help_text="When the code is not delivered by then.",
+    )
+    locale = forms.ChoiceField(
+        choices=[
+            ("en", "English"),
+            ("fr", "Français"),
+            ("es", "Español"),
+            ("de", "Deutsch"),
+            ("pt", "Português"),
+        ]
+    )
+
+    def channel_list(self) -> list[str]:
+        return [c.strip().lower() for c in self.cleaned_data["channels"].split(",") if c.strip()]
+
+
+class VerificationCheckForm(forms.Form):
+    code = forms.CharField(
+        max_length=12, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"})
+    )

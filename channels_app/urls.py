@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import channels, messages, simulator
+from .views import channels, messages, simulator, verify
 
 urlpatterns = [
     path("messages/", messages.message_list, name="message_list"),
@@ -17,4 +17,6 @@ urlpatterns = [
     path("channels/<int:pk>/", channels.channel_edit, name="channel_edit"),
     path("channels/<int:pk>/test/", channels.channel_test, name="channel_test"),
     path("channels/<int:pk>/toggle/", channels.channel_toggle, name="channel_toggle"),
+    path("verify/", verify.verification_list, name="verification_list"),
+    path("verify/<int:pk>/", verify.verification_detail, name="verification_detail"),
 ]

@@ -147,6 +147,17 @@ class Objects:
             ),
         )
 
+    @property
+    def verification(self):
+        from django.utils import timezone
+
+        from channels_app.services.verify import verification_start
+
+        return self.get(
+            "verification",
+            lambda o: verification_start(workspace=o.workspace, contact=o.contact, now=timezone.now()),
+        )
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -192,6 +203,11 @@ OBJECT_URLS = {
     "channel_edit": ("get", lambda o: {"pk": o.channel.pk}),
     "channel_test": ("post", lambda o: {"pk": o.channel.pk}),
     "channel_toggle": ("post", lambda o: {"pk": o.channel.pk}),
+    "verification_detail": ("get", lambda o: {"pk": o.verification.pk}),
+    "api_message_detail": ("get", lambda o: {"message_id": o.message.pk}),
+    "api_verification_detail": ("get", lambda o: {"verification_id": o.verification.pk}),
+    "api_verification_check": ("post", lambda o: {"verification_id": o.verification.pk}),
+    "api_verification_resend": ("post", lambda o: {"verification_id": o.verification.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -241,6 +257,12 @@ WORKSPACE_URLS = {
     "simulator_send",
     "channel_list",
     "channel_create",
+    "channel_create",
+    "verification_list",
+    "api_message_list",
+    "api_message_batch",
+    "api_channel_list",
+    "api_verification_start",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
@@ -351,6 +373,13 @@ FORBIDDEN = [
     ("channel_edit", "get", "marketer"),
     ("channel_toggle", "post", "agent"),
     ("channel_test", "post", "viewer"),
+    ("verification_list", "post", "agent"),
+    ("verification_detail", "post", "viewer"),
+    ("api_message_list", "post", "viewer"),
+    ("api_message_batch", "post", "viewer"),
+    ("api_verification_start", "post", "agent"),
+    ("api_verification_check", "post", "viewer"),
+    ("api_verification_resend", "post", "agent"),
 ]
 
 

@@ -55,7 +55,16 @@ class ConsentDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(source="consent_reason")
 
 
+def _text(help_text: str):
+    # plain strings, not enums: the schema's enum names would collide with other apps' fields
+    return serializers.CharField(read_only=True, help_text=help_text)
+
+
 class MessageOutputSerializer(serializers.ModelSerializer):
+    kind = _text(KINDS)
+    status = _text(", ".join(Message.Status.values))
+    direction = _text("out or in")
+    origin = _text(", ".join(Message.Origin.values))
     contact_id = serializers.IntegerField()
     channel_id = serializers.IntegerField()
     consent = ConsentDecisionSerializer(source="*")
@@ -92,12 +101,26 @@ class MessageFilterSerializer(StrictInputSerializer):
 
     contact_id = serializers.IntegerField(required=False)
     channel_id = serializers.IntegerField(required=False)
-    kind = serializers.ChoiceField(choices=ChannelKind.values, required=False)
-    status = serializers.ChoiceField(choices=Message.Status.values, required=False)
-    direction = serializers.ChoiceField(choices=["in", "out"], required=False)
+    kind = serializers.CharField(required=False, help_text=KINDS)
+    status = serializers.CharField(required=False, help_text=", ".join(Message.Status.values))
+    direction = serializers.CharField(required=False, help_text="out or in")
     purpose = serializers.CharField(required=False)
     since = AwareDateTimeField(required=False, help_text="Created at or after this time.")
     until = AwareDateTimeField(required=False, help_text="Created before this time.")
+
+    def _one_of(self, value, allowed, what):
+        if value not in allowed:
+            raise serializers.ValidationError(f"Unknown {what} '{value}' (one of {', '.join(allowed)}).")
+        return value
+
+    def validate_kind(self, value):
+        return self._one_of(value, ChannelKind.values, "kind")
+
+    def validate_status(self, value):
+        return self._one_of(value, Message.Status.values, "status")
+
+    def validate_direction(self, value):
+        return self._one_of(value, ["out", "in"], "direction")
 
 
 class MessageBatchInputSerializer(StrictInputSerializer):
@@ -134,6 +157,8 @@ class MessageBatchOutputSerializer(serializers.Serializer):
 
 
 class ChannelOutputSerializer(serializers.ModelSerializer):
+    kind = _text(KINDS)
+    status = _text("active or disabled")
     credentials = serializers.SerializerMethodField(help_text="Masked: never shown in full.")
 
     class Meta:
@@ -158,7 +183,7 @@ class VerificationStartInputSerializer(StrictInputSerializer):
     contact_id = serializers.IntegerField(required=False)
     to = serializers.CharField(required=False, help_text="A phone number (or email for the email channel).")
     channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=ChannelKind.values),
+        child=serializers.CharField(),
         required=False,
         help_text='Order to try, e.g. ["whatsapp", "sms", "voice"] (default ["sms"]).',
     )
@@ -174,6 +199,7 @@ class VerificationCheckInputSerializer(StrictInputSerializer):
 
 
 class VerificationOutputSerializer(serializers.ModelSerializer):
+    status = _text(", ".join(Verification.Status.values))
     contact_id = serializers.IntegerField()
     channel = serializers.SerializerMethodField(help_text="The kind the code was last sent on.")
 
@@ -189,8 +215,8 @@ class VerificationOutputSerializer(serializers.ModelSerializer):
 
 
 class VerificationCheckOutputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["approved", "incorrect", "expired", "too_many_attempts", "canceled"],
-        help_text="approved: the code matches; incorrect: try again; expired / too_many_attempts: start a new one.",
+    status = serializers.CharField(
+        help_text="approved (the code matches), incorrect (try again), expired, too_many_attempts or "
+        "canceled (start a new verification)."
     )
     verification = VerificationOutputSerializer()

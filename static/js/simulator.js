@@ -35,6 +35,7 @@ function placeTicks(items) {
     if (!ticks) continue;
     ticks.innerHTML = item.html;
     ticks.dataset.status = item.status;
+    ticks.title = item.status;
   }
 }
 

@@ -168,3 +168,47 @@ def test_bad_parameters_are_field_errors(workspace, contact, kw, field):
         start(workspace, contact, **kw)
     assert field in exc.value.message_dict
     assert not Verification.objects.exists() and not Message.objects.exists()
+
+
+def test_the_verify_page_starts_checks_and_resends(admin_client, workspace, contact):
+    from django.urls import reverse
+
+    from channels_app.services.dispatch import dispatch_pending
+
+    response = admin_client.post(
+        reverse("verification_list"),
+        {
+            "contact": contact.pk,
+            "channels": "sms, voice",
+            "code_length": 6,
+            "expiry_s": 600,
+            "fallback_after_s": 30,
+            "locale": "en",
+        },
+    )
+    verification = Verification.objects.get()
+    assert response["Location"] == reverse("verification_detail", args=[verification.pk])
+    dispatch_pending(now=verification.created_at)
+    code = code_received("sms")
+    page = admin_client.get(reverse("verification_detail", args=[verification.pk])).content.decode()
+    assert code not in page and "See the code in the simulator" in page
+    wrong = admin_client.post(
+        reverse("verification_detail", args=[verification.pk]),
+        {"action": "check", "code": "99999"},
+        follow=True,
+    )
+    assert "Incorrect code." in wrong.content.decode()
+    admin_client.post(reverse("verification_detail", args=[verification.pk]), {"action": "resend"})
+    assert Message.objects.filter(kind="voice").exists()
+    response = admin_client.post(
+        reverse("verification_list"),
+        {
+            "to": "",
+            "channels": "pigeon",
+            "code_length": 6,
+            "expiry_s": 600,
+            "fallback_after_s": 30,
+            "locale": "en",
+        },
+    )
+    assert response.status_code == 400 and "cannot carry a code" in response.content.decode()
