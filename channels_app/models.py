@@ -285,7 +285,7 @@ class Verification(models.Model):
     address = models.CharField(max_length=200, help_text="Phone (E.164) or email the code goes to.")
     channels = models.JSONField(default=list, help_text="Channel kinds in order")
     channel_index = models.PositiveSmallIntegerField(default=0)
-    code_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=100, help_text="salt$HMAC-SHA256 of the code")
     code_length = models.PositiveSmallIntegerField(default=6)
     locale = models.CharField(max_length=8, default="en")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
