@@ -1,0 +1,46 @@
+"""Counters for the canvas, kept incrementally: deltas gathered in memory during a round and
+added in one upsert (`INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value`)
+at the end of the transaction, rows in key order so concurrent rounds never deadlock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import connection
+
+from ..models import JourneyCounter
+
+
+class CounterDeltas:
+    def __init__(self):
+        self.deltas: dict[tuple[int, str, str], int] = defaultdict(int)
+
+    def add(self, journey_id: int, node: str, key: str, n: int = 1) -> None:
+        self.deltas[(journey_id, node, key)] += n
+
+    def flush(self) -> None:
+        rows = sorted((k, v) for k, v in self.deltas.items() if v)
+        self.deltas.clear()
+        if not rows:
+            return
+        table = JourneyCounter._meta.db_table
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            params = [p for (jid, node, key), n in chunk for p in (jid, node, key, n)]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (journey_id, node, key, value) VALUES {values} "
+                    f"ON CONFLICT (journey_id, node, key) DO UPDATE SET value = {table}.value + excluded.value",
+                    params,
+                )
+
+
+def counters_for(journey_id: int) -> dict[str, dict[str, int]]:
+    """{node: {key: value}}; node '' holds the journey's totals."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for node, key, value in JourneyCounter.objects.filter(journey_id=journey_id).values_list(
+        "node", "key", "value"
+    ):
+        out[node][key] = value
+    return dict(out)

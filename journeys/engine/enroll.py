@@ -1,0 +1,99 @@
+"""Entering a journey, honouring its entry rules: re-entry allowed or not, at most one active
+enrolment per contact (also a partial unique index), once per trigger key (an event's id: the
+same event never enrols twice). New enrolments are due at once; the engine advances them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from ..models import Enrollment, Journey
+from .counters import CounterDeltas
+
+S = Enrollment.Status
+
+
+def _new(journey: Journey, contact_id: int, now, context: dict | None, trigger_key: str | None) -> Enrollment:
+    version = journey.live_version
+    return Enrollment(
+        workspace_id=journey.workspace_id,
+        journey_id=journey.pk,
+        version_id=version.pk,
+        contact_id=contact_id,
+        status=S.ACTIVE,
+        node=version.graph["start"],
+        context=context or {},
+        due_at=now,
+        entered_at=now,
+        expires_at=now + dt.timedelta(days=journey.expiry_days) if journey.expiry_days else None,
+        trigger_key=trigger_key,
+        active_lock=True if journey.one_active else None,
+    )
+
+
+def blocked_contacts(journey: Journey, contact_ids: list[int]) -> set[int]:
+    """Contacts the entry rules keep out."""
+    if not contact_ids:
+        return set()
+    qs = Enrollment.objects.filter(journey=journey, contact_id__in=contact_ids)
+    if journey.allow_reentry:
+        if not journey.one_active:
+            return set()
+        qs = qs.filter(status__in=Enrollment.OPEN)
+    return set(qs.values_list("contact_id", flat=True))
+
+
+def enroll_one(*, journey: Journey, contact_id: int, now: dt.datetime, context: dict | None = None,
+               trigger_key: str | None = None, deltas: CounterDeltas | None = None) -> Enrollment | None:  # fmt: skip
+    """The enrolment, or None when the entry rules (or an earlier enrolment with the same trigger
+    key) keep the contact out."""
+    if journey.status != Journey.Status.LIVE or journey.live_version_id is None:
+        return None
+    if blocked_contacts(journey, [contact_id]):
+        return None
+    if trigger_key and Enrollment.objects.filter(journey=journey, trigger_key=trigger_key).exists():
+        return None
+    enrollment = _new(journey, contact_id, now, context, trigger_key)
+    try:
+        with transaction.atomic():
+            enrollment.save()
+    except IntegrityError:  # a concurrent trigger enrolled the contact first
+        return None
+    own = deltas is None
+    deltas = deltas or CounterDeltas()
+    deltas.add(journey.pk, "", "enrolled")
+    deltas.add(journey.pk, "", "active")
+    if own:
+        deltas.flush()
+    return enrollment
+
+
+def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, key_prefix: str = "",
+                context: dict | None = None) -> tuple[int, int]:  # fmt: skip
+    """A chunk of an audience: one query for the entry rules, one multi-row insert.
+    Returns (enrolled, skipped)."""
+    if not contact_ids:
+        return 0, 0
+    blocked = blocked_contacts(journey, contact_ids)
+    if key_prefix:
+        keys = [f"{key_prefix}:{c}" for c in contact_ids]
+        blocked |= {
+            int(k.rsplit(":", 1)[1])
+            for k in Enrollment.objects.filter(journey=journey, trigger_key__in=keys).values_list(
+                "trigger_key", flat=True
+            )
+        }
+    fresh = [c for c in dict.fromkeys(contact_ids) if c not in blocked]
+    rows = [_new(journey, c, now, context, f"{key_prefix}:{c}" if key_prefix else None) for c in fresh]
+    Enrollment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    deltas = CounterDeltas()
+    deltas.add(journey.pk, "", "enrolled", len(rows))
+    deltas.add(journey.pk, "", "active", len(rows))
+    deltas.flush()
+    return len(rows), len(contact_ids) - len(rows)
+
+
+def open_enrollments(contact_id: int):
+    return Enrollment.objects.filter(Q(contact_id=contact_id) & Q(status__in=Enrollment.OPEN))

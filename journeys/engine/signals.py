@@ -1,0 +1,153 @@
+"""What the engine hears on the bus (cpaas.bus), inside the transaction that recorded the event:
+
+- a reply (`message.received`) resumes the contact's newest enrolment waiting for a reply;
+- any event resumes enrolments waiting for it (and matching its properties) and reaches goals;
+- an event enrols the contact in every live journey it triggers, a keyword in every live
+  keyword journey whose keyword it starts with (not when the reply was consumed by a wait, nor
+  when it was a consent keyword such as STOP).
+
+Resumes only record a signal and mark the enrolment due now, under its row lock, and only if
+its resume token still matches and no other signal is pending: the first of a reply and a
+timeout (or of two replies) wins; the loser finds the token changed and does nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Enrollment, Journey
+from ..nodes import REGISTRY
+from ..nodes.trigger_event import property_matches
+from .counters import CounterDeltas
+from .enroll import enroll_one
+from .graph import graphs_for
+
+log = logging.getLogger("journeys.engine")
+REPLY = "message.received"
+
+
+def on_event(event) -> None:
+    # due at the event's time when it is earlier (a test's clock, a slightly older event)
+    now = min(timezone.now(), event.occurred_at)
+    props = event.properties or {}
+    consent_keyword = event.name == REPLY and bool(props.get("keyword"))
+    consumed = False
+    if not consent_keyword:
+        consumed = resume_for_event(event, now)
+    if not (event.name == REPLY and (consumed or consent_keyword)):
+        enroll_for_event(event, now)
+    if getattr(settings, "JOURNEYS_ENGINE_INLINE", False):
+        from .runner import run_pending
+
+        transaction.on_commit(lambda: run_pending(now=timezone.now()))
+
+
+def _matches(wanted: dict, props: dict) -> bool:
+    return all(str(props.get(k)) == str(v) for k, v in (wanted or {}).items())
+
+
+def resume_for_event(event, now) -> bool:
+    """Returns True when a reply was taken by a waiting enrolment."""
+    rows = list(
+        Enrollment.objects.filter(contact_id=event.contact_id, status__in=Enrollment.OPEN).values(
+            "pk",
+            "journey_id",
+            "version_id",
+            "status",
+            "wait_kind",
+            "wait_event",
+            "wait_match",
+            "waiting_since",
+        )
+    )
+    if not rows:
+        return False
+    graphs = graphs_for(r["version_id"] for r in rows)
+    props = event.properties or {}
+    signals: dict[int, dict] = {}
+    reply_candidates = []
+    for r in rows:
+        if r["status"] == Enrollment.Status.WAITING:
+            if r["wait_event"] == event.name and _matches(r["wait_match"], props):
+                signals[r["pk"]] = {
+                    "kind": "event",
+                    "data": {**props, "name": event.name, "event_id": event.pk, "properties": props},
+                }
+            elif event.name == REPLY and r["wait_kind"] == "reply":
+                reply_candidates.append(r)
+        graph = graphs.get(r["version_id"])
+        if graph and r["pk"] not in signals:
+            for node_id, config in graph.goals():
+                if config.get("event") == event.name and property_matches(config.get("filter"), props):
+                    signals[r["pk"]] = {
+                        "kind": "goal",
+                        "node": node_id,
+                        "event": event.name,
+                        "event_id": event.pk,
+                    }
+                    break
+    if reply_candidates:
+        newest = max(reply_candidates, key=lambda r: (r["waiting_since"] or now, r["pk"]))
+        data = {"text": props.get("text", ""), "button": props.get("button", ""), "message_id": props.get("message_id"),
+                "channel": props.get("channel", ""), "event_id": event.pk}  # fmt: skip
+        signals.setdefault(newest["pk"], {"kind": "reply", "data": data})
+    if not signals:
+        return False
+    journeys = Journey.objects.in_bulk({r["journey_id"] for r in rows if r["pk"] in signals})
+    consumed = False
+    deltas = CounterDeltas()
+    for e in Enrollment.objects.select_for_update().filter(pk__in=sorted(signals)).order_by("pk"):
+        signal = signals[e.pk]
+        if not e.is_open or e.resume:
+            continue  # ended, or another signal is already pending: the first wins
+        if signal["kind"] == "goal":
+            if not journeys[e.journey_id].exit_on_goal:
+                deltas.add(e.journey_id, signal["node"], "entered")
+                deltas.add(e.journey_id, "", "goal_conversions")
+                continue
+        elif e.status != Enrollment.Status.WAITING:
+            continue
+        elif signal["kind"] == "reply" and e.wait_kind != "reply":
+            continue
+        Enrollment.objects.filter(pk=e.pk).update(resume={**signal, "token": e.resume_token}, due_at=now)
+        consumed = consumed or signal["kind"] == "reply"
+    deltas.flush()
+    return consumed
+
+
+def enroll_for_event(event, now) -> int:
+    props = event.properties or {}
+    if event.name == REPLY:
+        journeys = Journey.objects.filter(
+            workspace_id=event.workspace_id, status=Journey.Status.LIVE, trigger_kind="keyword"
+        )
+    else:
+        journeys = Journey.objects.filter(
+            workspace_id=event.workspace_id,
+            status=Journey.Status.LIVE,
+            trigger_kind="event",
+            trigger_key=event.name,
+        )
+    count = 0
+    for journey in journeys.select_related("live_version"):
+        graph = journey.live_version.graph
+        start = graph["nodes"][graph["start"]]
+        spec = REGISTRY[start["type"]]
+        if event.name == REPLY:
+            if not spec.matches(start["config"], props.get("text", ""), props.get("channel", "")):
+                continue
+        elif not spec.matches(start["config"], event):
+            continue
+        context = {"event": {**props, "name": event.name, "id": event.pk}}
+        if enroll_one(
+            journey=journey,
+            contact_id=event.contact_id,
+            now=now,
+            context=context,
+            trigger_key=f"event:{event.pk}",
+        ):
+            count += 1
+    return count

@@ -1,0 +1,38 @@
+"""goal: a journey-level goal, not connected to anything. When its event arrives for a contact
+in the journey, a conversion is counted and (with the journey's "exit on goal" rule) the
+contact leaves. A path may also lead into it: arriving there counts as reaching the goal."""
+
+from .base import EVENT_NAME, Node, end, obj
+
+
+class Goal(Node):
+    type = "goal"
+    category = "end"
+    label = "Goal"
+    icon = "🏁"
+    help = "Counts a conversion when its event arrives (e.g. purchase); the contact leaves the journey if the journey says so."
+    schema = obj(
+        {
+            "event": EVENT_NAME,
+            "filter": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean", "array"]},
+            },
+        },
+        ["event"],
+    )
+    form = [
+        {"name": "event", "label": "Goal event", "widget": "event", "required": True},
+        {"name": "filter", "label": "Only when properties equal", "widget": "keyvalue"},
+    ]
+    exits = ()
+    defaults = {"event": "purchase"}
+
+    def check(self, config, ctx):
+        return ctx.check_event(config.get("event"), "event")
+
+    def enter(self, run):
+        return end("goal", reason=f"reached goal {run.config.get('event')}")
+
+
+NODE = Goal()

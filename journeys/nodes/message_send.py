@@ -1,0 +1,42 @@
+"""message.send: one message on one channel, the contact's preferred channel or a fallback
+chain, in the contact's language, through the messaging send service (consent is checked
+there). Exits: next (queued or deferred by quiet hours), failed (blocked, or no address)."""
+
+from .base import MESSAGE_FORM, MESSAGE_PROPS, Node, check_message, go, message_request, obj, send
+
+
+def sent_exit(signal_data: dict) -> tuple[str, dict]:
+    if signal_data.get("skipped") or signal_data.get("status") == "blocked":
+        return "failed", {"reason": signal_data.get("skipped") or signal_data.get("reason", "blocked")}
+    return "next", {"message_id": signal_data.get("message_id"), "status": signal_data.get("status")}
+
+
+class MessageSend(Node):
+    type = "message.send"
+    category = "message"
+    label = "Send a message"
+    icon = "✉"
+    help = (
+        "Sends a message in the contact's language; consent, quiet hours and caps are checked at send time."
+    )
+    schema = obj(MESSAGE_PROPS, ["template"])
+    form = MESSAGE_FORM
+    exits = ("next", "failed")
+    defaults = {
+        "channel": "preferred",
+        "purpose": "transactional",
+        "template": {"en": "Hello {{contact.first_name|there}}!"},
+    }
+
+    def check(self, config, ctx):
+        return check_message(config, ctx)
+
+    def enter(self, run):
+        return send(message_request(run, run.config, run.text("template")))
+
+    def resume(self, run, signal):
+        exit_, detail = sent_exit(signal.data)
+        return go(exit_, **detail)
+
+
+NODE = MessageSend()

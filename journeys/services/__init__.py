@@ -1,0 +1,32 @@
+"""Writes of the journeys app. Callers import from here."""
+
+from .enrollments import enrollment_cancel, journey_start
+from .journeys import (
+    JourneyInvalid,
+    draft_for,
+    draft_save,
+    journey_archive,
+    journey_create,
+    journey_duplicate,
+    journey_from_template,
+    journey_pause,
+    journey_publish,
+    journey_resume,
+    journey_update,
+)
+
+__all__ = [
+    "JourneyInvalid",
+    "draft_for",
+    "draft_save",
+    "enrollment_cancel",
+    "journey_archive",
+    "journey_create",
+    "journey_duplicate",
+    "journey_from_template",
+    "journey_pause",
+    "journey_publish",
+    "journey_resume",
+    "journey_start",
+    "journey_update",
+]

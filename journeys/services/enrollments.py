@@ -1,0 +1,94 @@
+"""Starting contacts by hand (a list, a segment, a CSV of ids/phones) and cancelling one
+enrolment. Starts go through an AudienceRun, so big lists enrol in batches with progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact, Segment
+from cpaas.audit import audit_record
+from cpaas.tenancy import Actor
+
+from ..engine.audience import audience_run_create
+from ..engine.counters import CounterDeltas
+from ..models import AudienceRun, Enrollment, Journey
+
+START_MAX_IDS = 200_000
+
+
+@transaction.atomic
+def journey_start(*, journey: Journey, actor: Actor, contact_ids: list[int] | None = None, segment: Segment | None = None,
+                  idempotency_key: str = "", now: dt.datetime | None = None) -> AudienceRun:  # fmt: skip
+    """Start contacts (ids of this workspace) or a segment in a live journey. The same
+    idempotency key returns the first run."""
+    now = now or timezone.now()
+    if journey.status != Journey.Status.LIVE:
+        raise ValidationError(
+            {
+                "journey": [
+                    f"Only a live journey can be started (this one is {journey.get_status_display().lower()})."
+                ]
+            }
+        )
+    if (contact_ids is None) == (segment is None):
+        raise ValidationError({"contacts": ["Give contacts or a segment (one of them)."]})
+    if segment is not None and segment.workspace_id != journey.workspace_id:
+        raise ValidationError({"segment": ["No such segment in this workspace."]})
+    ids: list[int] = []
+    if contact_ids is not None:
+        if len(contact_ids) > START_MAX_IDS:
+            raise ValidationError(
+                {"contacts": [f"At most {START_MAX_IDS:,} contacts per start; use a segment."]}
+            )
+        ids = list(dict.fromkeys(int(c) for c in contact_ids))
+        found = set(
+            Contact.objects.filter(workspace_id=journey.workspace_id, pk__in=ids).values_list("pk", flat=True)
+        )
+        missing = [c for c in ids if c not in found]
+        if missing:
+            raise ValidationError(
+                {"contacts": [f"Not contacts of this workspace: {', '.join(map(str, missing[:10]))}."]}
+            )
+        if not ids:
+            raise ValidationError({"contacts": ["No contacts given."]})
+    key = f"manual:{idempotency_key}" if idempotency_key else f"manual:{secrets.token_hex(8)}"
+    run, created = audience_run_create(
+        journey=journey, source=AudienceRun.Source.SEGMENT if segment else AudienceRun.Source.CONTACTS, run_key=key,
+        now=now, segment=segment, contact_ids=ids, created_by=actor.user if actor.kind == "user" else None,
+    )  # fmt: skip
+    if created:
+        audit_record(workspace=journey.workspace, actor=actor, action="journeys.journey.started", target=journey,
+                     data={"run": run.pk, "segment": segment.pk if segment else None, "contacts": len(ids)}, at=now)  # fmt: skip
+    return run
+
+
+@transaction.atomic
+def enrollment_cancel(
+    *, enrollment: Enrollment, actor: Actor, reason: str = "", now: dt.datetime | None = None
+) -> Enrollment:
+    now = now or timezone.now()
+    e = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if not e.is_open:
+        raise ValidationError(
+            {"status": [f"This enrolment already ended ({e.get_status_display().lower()})."]}
+        )
+    deltas = CounterDeltas()
+    if e.status == Enrollment.Status.WAITING:
+        deltas.add(e.journey_id, e.node, "waiting", -1)
+    deltas.add(e.journey_id, "", "active", -1)
+    deltas.add(e.journey_id, "", "cancelled", 1)
+    reason = (reason or f"cancelled by {actor.label}")[:300]
+    Enrollment.objects.filter(pk=e.pk).update(
+        status=Enrollment.Status.CANCELLED, ended_at=now, end_reason=reason, due_at=None, resume=None,
+        active_lock=None, wait_kind="", wait_event="", wait_match={}, wait_until=None,
+    )  # fmt: skip
+    deltas.flush()
+    audit_record(workspace=e.workspace, actor=actor, action="journeys.enrollment.cancelled", target=e,
+                 data={"journey": e.journey_id, "contact": e.contact_id, "reason": reason}, at=now)  # fmt: skip
+    e.refresh_from_db()
+    return e

@@ -1,0 +1,337 @@
+"""Validation of a whole graph: the format (one JSON Schema, `schema` version 1), every node's
+config (its type's schema, then its checks against the workspace), every exit connected or
+explicitly ended (null), nothing unreachable, no loop without a wait, one trigger at the start.
+Returns problems, never raises: [{"node": id or None, "field": "config.x" or "", "message"}]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from jsonschema import Draft202012Validator
+
+from .merge import CONTACT_FIELDS, fields_in
+from .nodes import REGISTRY, TRIGGER_KINDS
+
+SCHEMA_VERSION = 1
+NODE_ID = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_NODES = 300
+
+GRAPH_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://cpaas.example/schemas/journey-graph-1.json",
+    "title": "Journey graph",
+    "type": "object",
+    "required": ["schema", "start", "nodes"],
+    "properties": {
+        "schema": {"const": SCHEMA_VERSION},
+        "start": {"type": "string", "pattern": NODE_ID},
+        "nodes": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": MAX_NODES,
+            "propertyNames": {"pattern": NODE_ID},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type", "config", "exits"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "label": {"type": "string", "maxLength": 80},
+                    "config": {"type": "object"},
+                    "position": {
+                        "type": "object",
+                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                        "additionalProperties": False,
+                    },
+                    "exits": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "meta": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
+_graph_validator = Draft202012Validator(GRAPH_SCHEMA)
+_node_validators = {t: Draft202012Validator(n.schema) for t, n in REGISTRY.items()}
+
+# Events the product itself records or that the templates are built on; others must have been
+# seen in the workspace (a journey waiting for an event nobody sends would wait forever).
+STANDARD_EVENTS = frozenset(
+    {
+        "message.received",
+        "otp.check",
+        "inbox.handoff_requested",
+        "conversation.resolved",
+        "survey.rated",
+        "signup",
+        "purchase",
+        "cart_abandoned",
+        "payment_completed",
+        "payment_failed",
+        "order_delivered",
+        "app_opened",
+        "first_transaction",
+        "subscription_cancelled",
+        "points_expiring",
+        "call_scheduled",
+    }
+)
+
+
+def problem(node, field_, message) -> dict:
+    return {"node": node, "field": field_, "message": message}
+
+
+@dataclass
+class Context:
+    """What the workspace has, for checks that need it. Built lazily, one query each."""
+
+    workspace: object
+    _events: dict = field(default_factory=dict)
+
+    @cached_property
+    def channel_kinds(self) -> set[str]:
+        from channels_app.models import Channel
+
+        return set(
+            Channel.objects.filter(workspace=self.workspace, status=Channel.Status.ACTIVE).values_list(
+                "kind", flat=True
+            )
+        )
+
+    @cached_property
+    def channel_ids(self) -> set[int]:
+        from channels_app.models import Channel
+
+        return set(
+            Channel.objects.filter(workspace=self.workspace, status=Channel.Status.ACTIVE).values_list(
+                "pk", flat=True
+            )
+        )
+
+    @cached_property
+    def attributes(self) -> dict[str, str]:
+        from contacts.models import AttributeDefinition
+
+        return dict(AttributeDefinition.objects.filter(workspace=self.workspace).values_list("key", "type"))
+
+    @cached_property
+    def segment_ids(self) -> set[int]:
+        from contacts.models import Segment
+
+        return set(Segment.objects.filter(workspace=self.workspace).values_list("pk", flat=True))
+
+    @cached_property
+    def purposes(self) -> set[str]:
+        builtin = {"transactional", "otp", "marketing", "collections"}
+        try:
+            from consent.models import Purpose
+
+            return builtin | set(
+                Purpose.objects.filter(workspace=self.workspace).values_list("key", flat=True)
+            )
+        except Exception:  # the registry may not have custom purposes
+            return builtin
+
+    contact_fields = frozenset({"first_name", "last_name", "phone", "email", "language", "timezone",
+                                "preferred_channel", "external_id", "is_vulnerable"})  # fmt: skip
+
+    def event_known(self, name: str) -> bool:
+        if name in STANDARD_EVENTS:
+            return True
+        if name not in self._events:
+            from contacts.models import Event
+
+            self._events[name] = Event.objects.filter(workspace=self.workspace, name=name).exists()
+        return self._events[name]
+
+    def check_event(self, name, where: str) -> list[tuple[str, str]]:
+        if not name:
+            return []
+        if not self.event_known(name):
+            return [
+                (
+                    where,
+                    f"No '{name}' event has been received in this workspace yet (send one first, or use a standard event).",
+                )
+            ]
+        return []
+
+    def check_attribute(self, key, where: str, want: str | None = None) -> list[tuple[str, str]]:
+        if not key:
+            return [(where, "Choose an attribute.")]
+        if key not in self.attributes:
+            return [(where, f"Unknown attribute '{key}' (Contacts → Attributes defines them).")]
+        if want and self.attributes[key] != want:
+            return [(where, f"'{key}' is a {self.attributes[key]} attribute; a {want} one is needed.")]
+        return []
+
+    def check_merge_fields(self, template, where: str) -> list[tuple[str, str]]:
+        problems = []
+        for root, path in fields_in(template):
+            if (
+                root == "contact"
+                and path
+                and path[0] not in CONTACT_FIELDS
+                and path[0] not in self.attributes
+            ):
+                problems.append(
+                    (where, f"{{{{contact.{path[0]}}}}} is neither a contact field nor an attribute.")
+                )
+        return problems
+
+
+def _field(path) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _message(err) -> str:
+    if err.validator == "required":
+        return "Required."
+    if err.validator == "additionalProperties":
+        return f"Unknown field: {err.message.split('(')[-1].rstrip(')').strip()}"
+    if err.validator == "enum":
+        return f"One of: {', '.join(map(str, err.validator_value))}."
+    if err.validator == "pattern":
+        return f"'{err.instance}' has the wrong form."
+    return err.message
+
+
+def _schema_errors(validator, instance, prefix: str) -> list[tuple[str, str]]:
+    out = []
+    for err in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(err.absolute_path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            path = path + [missing]
+        out.append((_field([prefix, *path]) if prefix else _field(path), _message(err)))
+    return out
+
+
+def node_exits(node: dict) -> list[str]:
+    spec = REGISTRY.get(node.get("type"))
+    return spec.exit_names(node.get("config") or {}) if spec else []
+
+
+def graph_edges(graph: dict) -> dict[str, list[str]]:
+    nodes = graph.get("nodes") or {}
+    return {nid: [t for t in (n.get("exits") or {}).values() if t in nodes] for nid, n in nodes.items()}
+
+
+def validate_graph(graph, *, workspace=None, context: Context | None = None) -> list[dict]:
+    if not isinstance(graph, dict):
+        return [problem(None, "", "The graph must be a JSON object.")]
+    problems = []
+    for where, message in _schema_errors(_graph_validator, graph, ""):
+        parts = where.split(".")
+        if parts[0] == "nodes" and len(parts) > 1:
+            problems.append(problem(parts[1], ".".join(parts[2:]), message))
+        else:
+            problems.append(problem(None, where, message))
+    if problems:
+        return problems
+    ctx = context or (Context(workspace) if workspace is not None else None)
+    nodes: dict = graph["nodes"]
+    start = graph["start"]
+    if start not in nodes:
+        problems.append(problem(None, "start", f"The start node '{start}' does not exist."))
+    elif nodes[start]["type"] not in TRIGGER_KINDS:
+        problems.append(problem(start, "type", "The journey must start with a trigger."))
+
+    for nid, node in nodes.items():
+        spec = REGISTRY.get(node["type"])
+        if spec is None:
+            problems.append(problem(nid, "type", f"Unknown node type '{node['type']}'."))
+            continue
+        if node["type"] in TRIGGER_KINDS and nid != start:
+            problems.append(problem(nid, "type", "Only one trigger: the start node."))
+        config = node["config"]
+        errors = _schema_errors(_node_validators[node["type"]], config, "config")
+        for where, message in errors:
+            problems.append(problem(nid, where, message))
+        if not errors and ctx is not None:
+            for where, message in spec.check(config, ctx):
+                problems.append(problem(nid, f"config.{where}", message))
+        wanted = spec.exit_names(config) if not errors else list(node["exits"])
+        for name in wanted:
+            if name not in node["exits"]:
+                problems.append(problem(nid, f"exits.{name}", f"Connect the '{name}' exit or end it."))
+        for name, target in node["exits"].items():
+            if not errors and name not in wanted:
+                problems.append(problem(nid, f"exits.{name}", f"'{spec.label}' has no '{name}' exit."))
+            elif target is not None and target not in nodes:
+                problems.append(problem(nid, f"exits.{name}", f"Goes to '{target}', which does not exist."))
+            elif target is not None and nodes[target]["type"] in TRIGGER_KINDS:
+                problems.append(problem(nid, f"exits.{name}", "An exit cannot lead back into the trigger."))
+
+    if start in nodes:
+        edges = graph_edges(graph)
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        for nid, node in nodes.items():
+            if nid not in seen and node["type"] != "goal":
+                problems.append(problem(nid, "", "Unreachable: no path from the trigger leads here."))
+        for cycle in _cycles(edges):
+            if not any(getattr(REGISTRY.get(nodes[n]["type"]), "waits", False) for n in cycle):
+                problems.append(
+                    problem(cycle[0], "", f"Loop without a wait: {' → '.join(cycle + [cycle[0]])}.")
+                )
+    return problems
+
+
+def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components that contain a cycle (Tarjan, iterative)."""
+    index, low, on_stack, stack, out = {}, {}, set(), [], []
+    counter = 0
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            succ = edges.get(node, [])
+            if i < len(succ):
+                work.append((node, i + 1))
+                nxt = succ[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1 or node in edges.get(node, []):
+                    out.append(list(reversed(comp)))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return out
+
+
+def trigger_of(graph: dict) -> tuple[str, dict]:
+    node = (graph.get("nodes") or {}).get(graph.get("start"), {})
+    return node.get("type", ""), node.get("config") or {}
+
+
+def goals_of(graph: dict) -> list[tuple[str, dict]]:
+    return [
+        (nid, n.get("config") or {})
+        for nid, n in (graph.get("nodes") or {}).items()
+        if n.get("type") == "goal"
+    ]
