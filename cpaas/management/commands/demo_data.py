@@ -65,6 +65,7 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(workspace=retail, user=admin, defaults={"role": Role.ADMIN})
         if created:
             self._contacts(bank)
+            self._consent(bank, User.objects.get(username="admin"))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/login/ as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
@@ -129,4 +130,42 @@ class Command(BaseCommand):
             defaults={
                 "definition": {"match": "all", "rules": [{"field": "tag", "op": "has", "value": "vip"}]}
             },
+        )
+
+    def _consent(self, workspace, admin):
+        """Marketing opt-ins with evidence for some contacts, and one STOP, so the consent
+        registry has something to show."""
+        from consent.services.records import consent_change
+        from cpaas.tenancy import Actor
+
+        now = timezone.now()
+        notice = "Yes, send me offers from Demo Bank by SMS. Reply STOP to opt out."
+        for contact in Contact.objects.filter(workspace=workspace).order_by("pk")[:24]:
+            consent_change(
+                contact=contact,
+                channel_kind="sms",
+                purpose="marketing",
+                status="opted_in",
+                actor=Actor.system("demo sign-up form"),
+                method="web_form",
+                reason="Ticked the offers box when opening the account",
+                evidence={
+                    "notice_text": notice,
+                    "notice_version": "2026-01",
+                    "url": "https://demo.example/join",
+                    "language": "en",
+                },
+                at=now,
+                occurred_at=now - dt.timedelta(days=30),
+            )
+        last = Contact.objects.filter(workspace=workspace).order_by("pk")[23]
+        consent_change(
+            contact=last,
+            channel_kind="sms",
+            purpose="marketing",
+            status="opted_out",
+            actor=Actor.for_user(admin),
+            method="agent_verbal",
+            reason="Asked on the phone to stop offers",
+            at=now,
         )
