@@ -328,6 +328,9 @@ def _due(e: Enrollment):
 def prepare(batch: Batch, item: Item) -> None:
     """What this round does with the enrolment: a pending signal, a timeout, expiry, or enter."""
     e, now = item.e, batch.now
+    if not e.is_open:  # ended meanwhile: a late signal or timer does nothing
+        e.due_at, e.resume, item.changed = None, None, True
+        return
     if e.status == S.WAITING:
         item.waiting_at = e.node
     resume = e.resume

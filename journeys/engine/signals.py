@@ -4,7 +4,7 @@
 - any event resumes enrolments waiting for it (and matching its properties) and reaches goals;
 - an event enrols the contact in every live journey it triggers, a keyword in every live
   keyword journey whose keyword it starts with (not when the reply was consumed by a wait, nor
-  when it was a consent keyword such as STOP).
+  when it was a consent keyword: STOP and HELP reach no journey at all).
 
 Resumes only record a signal and mark the enrolment due now, under its row lock, and only if
 its resume token still matches and no other signal is pending: the first of a reply and a
@@ -33,11 +33,13 @@ def on_event(event) -> None:
     # due at the event's time when it is earlier (a test's clock, a slightly older event)
     now = min(timezone.now(), event.occurred_at)
     props = event.properties or {}
-    consent_keyword = event.name == REPLY and bool(props.get("keyword"))
+    # STOP and HELP belong to the consent registry alone; an opt-in word (YES, START) still
+    # answers a waiting question, but starts no keyword journey
+    keyword = props.get("keyword", "") if event.name == REPLY else ""
     consumed = False
-    if not consent_keyword:
+    if keyword not in ("stop", "help"):
         consumed = resume_for_event(event, now)
-    if not (event.name == REPLY and (consumed or consent_keyword)):
+    if not (event.name == REPLY and (consumed or keyword)):
         enroll_for_event(event, now)
     if getattr(settings, "JOURNEYS_ENGINE_INLINE", False):
         from .runner import run_pending

@@ -1,21 +1,25 @@
-"""otp.verify: sends a one-time code (purpose otp) on the first channel, falling back along the
-list when a send fails or is not delivered in time, then waits for the code: typed back as a
-reply, or checked by your system with an `otp.check` event carrying `code`. Exits: verified,
-failed (too many wrong codes, or nothing could be sent), expired.
+"""otp.verify on the messaging core's OTP service (channels_app.services.verify): starts a
+verification (code made and hashed there, sent with purpose otp on the first channel, the rest
+as its fallback chain: SMS → WhatsApp → voice), then waits for the code: typed back as a reply,
+or sent by your system as an `otp.check` event with a `code` property. A verification approved
+through the verification API is noticed too (the wait looks at it every few seconds).
+Exits: verified, failed (too many wrong codes, or it could not be started), expired."""
 
-The code itself is never stored: only a salted hash in the enrolment's node state."""
-
-import hashlib
+import datetime as dt
 import re
-import secrets
 
-from .base import KINDS, LANG_TEXT, Node, SendRequest, go, obj, send, wait
+from django.core.exceptions import ValidationError
+
+from .base import KINDS, Node, go, obj, wait
 
 CHECK_EVENT = "otp.check"
+POLL_S = 5
 
 
-def _hash(salt: str, code: str) -> str:
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+def _verification(run):
+    from channels_app.models import Verification
+
+    return Verification.objects.filter(pk=run.state.get("verification"), workspace=run.workspace).first()
 
 
 class OtpVerify(Node):
@@ -28,10 +32,9 @@ class OtpVerify(Node):
         {
             "channels": {"type": "array", "items": KINDS, "minItems": 1, "maxItems": 4},
             "fallback_after_s": {"type": "integer", "minimum": 5, "maximum": 600},
-            "expiry_s": {"type": "integer", "minimum": 30, "maximum": 3600},
+            "expiry_s": {"type": "integer", "minimum": 60, "maximum": 3600},
             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
             "code_length": {"type": "integer", "minimum": 4, "maximum": 10},
-            "template": LANG_TEXT,
         },
         ["channels"],
     )
@@ -39,14 +42,8 @@ class OtpVerify(Node):
         {"name": "channels", "label": "Channels, in order", "widget": "channel_list", "required": True},
         {"name": "fallback_after_s", "label": "Next channel after", "widget": "duration"},
         {"name": "expiry_s", "label": "Code expires after", "widget": "duration"},
-        {"name": "max_attempts", "label": "Wrong codes allowed", "widget": "number"},
+        {"name": "max_attempts", "label": "Attempts allowed", "widget": "number"},
         {"name": "code_length", "label": "Digits", "widget": "number"},
-        {
-            "name": "template",
-            "label": "Text per language",
-            "widget": "localized_text",
-            "help": "Must contain {{code}}.",
-        },
     ]
     exits = ("verified", "failed", "expired")
     waits = True
@@ -60,67 +57,62 @@ class OtpVerify(Node):
     def check(self, config, ctx):
         problems = []
         for kind in config.get("channels", []):
-            if kind not in ctx.channel_kinds:
+            if kind == "push":
+                problems.append(("channels", "Push cannot carry a code."))
+            elif kind not in ctx.channel_kinds:
                 problems.append(("channels", f"No active {kind} channel in this workspace."))
-        for lang, text in (config.get("template") or {}).items():
-            if "{{code}}" not in text.replace(" ", ""):
-                problems.append((f"template.{lang}", "The text must contain {{code}}."))
         return problems
 
+    def _wait(self, run, expires_at: dt.datetime, **detail):
+        return wait("reply", event=CHECK_EVENT, until=min(expires_at, run.after(POLL_S)), **detail)
+
     def enter(self, run):
+        from channels_app.services.verify import verification_start
+
         cfg = run.config
-        length = int(cfg.get("code_length", 6))
-        code = "".join(secrets.choice("0123456789") for _ in range(length))
-        salt = secrets.token_hex(8)
-        run.state.update({"salt": salt, "hash": _hash(salt, code), "attempts": 0})
-        texts = cfg.get("template") or {"en": "Your code is {{code}}. It expires in {{minutes}} minutes."}
-        minutes = max(1, int(cfg.get("expiry_s", 300)) // 60)
-        text = run.render(run.pick(texts), extra={"code": code, "minutes": str(minutes)})
-        channels = list(cfg["channels"])
-        content = {"text": text}
-        if channels[0] == "voice":
-            content["voice"] = {"say": text.replace(code, " ".join(code))}
-        return send(
-            SendRequest(
-                channel=channels[0],
-                content=content,
-                purpose="otp",
-                fallback=channels[1:],
-                fallback_after_s=int(cfg.get("fallback_after_s", 30)) if channels[1:] else None,
-            )
-        )
+        try:
+            verification = verification_start(
+                workspace=run.workspace, contact=run.contact, channels=list(cfg["channels"]),
+                code_length=int(cfg.get("code_length", 6)), expiry_s=int(cfg.get("expiry_s", 300)),
+                fallback_after_s=int(cfg.get("fallback_after_s", 30)), max_attempts=int(cfg.get("max_attempts", 3)),
+                locale=run.contact.language or run.workspace.default_language or "en", now=run.now,
+            )  # fmt: skip
+        except ValidationError as exc:
+            return go("failed", reason="; ".join(exc.messages)[:300])
+        run.state.update({"verification": verification.pk, "expires_at": verification.expires_at.isoformat()})
+        return self._wait(run, verification.expires_at, verification=verification.pk)
 
     def resume(self, run, signal):
-        cfg = run.config
-        if signal.kind == "sent":
-            if (
-                signal.data.get("skipped")
-                or signal.data.get("status") == "blocked"
-                and not cfg["channels"][1:]
-            ):
-                return go("failed", reason=signal.data.get("skipped") or signal.data.get("reason", "blocked"))
-            run.state["expires_at"] = run.after(int(cfg.get("expiry_s", 300))).isoformat()
-            return wait(
-                "reply",
-                until=run.after(int(cfg.get("expiry_s", 300))),
-                event=CHECK_EVENT,
-                message_id=signal.data.get("message_id"),
-            )
+        from channels_app.services.verify import verification_check
+
+        verification = _verification(run)
+        if verification is None:
+            return go("failed", reason="the verification is gone")
+        expires_at = dt.datetime.fromisoformat(run.state["expires_at"])
         if signal.kind == "timeout":
-            return go("expired")
+            status = verification.status
+            if status == "approved":
+                return go("verified", channel=verification.channels[verification.channel_index])
+            if status in ("failed", "canceled"):
+                return go("failed", reason=f"verification {status}")
+            if run.now >= expires_at:
+                return go("expired")
+            return self._wait(run, expires_at)
         raw = str(signal.data.get("code") or signal.data.get("text") or "")
         m = re.search(r"\d{4,10}", raw.replace(" ", ""))
-        if m and secrets.compare_digest(
-            _hash(run.state.get("salt", ""), m.group(0)), run.state.get("hash", "")
-        ):
+        result = verification_check(
+            verification=verification, code=m.group(0) if m else raw[:20], now=run.now
+        )
+        if result == "approved":
             return go("verified")
-        run.state["attempts"] = int(run.state.get("attempts", 0)) + 1
-        if run.state["attempts"] >= int(cfg.get("max_attempts", 3)):
+        if result == "expired":
+            return go("expired")
+        if result in ("too_many_attempts", "canceled"):
+            return go("failed", reason=result)
+        verification.refresh_from_db()
+        if verification.status == "failed":
             return go("failed", reason="too many wrong codes")
-        from datetime import datetime
-
-        until = datetime.fromisoformat(run.state["expires_at"])
-        return wait("reply", until=until, event=CHECK_EVENT, wrong_codes=run.state["attempts"])
+        return self._wait(run, expires_at, wrong_codes=verification.attempts)
 
 
 NODE = OtpVerify()

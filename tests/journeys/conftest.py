@@ -60,7 +60,7 @@ def publish(workspace, actor):
 
 @pytest.fixture
 def contact(workspace):
-    return ContactFactory(workspace=workspace, first_name="Ada", language="en", phone="+447700900001")
+    return ContactFactory(workspace=workspace, first_name="Ada", language="en", phone="+447911123456")
 
 
 @pytest.fixture
