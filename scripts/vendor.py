@@ -1,0 +1,69 @@
+"""Vendor pinned third-party front-end files from the npm registry, unmodified, with their
+licence, and record name, version, licence and SHA-256 in static/vendor/VENDORED.json.
+
+    python scripts/vendor.py            # fetch every package below (needs `npm`)
+
+No CDN and no build step: the files are served by WhiteNoise as they are."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = ROOT / "static" / "vendor"
+RECORD = VENDOR / "VENDORED.json"
+
+# package, version, {file in the tarball: destination under static/vendor/}
+PACKAGES = [
+    (
+        "@joint/core",
+        "4.3.3",
+        {"package/dist/joint.min.js": "joint/joint.min.js", "package/LICENSE": "joint/LICENSE"},
+    ),
+]
+
+
+def vendor(name: str, version: str, files: dict[str, str]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            ["npm", "pack", f"{name}@{version}", "--json", "--silent"],
+            cwd=tmp, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        info = json.loads(out.stdout)[0]
+        tarball = Path(tmp) / info["filename"]
+        with tarfile.open(tarball) as tar:
+            meta = json.load(tar.extractfile("package/package.json"))
+            written = {}
+            for src, dest in files.items():
+                data = tar.extractfile(src).read()
+                target = VENDOR / dest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written[dest] = hashlib.sha256(data).hexdigest()
+    return {
+        "name": name,
+        "version": meta["version"],
+        "license": meta.get("license", ""),
+        "source": f"https://registry.npmjs.org/{name}/-/{info['filename']}",
+        "tarball_sha512": info.get("integrity", ""),
+        "files": written,
+    }
+
+
+def main() -> int:
+    record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    for name, version, files in PACKAGES:
+        record[name] = vendor(name, version, files)
+        print(f"{name}@{record[name]['version']} ({record[name]['license']}): {', '.join(files.values())}")
+    RECORD.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
