@@ -82,7 +82,10 @@ def render(template, *, contact=None, event=None, context=None, extra=None):
 
     def sub(match: re.Match) -> str:
         root, dotted, default = match.group(1), match.group(2), match.group(3)
-        if root not in ROOTS and not (extra and root in extra):
+        if extra and f"{root}{dotted}" in extra:  # node-provided values: {{code}}, {{promise.date}}
+            value = extra[f"{root}{dotted}"]
+            return _text(value) if value not in (None, "") else (default or "").strip()
+        if root not in ROOTS:
             return match.group(0)
         path = [p for p in dotted.split(".") if p]
         value = lookup(root, path, contact=contact, event=event, context=context, extra=extra)

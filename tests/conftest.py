@@ -217,6 +217,7 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
         ],
         "worker": [sys.executable, str(ROOT / "manage.py"), "qcluster"],
         "dispatcher": [sys.executable, str(ROOT / "manage.py"), "dispatcher"],
+        "engine": [sys.executable, str(ROOT / "manage.py"), "engine"],
     }
     processes = {
         name: subprocess.Popen(

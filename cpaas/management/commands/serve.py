@@ -1,5 +1,5 @@
 """`make run`'s server: the ASGI app (daphne: HTTP, websockets, static files), a django-q2
-worker and the message dispatcher, started together. Ctrl-C (or SIGTERM) stops them all."""
+worker, the message dispatcher and the journey engine, started together. Ctrl-C (or SIGTERM) stops them all."""
 
 import os
 import signal
@@ -26,6 +26,8 @@ class Command(BaseCommand):
             commands.append([python, manage, "qcluster"])
             # messages go out through their own long-lived loop (batched claims, ~0.1 s latency)
             commands.append([python, manage, "dispatcher"])
+            # journeys advance in their own loop too (batched rounds, timers within ~0.1 s)
+            commands.append([python, manage, "engine"])
         children = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
         self.stdout.write(
             self.style.SUCCESS(

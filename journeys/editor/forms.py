@@ -1,0 +1,143 @@
+"""Configuration forms generated from each node module's `form` definition.
+
+`fields_for(node, config, ctx)` turns the definition and a config into field dicts the template
+renders; `config_from_post(node, data, old)` turns the posted form back into a config and gives
+field-level parse errors. Schema and workspace checks come from the engine's validator, so the
+errors the form shows are the ones publishing would refuse with."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..merge import CONTACT_FIELDS
+from ..validation import STANDARD_EVENTS, Context, _node_validators, _schema_errors
+
+LANG = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
+SIMPLE_JSON = {"keyvalue", "options", "json", "rules", "branches", "variants"}
+
+
+def _as_text(widget: str, value) -> str:
+    if value is None:
+        return ""
+    if widget in ("tags", "channel_list", "weekdays"):
+        return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if widget in SIMPLE_JSON:
+        return json.dumps(value, indent=1, ensure_ascii=False) if value not in ({}, []) else ""
+    return str(value)
+
+
+def workspace_choices(ctx: Context) -> dict:
+    from contacts.models import Event
+
+    events = set(STANDARD_EVENTS) | set(
+        Event.objects.filter(workspace=ctx.workspace).values_list("name", flat=True).distinct()[:200]
+    )
+    return {
+        "channel_kinds": sorted(ctx.channel_kinds),
+        "events": sorted(events),
+        "attributes": sorted(ctx.attributes),
+        "merge_fields": [f"contact.{f}" for f in CONTACT_FIELDS]
+        + [f"contact.{a}" for a in sorted(ctx.attributes)]
+        + ["event.<property>", "context.<variable>"],
+    }
+
+
+def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict) -> list[dict]:
+    out = []
+    for spec in node.form:
+        name, widget = spec["name"], spec.get("widget", "text")
+        value = config.get(name)
+        field = {
+            **spec,
+            "widget": widget,
+            "id": f"cfg-{name}",
+            "value": value,
+            "text": _as_text(widget, value),
+            "errors": errors.get(name, []),
+            "required": spec.get("required") or name in node.schema.get("required", []),
+        }
+        if widget == "localized_text":
+            field["languages"] = list((value or {}).items()) or [("en", "")]
+        if widget == "channel":
+            field["options"] = ["preferred", *choices["channel_kinds"]]
+        if widget == "select":
+            field["options"] = spec.get("options", [])
+        out.append(field)
+    return out
+
+
+def _number(raw: str):
+    raw = raw.strip()
+    if raw == "":
+        return None
+    if re.fullmatch(r"-?\d+", raw):
+        return int(raw)
+    return float(raw)
+
+
+def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]:
+    """The posted form as a config; fields that cannot be read keep their old value."""
+    config = dict(old)
+    errors: dict[str, list[str]] = {}
+    for spec in node.form:
+        name, widget = spec["name"], spec.get("widget", "text")
+        key = f"cfg-{name}"
+        try:
+            if widget == "localized_text":
+                texts = {}
+                for lang, text in zip(data.getlist(f"{key}-lang"), data.getlist(f"{key}-text"), strict=False):
+                    lang = lang.strip()
+                    if lang and text.strip():
+                        if not LANG.match(lang):
+                            raise ValueError(f"'{lang}' is not a language code such as en or pt-BR.")
+                        texts[lang] = text
+                new_lang = (data.get(f"{key}-new") or "").strip()
+                if new_lang:
+                    if not LANG.match(new_lang):
+                        raise ValueError(f"'{new_lang}' is not a language code such as en or pt-BR.")
+                    texts.setdefault(new_lang, texts.get("en") or next(iter(texts.values()), "…"))
+                value = texts or None
+            elif widget == "checkbox":
+                value = data.get(key) in ("on", "true", "1")
+            elif key not in data:
+                continue
+            else:
+                raw = data.get(key, "")
+                if widget in ("number", "duration"):
+                    value = _number(raw)
+                elif widget in ("tags", "channel_list"):
+                    value = [p.strip() for p in raw.split(",") if p.strip()] or None
+                elif widget == "weekdays":
+                    value = [int(p) for p in raw.replace(" ", "").split(",") if p != ""] or None
+                elif widget in SIMPLE_JSON:
+                    value = json.loads(raw) if raw.strip() else None
+                elif widget == "channel":
+                    value = int(raw) if raw.isdigit() else (raw or None)
+                elif widget == "segment":
+                    value = int(raw) if raw.strip().isdigit() else (raw.strip() or None)
+                else:
+                    value = raw if raw.strip() else None
+        except json.JSONDecodeError as exc:
+            errors[name] = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+            continue
+        except ValueError as exc:
+            errors[name] = [str(exc) if "language" in str(exc) else "Not a number."]
+            continue
+        if value is None:
+            config.pop(name, None)
+        else:
+            config[name] = value
+    return config, errors
+
+
+def config_problems(node, config: dict, ctx: Context) -> dict[str, list[str]]:
+    """Field -> messages, from the node's schema, then its checks against the workspace."""
+    out: dict[str, list[str]] = {}
+    schema_errors = _schema_errors(_node_validators[node.type], config, "")
+    for where, message in schema_errors:
+        out.setdefault(where.split(".")[0] or "", []).append(message)
+    if not schema_errors:
+        for where, message in node.check(config, ctx):
+            out.setdefault(where.split(".")[0], []).append(message)
+    return out
