@@ -117,7 +117,8 @@ class Message(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    # RESTRICT: a channel with messages cannot be deleted on its own, but goes with its workspace
+    channel = models.ForeignKey(Channel, on_delete=models.RESTRICT, related_name="messages")
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
     address = models.CharField(max_length=200, help_text="The contact's address on this channel.")

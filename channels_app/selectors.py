@@ -10,7 +10,7 @@ from contacts.models import ChannelKind, Contact
 from cpaas.models import Workspace
 
 from .addresses import contact_address
-from .models import Channel, Message, Verification
+from .models import Channel, Message, MessageStatusEvent, Verification
 
 MESSAGE_FILTERS = (
     "channel",
@@ -77,6 +77,43 @@ def message_chain(*, workspace: Workspace, message: Message) -> list[Message]:
         .select_related("channel")
         .order_by("created_at", "id")
     )
+
+
+def message_history(*, workspace: Workspace, message: Message) -> list[MessageStatusEvent]:
+    """Every status change, oldest first. The hot paths keep "queued" (created_at) and a bulk
+    "sent" (sent_at) on the message row rather than as event rows; they are put back here."""
+    events = list(
+        MessageStatusEvent.objects.filter(message__workspace=workspace, message=message).order_by("at", "id")
+    )
+    synthetic = []
+    if message.is_outbound and not any(
+        e.status == Message.Status.QUEUED and e.source == "send" for e in events
+    ):
+        synthetic.append(
+            MessageStatusEvent(
+                message=message,
+                status=Message.Status.QUEUED,
+                at=message.created_at,
+                source="send",
+                detail=f"via {message.channel.name}",
+            )
+        )
+    if message.sent_at and not any(
+        e.status == Message.Status.SENT and e.source == "dispatcher" for e in events
+    ):
+        synthetic.append(
+            MessageStatusEvent(
+                message=message,
+                status=Message.Status.SENT,
+                at=message.sent_at,
+                source="dispatcher",
+                detail=f"accepted by {message.channel.provider}",
+            )
+        )
+    if synthetic:
+        order = {"send": 0, "consent": 1, "dispatcher": 2}  # same instant: the send comes first
+        events = sorted(events + synthetic, key=lambda e: (e.at, order.get(e.source, 3), e.pk or 0))
+    return events
 
 
 def channel_list(*, workspace: Workspace) -> QuerySet[Channel]:

@@ -1,6 +1,7 @@
 """Input, filter and output serializers of the messages, channels and verifications API. Input
 serializers check shapes; the services check values (content per kind, consent, addresses)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.api.serializers import AwareDateTimeField, ErrorSerializer, StrictInputSerializer  # noqa: F401
@@ -90,10 +91,18 @@ class MessageStatusEventSerializer(serializers.ModelSerializer):
 
 
 class MessageDetailSerializer(MessageOutputSerializer):
-    history = MessageStatusEventSerializer(source="status_events", many=True, read_only=True)
+    history = serializers.SerializerMethodField(help_text="Every status change, oldest first.")
 
     class Meta(MessageOutputSerializer.Meta):
         fields = [*MessageOutputSerializer.Meta.fields, "history"]
+
+    @extend_schema_field(MessageStatusEventSerializer(many=True))
+    def get_history(self, message) -> list:
+        from ..selectors import message_history
+
+        return MessageStatusEventSerializer(
+            message_history(workspace=message.workspace, message=message), many=True
+        ).data
 
 
 class MessageFilterSerializer(StrictInputSerializer):

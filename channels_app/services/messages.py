@@ -7,6 +7,7 @@ stored as queued; the dispatcher hands it to the provider after this transaction
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -215,9 +216,11 @@ def _message(
         failed_at=now if status == Message.Status.BLOCKED else None,
         error_code="consent" if status == Message.Status.BLOCKED else "",
         error_reason=verdict.reason[:500] if status == Message.Status.BLOCKED else "",
-        **segment_fields(channel.kind, text),
+        **_segments(channel.kind, text),
     )
-    events = [status_event(message, Message.Status.QUEUED, now, "send", detail=f"via {channel.name}")]
+    # "queued" is the row's created_at (selectors.message_history shows it); only what consent
+    # decided otherwise is an event row
+    events = []
     if status != Message.Status.QUEUED:
         detail = verdict.reason
         if status == Message.Status.DEFERRED:
@@ -226,6 +229,11 @@ def _message(
             status_event(message, status, now, "consent", error_code=verdict.rule[:40], detail=detail[:500])
         )
     return message, events
+
+
+@functools.lru_cache(maxsize=256)
+def _segments(kind: str, text: str) -> dict:
+    return segment_fields(kind, text)  # a batch sends the same text many times
 
 
 def _wake_after_commit() -> None:

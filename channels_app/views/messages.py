@@ -49,7 +49,7 @@ def message_detail(request, pk):
         raise Http404 from None
     context = {
         "message": message,
-        "events": message.status_events.all(),
+        "events": selectors.message_history(workspace=request.workspace, message=message),
         "chain": selectors.message_chain(workspace=request.workspace, message=message)
         if (message.first_attempt_id or message.fallback_chain or hasattr(message, "fallback"))
         else [],

@@ -23,7 +23,10 @@ def send(workspace, contact, **kw):
 
 
 def history(message):
-    return [(e.status, e.applied) for e in message.status_events.order_by("at", "id")]
+    from channels_app.selectors import message_history
+
+    message = Message.objects.get(pk=message.pk)
+    return [(e.status, e.applied) for e in message_history(workspace=message.workspace, message=message)]
 
 
 def test_a_new_workspace_starts_with_a_sandbox_channel_of_every_kind(workspace):
