@@ -105,6 +105,10 @@ class Claim:
 
 def claim(*, now: dt.datetime, limit: int) -> Claim:
     token = secrets.token_hex(8)
+    # A plain read first: on SQLite every atomic() takes the write lock (IMMEDIATE), and an idle
+    # dispatcher polls often.
+    if not Message.objects.filter(status=S.QUEUED, due_at__lte=now).exists():
+        return Claim(token, 0)
     with transaction.atomic():
         throttled = ChannelBucket.objects.filter(blocked_until__gt=now).values("channel_id")
         rows = list(
@@ -324,6 +328,8 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
 def recover_stale(*, now: dt.datetime, limit: int = 1000) -> int:
     """Claims older than the lease belong to a worker that died (or hangs)."""
     lease = dt.timedelta(seconds=float(conf.get("CHANNELS_LEASE_S")))
+    if not Message.objects.filter(status=S.SENDING, claimed_at__lt=now - lease).exists():
+        return 0
     with transaction.atomic():
         stale = list(
             Message.objects.filter(status=S.SENDING, claimed_at__lt=now - lease)
@@ -396,6 +402,8 @@ def recover_stale(*, now: dt.datetime, limit: int = 1000) -> int:
 def fallbacks_due(*, now: dt.datetime, limit: int = 200) -> int:
     """Messages that had no delivery receipt within their fallback time go out on the next kind."""
     done = 0
+    if not Message.objects.filter(fallback_deadline__lte=now).exists():
+        return 0
     with transaction.atomic():
         due = list(
             Message.objects.filter(fallback_deadline__lte=now)
@@ -413,6 +421,8 @@ def fallbacks_due(*, now: dt.datetime, limit: int = 200) -> int:
 
 def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
     """Deferred messages whose time has come ask consent again: allowed ones are queued."""
+    if not Message.objects.filter(status=S.DEFERRED, due_at__lte=now).exists():
+        return 0
     with transaction.atomic():
         due = list(
             Message.objects.filter(status=S.DEFERRED, due_at__lte=now)

@@ -78,6 +78,12 @@ def channel_resolve(*, workspace: Workspace, contact: Contact, spec, channels=No
     or "preferred" (the contact's preferred kind, else the first kind they have an address
     for). ValidationError when there is none."""
     channels = active_channels(workspace) if channels is None else channels
+    if not channels and not Channel.objects.filter(workspace=workspace).exists():
+        # a workspace older than this app: give it its sandbox channels now
+        from .channels import sandbox_channels_ensure
+
+        sandbox_channels_ensure(workspace=workspace)
+        channels.update(active_channels(workspace))
     if isinstance(spec, Channel) or (isinstance(spec, int) and not isinstance(spec, bool)):
         pk = spec.pk if isinstance(spec, Channel) else spec
         for group in channels.values():

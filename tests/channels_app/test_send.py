@@ -292,3 +292,10 @@ def test_batch_skips_contacts_without_an_address_and_says_why(workspace):
     )
     assert [m.contact_id for m in messages] == [reachable.pk]
     assert "no phone number" in skipped[unreachable.pk]
+
+
+def test_a_workspace_without_channels_gets_its_sandbox_channels_on_first_send(workspace, contact):
+    Channel.objects.filter(workspace=workspace).delete()  # as if it predates the messaging core
+    message = send(workspace, contact)
+    assert message.channel.provider == "sandbox" and message.kind == "sms"
+    assert Channel.objects.filter(workspace=workspace).count() == 8

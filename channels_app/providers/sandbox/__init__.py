@@ -140,6 +140,9 @@ class SandboxProvider(Provider):
         from channels_app.models import Channel, SandboxDelivery
         from channels_app.services.status import statuses_apply
 
+        pending = SandboxDelivery.objects.filter(receipt_sent_at__isnull=True, receipt_due_at__lte=now)
+        if not pending.exists():  # a plain read first: SQLite's atomic() takes the write lock
+            return 0
         with transaction.atomic():
             due = list(
                 SandboxDelivery.objects.filter(receipt_sent_at__isnull=True, receipt_due_at__lte=now)
