@@ -14,6 +14,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "attributes.edit": frozenset({A}),
     "events.view": frozenset({A, M, G, V}),
     "journeys.view": frozenset({A, M, V}),
+    "journeys.edit": frozenset({A, M}),
+    "journeys.publish": frozenset({A, M}),
     "experiments.view": frozenset({A, M, V}),
     "inbox.view": frozenset({A, G}),
     "consent.view": frozenset({A, M, G, V}),

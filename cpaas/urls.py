@@ -19,6 +19,7 @@ urlpatterns = [
     path("settings/audit/", views.audit_list, name="audit_list"),
     path("contacts/", include("contacts.urls")),
     path("consent/", include("consent.urls")),
+    path("journeys/editor/", include("journeys.editor.urls")),
     path("", include("channels_app.urls")),
     path("webhooks/", include("channels_app.webhook_urls")),
     path("api/v1/", include("cpaas.api.urls")),

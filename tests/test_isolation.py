@@ -158,6 +158,18 @@ class Objects:
             lambda o: verification_start(workspace=o.workspace, contact=o.contact, now=timezone.now()),
         )
 
+    @property
+    def journey(self):
+        from cpaas.tenancy import Actor
+        from journeys.services import journey_create, journey_publish
+
+        def build(o):
+            journey = journey_create(workspace=o.workspace, actor=Actor.for_user(o.user), name="Isolated")
+            journey_publish(journey=journey, actor=Actor.for_user(o.user), note="v1")
+            return journey
+
+        return self.get("journey", build)
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -208,6 +220,16 @@ OBJECT_URLS = {
     "api_verification_detail": ("get", lambda o: {"verification_id": o.verification.pk}),
     "api_verification_check": ("post", lambda o: {"verification_id": o.verification.pk}),
     "api_verification_resend": ("post", lambda o: {"verification_id": o.verification.pk}),
+    "editor": ("get", lambda o: {"pk": o.journey.pk}),
+    "editor_save": ("post", lambda o: {"pk": o.journey.pk}),
+    "editor_node_form": ("post", lambda o: {"pk": o.journey.pk}),
+    "editor_publish": ("post", lambda o: {"pk": o.journey.pk}),
+    "editor_versions": ("get", lambda o: {"pk": o.journey.pk}),
+    "editor_version": ("get", lambda o: {"pk": o.journey.pk, "number": 1}),
+    "editor_restore": ("post", lambda o: {"pk": o.journey.pk, "number": 1}),
+    "editor_counts": ("get", lambda o: {"pk": o.journey.pk}),
+    "editor_contacts": ("get", lambda o: {"pk": o.journey.pk}),
+    "editor_test_start": ("get", lambda o: {"pk": o.journey.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -263,6 +285,8 @@ WORKSPACE_URLS = {
     "api_message_batch",
     "api_channel_list",
     "api_verification_start",
+    "editor_index",
+    "editor_sms",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
@@ -380,6 +404,15 @@ FORBIDDEN = [
     ("api_verification_start", "post", "agent"),
     ("api_verification_check", "post", "viewer"),
     ("api_verification_resend", "post", "agent"),
+    ("editor_index", "get", "agent"),
+    ("editor_index", "post", "viewer"),
+    ("editor", "get", "agent"),
+    ("editor_save", "post", "viewer"),
+    ("editor_node_form", "post", "agent"),
+    ("editor_publish", "post", "viewer"),
+    ("editor_restore", "post", "viewer"),
+    ("editor_versions", "get", "agent"),
+    ("editor_test_start", "post", "viewer"),
 ]
 
 

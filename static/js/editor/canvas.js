@@ -1,0 +1,273 @@
+// The JointJS view of the graph JSON. `sync(state)` makes the cells match the JSON (cheap when
+// little changed); user gestures are reported through the callbacks, never written here.
+/* global joint */
+import { GRID, NODE_W, nodeHeight, summary } from './model.js';
+
+const NodeShape = joint.dia.Element.define('cpaas.Node', {
+  size: { width: NODE_W, height: 66 },
+  attrs: {
+    body: { width: 'calc(w)', height: 'calc(h)', rx: 8, ry: 8, fill: '#fff', stroke: '#b9c0cf', strokeWidth: 1.5 },
+    icon: { x: 12, y: 24, fontSize: 16, text: '' },
+    title: { x: 38, y: 23, fontSize: 13, fontWeight: 600, fill: '#1d2330', text: '' },
+    summary: { x: 12, y: 46, fontSize: 11, fill: '#6b7383', text: '' },
+    counts: { x: 12, y: 'calc(h + 14)', fontSize: 11, fill: '#16794a', text: '' },
+    badge: { transform: 'translate(calc(w), 0)', display: 'none', cursor: 'pointer' },
+    badgeCircle: { r: 10, fill: '#c0262d' },
+    badgeText: { fill: '#fff', fontSize: 11, fontWeight: 700, textAnchor: 'middle', y: 4, text: '' },
+  },
+  ports: {
+    groups: {
+      in: {
+        position: { name: 'left' },
+        attrs: { portBody: { r: 6, magnet: 'passive', fill: '#eef0f6', stroke: '#9aa3b5' } },
+        markup: [{ tagName: 'circle', selector: 'portBody' }],
+      },
+      out: {
+        position: { name: 'right' },
+        attrs: { portBody: { r: 7, magnet: true, fill: '#fff', stroke: '#4f46e5', strokeWidth: 2, cursor: 'crosshair' },
+          label: { fontSize: 11, fill: '#4b5366' } },
+        markup: [{ tagName: 'circle', selector: 'portBody' }],
+        label: { position: { name: 'right', args: { x: 10, y: -9 } },
+          markup: [{ tagName: 'text', selector: 'label', className: 'port-label' }] },
+      },
+    },
+  },
+}, {
+  markup: [
+    { tagName: 'rect', selector: 'body', className: 'body' },
+    { tagName: 'text', selector: 'icon' },
+    { tagName: 'text', selector: 'title' },
+    { tagName: 'text', selector: 'summary' },
+    { tagName: 'text', selector: 'counts' },
+    { tagName: 'g', selector: 'badge', children: [
+      { tagName: 'circle', selector: 'badgeCircle' }, { tagName: 'text', selector: 'badgeText' }] },
+  ],
+});
+
+function cut(s, n) { s = String(s ?? ''); return s.length > n ? `${s.slice(0, n - 1)}…` : s; }
+
+export class Canvas {
+  constructor(el, { catalogue, readonly, on }) {
+    this.catalogue = catalogue;
+    this.readonly = readonly;
+    this.on = on;
+    this.selected = new Set();
+    this.graph = new joint.dia.Graph({}, { cellNamespace: { ...joint.shapes, cpaas: { Node: NodeShape } } });
+    this.paper = new joint.dia.Paper({
+      el, model: this.graph, width: '100%', height: '100%', gridSize: GRID, drawGrid: { name: 'dot', args: { color: '#c9cfdb' } },
+      background: { color: '#f8f9fb' }, async: true, frozen: true, sorting: joint.dia.Paper.sorting.APPROX,
+      cellViewNamespace: { ...joint.shapes, cpaas: { Node: NodeShape } },
+      interactive: readonly ? false : { linkMove: false, labelMove: false, vertexAdd: false, arrowheadMove: true },
+      linkPinning: false, markAvailable: true, snapLinks: { radius: 30 },
+      defaultConnectionPoint: { name: 'boundary' }, defaultConnector: { name: 'rounded' },
+      defaultRouter: { name: 'normal' },
+      defaultLink: () => new joint.shapes.standard.Link({ attrs: { line: { stroke: '#7b8499', strokeWidth: 2 } } }),
+      validateMagnet: (view, magnet) => magnet.getAttribute('port-group') === 'out',
+      validateConnection: (vs, ms, vt) => vt && vt.model.isElement() && vs.model.id !== vt.model.id
+        && !this.catalogue[vt.model.get('nodeType')]?.trigger,
+    });
+    this.bind();
+  }
+
+  bind() {
+    const { paper, graph } = this;
+    paper.on('element:pointerclick', (view, evt) => {
+      if (evt.target.closest('[joint-selector="badge"]')) { this.on.badge(view.model.id); return; }
+      this.on.select(view.model.id, evt.shiftKey || evt.ctrlKey || evt.metaKey);
+    });
+    paper.on('blank:pointerclick', () => this.on.select(null, false));
+    paper.on('link:pointerclick', (view) => this.selectLink(view.model));
+    paper.on('link:connect', (view) => {
+      const l = view.model;
+      const s = l.source(); const t = l.target();
+      if (s.id && s.port && t.id) this.on.connect(s.id, s.port, t.id);
+    });
+    graph.on('remove', (cell, coll, opt) => {
+      if (opt.sync || !cell.isLink()) return;
+      const s = cell.source(); const t = cell.target();
+      if (s.id && s.port && t.id) this.on.disconnect(s.id, s.port, t.id);
+    });
+    paper.on('link:mouseenter', (view) => {
+      if (this.readonly) return;
+      view.addTools(new joint.dia.ToolsView({ tools: [
+        new joint.linkTools.Remove({ distance: '50%' }), new joint.linkTools.TargetArrowhead()] }));
+    });
+    paper.on('link:mouseleave', (view) => view.removeTools());
+    // group move: the others follow the one being dragged
+    paper.on('element:pointerdown', (view) => {
+      this.dragStart = {};
+      const ids = this.selected.has(view.model.id) ? [...this.selected] : [view.model.id];
+      for (const id of ids) { const c = graph.getCell(id); if (c) this.dragStart[id] = { ...c.position() }; }
+      this.dragging = view.model.id;
+    });
+    graph.on('change:position', (cell, pos, opt) => {
+      if (opt.sync || opt.group || !this.dragStart || cell.id !== this.dragging) return;
+      const s = this.dragStart[cell.id];
+      if (!s) return;
+      const dx = pos.x - s.x; const dy = pos.y - s.y;
+      for (const [id, p] of Object.entries(this.dragStart)) {
+        if (id !== cell.id) graph.getCell(id)?.position(p.x + dx, p.y + dy, { group: true });
+      }
+    });
+    paper.on('element:pointerup', () => {
+      if (!this.dragStart) return;
+      const moved = {};
+      for (const id of Object.keys(this.dragStart)) {
+        const c = graph.getCell(id); if (!c) continue;
+        const p = c.position(); const s = this.dragStart[id];
+        if (p.x !== s.x || p.y !== s.y) moved[id] = { x: p.x, y: p.y };
+      }
+      this.dragStart = null;
+      if (Object.keys(moved).length) this.on.move(moved);
+    });
+    // zoom with the wheel, around the pointer
+    const wheel = (evt, x, y, delta) => { evt.preventDefault(); this.zoomAt(delta > 0 ? 1.1 : 1 / 1.1, x, y); };
+    paper.on('blank:mousewheel', wheel);
+    paper.on('cell:mousewheel', (view, evt, x, y, delta) => wheel(evt, x, y, delta));
+    // pan by dragging the background; Shift+drag selects a rectangle
+    paper.on('blank:pointerdown', (evt, x, y) => {
+      if (evt.shiftKey) { this.rubber = { x, y, el: null }; return; }
+      const t = paper.translate();
+      this.pan = { cx: evt.clientX, cy: evt.clientY, tx: t.tx, ty: t.ty };
+      paper.el.classList.add('panning');
+    });
+    paper.on('blank:pointermove', (evt, x, y) => {
+      if (this.pan) {
+        paper.translate(this.pan.tx + evt.clientX - this.pan.cx, this.pan.ty + evt.clientY - this.pan.cy);
+        this.on.viewport?.();
+      } else if (this.rubber) {
+        const r = this.rubber;
+        if (!r.el) { r.el = document.createElement('div'); r.el.className = 'rubber'; paper.el.parentElement.appendChild(r.el); }
+        const a = paper.localToPaperPoint({ x: Math.min(r.x, x), y: Math.min(r.y, y) });
+        const sc = paper.scale().sx;
+        Object.assign(r.el.style, { left: `${a.x}px`, top: `${a.y}px`, width: `${Math.abs(x - r.x) * sc}px`, height: `${Math.abs(y - r.y) * sc}px` });
+      }
+    });
+    paper.on('blank:pointerup', (evt, x, y) => {
+      if (this.pan) { this.pan = null; paper.el.classList.remove('panning'); }
+      if (this.rubber) {
+        const r = this.rubber; this.rubber = null; r.el?.remove();
+        const area = new joint.g.Rect(Math.min(r.x, x), Math.min(r.y, y), Math.abs(x - r.x), Math.abs(y - r.y));
+        const ids = graph.findElementsInArea(area).map((e) => e.id);
+        this.on.selectMany(ids);
+      }
+    });
+  }
+
+  zoomAt(factor, x, y) {
+    const s = Math.min(2, Math.max(0.1, this.paper.scale().sx * factor));
+    if (x === undefined) {
+      const r = this.paper.el.getBoundingClientRect();
+      ({ x, y } = this.paper.clientToLocalPoint({ x: r.left + r.width / 2, y: r.top + r.height / 2 }));
+    }
+    this.paper.scaleUniformAtPoint(s, { x, y });
+    this.on.viewport?.();
+  }
+
+  fit() {
+    if (!this.graph.getElements().length) return;
+    this.paper.transformToFitContent({ padding: 40, maxScale: 1, minScale: 0.05, useModelGeometry: true });
+    this.on.viewport?.();
+  }
+
+  centerOn(id) {
+    const c = this.graph.getCell(id); if (!c) return;
+    const bb = c.getBBox(); const sc = this.paper.scale().sx;
+    const r = this.paper.el.getBoundingClientRect();
+    this.paper.translate(r.width / 2 - (bb.x + bb.width / 2) * sc, r.height / 2 - (bb.y + bb.height / 2) * sc);
+    this.on.viewport?.();
+  }
+
+  clientToLocal(x, y) { return this.paper.clientToLocalPoint({ x, y }); }
+
+  visibleCenter() {
+    const r = this.paper.el.getBoundingClientRect();
+    return this.clientToLocal(r.left + r.width / 2 - NODE_W / 2, r.top + r.height / 3);
+  }
+
+  selectLink(link) {
+    this.selectedLink?.attr('line/stroke', '#7b8499');
+    this.selectedLink = link;
+    link?.attr('line/stroke', '#4f46e5');
+  }
+
+  // state: {graph, exits, problemsByNode, counts, selected}
+  sync(state, { first = false } = {}) {
+    const { graph: jg } = this;
+    const nodes = state.graph.nodes || {};
+    const add = [];
+    for (const [id, n] of Object.entries(nodes)) {
+      const spec = this.catalogue[n.type] || { label: n.type, icon: '?' };
+      const exits = state.exits[id] || spec.exits || [];
+      const probs = state.problemsByNode[id] || 0;
+      const cnt = state.counts?.[id];
+      const countText = cnt ? `▶ ${cnt.entered || 0} entered · ⏸ ${cnt.waiting || 0} waiting` : '';
+      const exitState = exits.map((e) => `${e}=${id in nodes && e in (n.exits || {}) ? (n.exits[e] === null ? 'end' : 'to') : 'open'}:${cnt?.[`exit:${e}`] ?? ''}`);
+      const sig = JSON.stringify([n.type, n.label, summary(n), exitState, probs, countText]);
+      let el = jg.getCell(id);
+      if (!el) {
+        el = new NodeShape({ id, nodeType: n.type });
+        add.push(el);
+      }
+      const p = n.position || { x: 0, y: 0 };
+      const cur = el.position();
+      if (cur.x !== p.x || cur.y !== p.y) el.position(p.x, p.y, { sync: true });
+      if (el.get('sig') !== sig) {
+        el.set({ sig, nodeType: n.type }, { sync: true });
+        el.resize(NODE_W, nodeHeight(exits.length), { sync: true });
+        el.attr({
+          icon: { text: spec.icon },
+          title: { text: cut(n.label || spec.label, 26) },
+          summary: { text: summary(n) },
+          counts: { text: countText },
+          badge: { display: probs ? 'block' : 'none' },
+          badgeText: { text: String(probs) },
+        }, { sync: true });
+        const items = [];
+        if (!spec.trigger) items.push({ id: '__in', group: 'in' });
+        for (const e of exits) {
+          const target = (n.exits || {})[e];
+          const c = cnt?.[`exit:${e}`];
+          items.push({ id: e, group: 'out', attrs: {
+            label: { text: `${e}${c !== undefined ? ` (${c})` : ''}${target === null ? ' ■' : ''}` },
+            portBody: { fill: target === undefined ? '#ffe3e3' : (target === null ? '#9aa3b5' : '#fff'),
+              stroke: target === undefined ? '#c0262d' : '#4f46e5' },
+          } });
+        }
+        el.prop('ports/items', items, { rewrite: true, sync: true });
+      }
+    }
+    for (const el of jg.getElements()) if (!nodes[el.id]) el.remove({ sync: true });
+    if (add.length) jg.addCells(add, { sync: true });
+    // links: one per connected exit
+    const want = new Map();
+    for (const [id, n] of Object.entries(nodes)) {
+      for (const [e, t] of Object.entries(n.exits || {})) if (t && nodes[t]) want.set(`${id}|${e}`, t);
+    }
+    const links = [];
+    for (const l of jg.getLinks()) {
+      const s = l.source(); const key = `${s.id}|${s.port}`;
+      if (want.get(key) === l.target().id) { want.delete(key); continue; }
+      l.remove({ sync: true });
+    }
+    for (const [key, t] of want) {
+      const [s, e] = key.split('|');
+      links.push(new joint.shapes.standard.Link({
+        source: { id: s, port: e }, target: { id: t },
+        attrs: { line: { stroke: '#7b8499', strokeWidth: 2 } },
+      }));
+    }
+    if (links.length) jg.addCells(links, { sync: true });
+    // selection and problem outline
+    for (const el of jg.getElements()) {
+      const on = state.selected.has(el.id);
+      const look = on ? 'sel' : (state.problemsByNode[el.id] ? 'bad' : 'ok');
+      if (el.get('look') !== look) {
+        el.set('look', look, { sync: true });
+        el.attr('body', { stroke: { sel: '#4f46e5', bad: '#e07a80', ok: '#b9c0cf' }[look], strokeWidth: on ? 3 : 1.5 }, { sync: true });
+      }
+    }
+    this.selected = state.selected;
+    if (first) this.paper.unfreeze();
+  }
+}
