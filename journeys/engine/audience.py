@@ -23,7 +23,7 @@ CHUNK = 2000
 
 
 def _locked(qs):
-    return qs.select_for_update(skip_locked=True) if connection.vendor == "postgresql" else qs
+    return qs.select_for_update(skip_locked=True, of=("self",)) if connection.vendor == "postgresql" else qs
 
 
 def audience_queryset(run: AudienceRun):
