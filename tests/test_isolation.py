@@ -287,6 +287,7 @@ WORKSPACE_URLS = {
     "api_verification_start",
     "editor_index",
     "editor_sms",
+    "editor_simulator",
 }
 
 PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
@@ -413,6 +414,7 @@ FORBIDDEN = [
     ("editor_restore", "post", "viewer"),
     ("editor_versions", "get", "agent"),
     ("editor_test_start", "post", "viewer"),
+    ("editor_simulator", "get", "agent"),
 ]
 
 

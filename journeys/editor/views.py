@@ -176,6 +176,7 @@ def _boot(request, journey: Journey, graph: dict, *, etag: str = "", readonly: b
         for name in ("save", "node_form", "publish", "versions", "counts", "test_start", "contacts")
     }
     urls["sms"] = reverse("editor_sms")
+    urls["simulator"] = reverse("editor_simulator")
     urls["editor"] = reverse("editor", kwargs={"pk": journey.pk})
     return {
         "journey": {"id": journey.pk, "name": journey.name, "status": journey.status,

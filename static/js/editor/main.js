@@ -127,6 +127,22 @@ document.body.addEventListener('htmx:afterSwap', (evt) => {
     refresh();
   }
   fillPanelExtras(id);
+  document.querySelectorAll('#panel textarea[data-sms]').forEach(smsCount);
+});
+
+// SMS characters and segments (the messaging core's GSM-7 / UCS-2 counting) and previews
+const smsTimers = new WeakMap();
+async function smsCount(area) {
+  const body = new FormData();
+  body.set('text', area.value);
+  const res = await fetch(boot.urls.sms, { method: 'POST', headers: { 'X-CSRFToken': csrf }, body });
+  const info = area.parentElement.querySelector('.sms-info');
+  if (res.ok && info) info.innerHTML = await res.text();
+}
+document.addEventListener('input', (evt) => {
+  if (!evt.target.matches('textarea[data-sms]')) return;
+  clearTimeout(smsTimers.get(evt.target));
+  smsTimers.set(evt.target, setTimeout(() => smsCount(evt.target), 250));
 });
 
 function targetOptions(selfId, current) {
@@ -180,6 +196,10 @@ document.addEventListener('change', (evt) => {
     evt.stopPropagation();
     const id = $('#config-meta')?.dataset.node;
     if (id && state.graph.nodes[id]) edit((g) => { if (t.value.trim()) g.nodes[id].label = t.value.trim().slice(0, 80); else delete g.nodes[id].label; }, { panel: false });
+    return;
+  }
+  if (t.id === 'test-contact' && $('#test-simulator')) {
+    $('#test-simulator').src = `${boot.urls.simulator}?contact=${encodeURIComponent(t.value)}`;
     return;
   }
   if (t.matches('select[data-merge]') && t.value) {
