@@ -36,9 +36,6 @@ MAX_STEPS = 100  # per enrolment and round: the loop guard
 BATCH = 500
 S = Enrollment.Status
 SEND_PASSES = 10
-UPDATE_FIELDS = ("status", "node", "context", "state", "wait_kind", "wait_event", "wait_match", "wait_until",
-                 "waiting_since", "due_at", "resume", "resume_token", "steps_count", "ended_at", "end_reason",
-                 "active_lock")  # fmt: skip
 
 
 class Run:
@@ -162,6 +159,7 @@ class Item:
     tags: set | None = None
     changed: bool = False
     started_webhook: bool = False
+    loaded: tuple = ()  # (context json, state json, steps_count, resume_token) as claimed
 
 
 @dataclass
@@ -460,8 +458,7 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
 
 
 def write(batch: Batch, items: list[Item]) -> None:
-    changed = [i.e for i in items if i.changed]
-    update_enrollments(changed)
+    update_enrollments([i for i in items if i.changed])
     Step.objects.bulk_create(batch.steps, batch_size=1000)
     if batch.events:
         from contacts.services import event_record
@@ -475,40 +472,71 @@ def write(batch: Batch, items: list[Item]) -> None:
             batch.calls.append((item.e.pk, item.e.resume_token, item.e.state.get("request")))
 
 
-def update_enrollments(rows: list[Enrollment]) -> None:
-    """One UPDATE ... FROM (VALUES ...) per chunk on PostgreSQL (bulk_update builds a CASE per row
-    and field, several times slower); bulk_update elsewhere."""
-    if not rows:
+SHARED_FIELDS = ("status", "node", "wait_kind", "wait_event", "wait_match", "wait_until", "waiting_since",
+                 "due_at", "resume", "ended_at", "end_reason", "active_lock")  # fmt: skip
+
+
+def update_enrollments(items: list[Item]) -> None:
+    """Set-based: enrolments that end the round alike (same node, status, times; a round shares
+    one `now`) are one `UPDATE ... WHERE id IN (...)`, counters as `F() + delta`; only contexts
+    and node states that changed are written row by row (one UPDATE ... FROM VALUES on
+    PostgreSQL). A batched CASE per row and field (bulk_update) is several times slower."""
+    from django.db.models import F
+
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    personal: list[Item] = []
+    for item in items:
+        e = item.e
+        key = tuple(json.dumps(getattr(e, f), sort_keys=True, default=str) if f in ("wait_match", "resume") else getattr(e, f)
+                    for f in SHARED_FIELDS)  # fmt: skip
+        key += (e.steps_count - item.loaded[2], e.resume_token - item.loaded[3])
+        groups[key].append(e.pk)
+        if (
+            json.dumps(e.context, sort_keys=True, default=str) != item.loaded[0]
+            or json.dumps(e.state, sort_keys=True, default=str) != item.loaded[1]
+        ):
+            personal.append(item)
+    for key, ids in groups.items():
+        values = dict(
+            zip(
+                SHARED_FIELDS,
+                (item_value(f, v) for f, v in zip(SHARED_FIELDS, key, strict=False)),
+                strict=True,
+            )
+        )
+        steps, tokens = key[-2], key[-1]
+        for start in range(0, len(ids), 1000):
+            Enrollment.objects.filter(pk__in=ids[start : start + 1000]).update(
+                **values, steps_count=F("steps_count") + steps, resume_token=F("resume_token") + tokens
+            )
+    if not personal:
         return
     if connection.vendor != "postgresql":
-        Enrollment.objects.bulk_update(rows, UPDATE_FIELDS, batch_size=200)
+        Enrollment.objects.bulk_update([i.e for i in personal], ["context", "state"], batch_size=200)
         return
-    casts = {"status": "text", "node": "text", "context": "jsonb", "state": "jsonb", "wait_kind": "text",
-             "wait_event": "text", "wait_match": "jsonb", "wait_until": "timestamptz", "waiting_since": "timestamptz",
-             "due_at": "timestamptz", "resume": "jsonb", "resume_token": "integer", "steps_count": "integer",
-             "ended_at": "timestamptz", "end_reason": "text", "active_lock": "boolean"}  # fmt: skip
     table = Enrollment._meta.db_table
-    cols = ["id", *UPDATE_FIELDS]
-    sets = ", ".join(f"{c} = v.{c}::{casts[c]}" for c in UPDATE_FIELDS)
-    for start in range(0, len(rows), 500):
-        chunk = rows[start : start + 500]
+    for start in range(0, len(personal), 500):
+        chunk = personal[start : start + 500]
         params = []
-        for e in chunk:
-            params.append(e.pk)
-            for c in UPDATE_FIELDS:
-                v = getattr(e, c)
-                if c in ("context", "state", "wait_match"):
-                    v = json.dumps(v)
-                elif c == "resume":
-                    v = json.dumps(v) if v is not None else None
-                params.append(v)
-        placeholder = "(" + ", ".join(["%s::bigint"] + ["%s"] * len(UPDATE_FIELDS)) + ")"
-        values = ", ".join([placeholder] * len(chunk))
+        for item in chunk:
+            params += [
+                item.e.pk,
+                json.dumps(item.e.context, default=str),
+                json.dumps(item.e.state, default=str),
+            ]
+        values = ", ".join(["(%s::bigint, %s::jsonb, %s::jsonb)"] * len(chunk))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS t SET {sets} FROM (VALUES {values}) AS v({', '.join(cols)}) WHERE t.id = v.id",
+                f"UPDATE {table} AS t SET context = v.context, state = v.state FROM (VALUES {values}) AS v(id, context, state) "
+                "WHERE t.id = v.id",
                 params,
             )
+
+
+def item_value(field_name: str, value):
+    if field_name in ("wait_match", "resume"):
+        return json.loads(value)
+    return value
 
 
 def items_for(enrollments: list[Enrollment]) -> list[Item]:
@@ -521,7 +549,9 @@ def items_for(enrollments: list[Enrollment]) -> list[Item]:
         if graph is None:  # not published: never happens through the services
             continue
         e.contact.workspace = journey.workspace
-        items.append(Item(e=e, graph=graph, journey=journey, workspace=journey.workspace))
+        loaded = (json.dumps(e.context, sort_keys=True, default=str), json.dumps(e.state, sort_keys=True, default=str),
+                  e.steps_count, e.resume_token)  # fmt: skip
+        items.append(Item(e=e, graph=graph, journey=journey, workspace=journey.workspace, loaded=loaded))
     return items
 
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from channels_app.models import Message, SandboxDelivery
+from channels_app.models import Channel, Message, SandboxDelivery
 from contacts.models import Contact
 from journeys.models import Enrollment, JourneyCounter, Step
 from journeys.services import journey_start
@@ -66,6 +66,9 @@ def test_exactly_once_when_a_worker_is_killed_mid_run(workspace, publish, actor,
         pytest.skip("several engines claiming with SKIP LOCKED: the PostgreSQL run covers it")
     # given 5,000 contacts started in a journey that sends twice with a wait between
     ids = make_contacts(workspace, 5000)
+    Channel.objects.filter(workspace=workspace, kind="sms").update(
+        rate_limit_per_second=20000
+    )  # the sandbox's 100/s
     journey = publish(
         linear(("trigger.manual", {}), ("message.send", {"channel": "sms", "template": {"en": "First"}}),
                ("wait.delay", {"seconds": 1}), ("message.send", {"channel": "sms", "template": {"en": "Second"}}))
