@@ -20,6 +20,7 @@ urlpatterns = [
     path("contacts/", include("contacts.urls")),
     path("consent/", include("consent.urls")),
     path("journeys/editor/", include("journeys.editor.urls")),
+    path("journeys/", include("journeys.urls")),
     path("", include("channels_app.urls")),
     path("webhooks/", include("channels_app.webhook_urls")),
     path("api/v1/", include("cpaas.api.urls")),

@@ -170,6 +170,28 @@ class Objects:
 
         return self.get("journey", build)
 
+    @property
+    def enrollment(self):
+        from django.utils import timezone
+
+        from journeys.engine.enroll import enroll_one
+
+        def build(o):
+            o.journey.refresh_from_db()
+            return enroll_one(journey=o.journey, contact_id=o.contact.pk, now=timezone.now())
+
+        return self.get("enrollment", build)
+
+    @property
+    def audience_run(self):
+        from cpaas.tenancy import Actor
+        from journeys.services import journey_start
+
+        return self.get(
+            "audience_run",
+            lambda o: journey_start(journey=o.journey, actor=Actor.for_user(o.user), contact_ids=[o.contact.pk]),
+        )
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -230,6 +252,21 @@ OBJECT_URLS = {
     "editor_counts": ("get", lambda o: {"pk": o.journey.pk}),
     "editor_contacts": ("get", lambda o: {"pk": o.journey.pk}),
     "editor_test_start": ("get", lambda o: {"pk": o.journey.pk}),
+    "journey_detail": ("get", lambda o: {"pk": o.journey.pk}),
+    "journey_action": ("post", lambda o: {"pk": o.journey.pk}),
+    "journey_start": ("post", lambda o: {"pk": o.journey.pk}),
+    "enrollment_cancel": ("post", lambda o: {"pk": o.enrollment.pk}),
+    "api_journey_detail": ("get", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_draft": ("get", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_publish": ("post", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_status": ("post", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_versions": ("get", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_start": ("post", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_run": ("get", lambda o: {"journey_id": o.journey.pk, "run_id": o.audience_run.pk}),
+    "api_journey_counters": ("get", lambda o: {"journey_id": o.journey.pk}),
+    "api_journey_enrollments": ("get", lambda o: {"journey_id": o.journey.pk}),
+    "api_enrollment_detail": ("get", lambda o: {"enrollment_id": o.enrollment.pk}),
+    "api_enrollment_cancel": ("post", lambda o: {"enrollment_id": o.enrollment.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -279,13 +316,15 @@ WORKSPACE_URLS = {
     "simulator_send",
     "channel_list",
     "channel_create",
-    "channel_create",
     "verification_list",
     "api_message_list",
     "api_message_batch",
     "api_channel_list",
     "api_verification_start",
     "editor_index",
+    "journey_list",
+    "api_journey_list",
+    "api_journey_catalogue",
     "editor_sms",
     "editor_simulator",
 }
@@ -414,6 +453,19 @@ FORBIDDEN = [
     ("editor_restore", "post", "viewer"),
     ("editor_versions", "get", "agent"),
     ("editor_test_start", "post", "viewer"),
+    ("journey_list", "get", "agent"),
+    ("journey_detail", "get", "agent"),
+    ("journey_action", "post", "viewer"),
+    ("journey_start", "post", "viewer"),
+    ("enrollment_cancel", "post", "agent"),
+    ("api_journey_list", "post", "viewer"),
+    ("api_journey_detail", "patch", "viewer"),
+    ("api_journey_draft", "put", "viewer"),
+    ("api_journey_publish", "post", "viewer"),
+    ("api_journey_status", "post", "agent"),
+    ("api_journey_start", "post", "viewer"),
+    ("api_journey_counters", "get", "agent"),
+    ("api_enrollment_cancel", "post", "viewer"),
     ("editor_simulator", "get", "agent"),
 ]
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("consent.api.urls")),
     path("", include("channels_app.api.urls")),
+    path("", include("journeys.api.urls")),
 ]

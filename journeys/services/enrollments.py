@@ -27,6 +27,7 @@ def journey_start(*, journey: Journey, actor: Actor, contact_ids: list[int] | No
     """Start contacts (ids of this workspace) or a segment in a live journey. The same
     idempotency key returns the first run."""
     now = now or timezone.now()
+    journey = Journey.objects.select_for_update().select_related("workspace").get(pk=journey.pk)
     if journey.status != Journey.Status.LIVE:
         raise ValidationError(
             {
