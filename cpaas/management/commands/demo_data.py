@@ -66,9 +66,22 @@ class Command(BaseCommand):
         if created:
             self._contacts(bank)
             self._consent(bank, User.objects.get(username="admin"))
+        self._journeys(bank, User.objects.get(username="marketer"))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/login/ as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
+
+    def _journeys(self, workspace, user):
+        """A few of the journey templates, live (only in a workspace that has no journeys yet)."""
+        from cpaas.tenancy import Actor
+        from journeys.models import Journey
+        from journeys.services import journey_from_template
+
+        if Journey.objects.filter(workspace=workspace).exists():
+            return
+        for key in ("otp_onboarding", "abandoned_cart", "post_purchase_rating", "collections_promise_to_pay"):
+            journey_from_template(workspace=workspace, actor=Actor.for_user(user), key=key, publish=True)
+        journey_from_template(workspace=workspace, actor=Actor.for_user(user), key="churn_reengagement")
 
     def _contacts(self, workspace):
         rng = random.Random(42)
