@@ -3,20 +3,7 @@
 /* global joint */
 import { GRID, NODE_W, nodeHeight, summary } from './model.js';
 
-const NodeShape = joint.dia.Element.define('cpaas.Node', {
-  size: { width: NODE_W, height: 66 },
-  attrs: {
-    body: { width: 'calc(w)', height: 'calc(h)', rx: 8, ry: 8, fill: '#fff', stroke: '#b9c0cf', strokeWidth: 1.5 },
-    icon: { x: 12, y: 24, fontSize: 16, text: '' },
-    title: { x: 38, y: 23, fontSize: 13, fontWeight: 600, fill: '#1d2330', text: '' },
-    summary: { x: 12, y: 46, fontSize: 11, fill: '#6b7383', text: '' },
-    counts: { x: 12, y: 'calc(h + 14)', fontSize: 11, fill: '#16794a', text: '' },
-    badge: { transform: 'translate(calc(w), 0)', display: 'none', cursor: 'pointer' },
-    badgeCircle: { r: 10, fill: '#c0262d' },
-    badgeText: { fill: '#fff', fontSize: 11, fontWeight: 700, textAnchor: 'middle', y: 4, text: '' },
-  },
-  ports: {
-    groups: {
+const PORT_GROUPS = {
       in: {
         position: { name: 'left' },
         attrs: { portBody: { r: 6, magnet: 'passive', fill: '#eef0f6', stroke: '#9aa3b5' } },
@@ -30,7 +17,20 @@ const NodeShape = joint.dia.Element.define('cpaas.Node', {
         label: { position: { name: 'right', args: { x: 10, y: -9 } },
           markup: [{ tagName: 'text', selector: 'label', className: 'port-label' }] },
       },
-    },
+    };
+
+const NodeShape = joint.dia.Element.define('cpaas.Node', {
+  size: { width: NODE_W, height: 66 },
+  ports: { groups: PORT_GROUPS, items: [] },
+  attrs: {
+    body: { width: 'calc(w)', height: 'calc(h)', rx: 8, ry: 8, fill: '#fff', stroke: '#b9c0cf', strokeWidth: 1.5 },
+    icon: { x: 12, y: 24, fontSize: 16, text: '' },
+    title: { x: 38, y: 23, fontSize: 13, fontWeight: 600, fill: '#1d2330', text: '' },
+    summary: { x: 12, y: 46, fontSize: 11, fill: '#6b7383', text: '' },
+    counts: { x: 12, y: 'calc(h + 14)', fontSize: 11, fill: '#16794a', text: '' },
+    badge: { transform: 'translate(calc(w), 0)', display: 'none', cursor: 'pointer' },
+    badgeCircle: { r: 10, fill: '#c0262d' },
+    badgeText: { fill: '#fff', fontSize: 11, fontWeight: 700, textAnchor: 'middle', y: 4, text: '' },
   },
 }, {
   markup: [
@@ -62,6 +62,7 @@ export class Canvas {
       defaultConnectionPoint: { name: 'boundary' }, defaultConnector: { name: 'rounded' },
       defaultRouter: { name: 'normal' },
       defaultLink: () => new joint.shapes.standard.Link({ attrs: { line: { stroke: '#7b8499', strokeWidth: 2 } } }),
+      viewport: (view) => this.isVisible(view.model), // legacy view management: the visibility callback
       validateMagnet: (view, magnet) => magnet.getAttribute('port-group') === 'out',
       validateConnection: (vs, ms, vt) => vt && vt.model.isElement() && vs.model.id !== vt.model.id
         && !this.catalogue[vt.model.get('nodeType')]?.trigger,
@@ -69,8 +70,25 @@ export class Canvas {
     this.bind();
   }
 
+  // Large journeys: only the cells near the visible area are rendered (JointJS mounts and
+  // unmounts views as the area changes), so 2,000 nodes open as fast as a screenful.
+  isVisible(cell) {
+    if (!this.big || !this.area) return true;
+    if (cell.isLink()) {
+      const s = this.graph.getCell(cell.source().id); const t = this.graph.getCell(cell.target().id);
+      return Boolean((s && this.area.intersect(s.getBBox())) || (t && this.area.intersect(t.getBBox())));
+    }
+    return Boolean(this.area.intersect(cell.getBBox()));
+  }
+
+  updateArea() {
+    this.area = this.paper.getArea().inflate(300);
+    this.paper.wakeUp?.();
+  }
+
   bind() {
     const { paper, graph } = this;
+    paper.on('translate scale resize', () => this.updateArea());
     paper.on('element:pointerclick', (view, evt) => {
       if (evt.target.closest('[joint-selector="badge"]')) { this.on.badge(view.model.id); return; }
       this.on.select(view.model.id, evt.shiftKey || evt.ctrlKey || evt.metaKey);
@@ -205,39 +223,49 @@ export class Canvas {
       const exitState = exits.map((e) => `${e}=${id in nodes && e in (n.exits || {}) ? (n.exits[e] === null ? 'end' : 'to') : 'open'}:${cnt?.[`exit:${e}`] ?? ''}`);
       const sig = JSON.stringify([n.type, n.label, summary(n), exitState, probs, countText]);
       let el = jg.getCell(id);
-      if (!el) {
-        el = new NodeShape({ id, nodeType: n.type });
-        add.push(el);
-      }
       const p = n.position || { x: 0, y: 0 };
+      if (el && el.get('sig') === sig) {
+        const cur = el.position();
+        if (cur.x !== p.x || cur.y !== p.y) el.position(p.x, p.y, { sync: true });
+        continue;
+      }
+      const attrs = {
+        icon: { text: spec.icon },
+        title: { text: cut(n.label || spec.label, 26) },
+        summary: { text: summary(n) },
+        counts: { text: countText },
+        badge: { display: probs ? 'block' : 'none' },
+        badgeText: { text: String(probs) },
+      };
+      const items = [];
+      if (!spec.trigger) items.push({ id: '__in', group: 'in' });
+      for (const e of exits) {
+        const target = (n.exits || {})[e];
+        const c = cnt?.[`exit:${e}`];
+        items.push({ id: e, group: 'out', attrs: {
+          label: { text: `${e}${c !== undefined ? ` (${c})` : ''}${target === null ? ' ■' : ''}` },
+          portBody: { fill: target === undefined ? '#ffe3e3' : (target === null ? '#9aa3b5' : '#fff'),
+            stroke: target === undefined ? '#c0262d' : '#4f46e5' },
+        } });
+      }
+      const size = { width: NODE_W, height: nodeHeight(exits.length) };
+      if (!el) {
+        const sel = state.selected.has(id);
+        attrs.body = { stroke: sel ? '#4f46e5' : (probs ? '#e07a80' : '#b9c0cf'), strokeWidth: sel ? 3 : 1.5 };
+        add.push(new NodeShape({ id, nodeType: n.type, sig, position: { x: p.x, y: p.y }, size, attrs,
+          look: sel ? 'sel' : (probs ? 'bad' : 'ok'), ports: { groups: PORT_GROUPS, items } }));
+        continue;
+      }
+      el.set({ sig, nodeType: n.type, look: null }, { sync: true });
       const cur = el.position();
       if (cur.x !== p.x || cur.y !== p.y) el.position(p.x, p.y, { sync: true });
-      if (el.get('sig') !== sig) {
-        el.set({ sig, nodeType: n.type }, { sync: true });
-        el.resize(NODE_W, nodeHeight(exits.length), { sync: true });
-        el.attr({
-          icon: { text: spec.icon },
-          title: { text: cut(n.label || spec.label, 26) },
-          summary: { text: summary(n) },
-          counts: { text: countText },
-          badge: { display: probs ? 'block' : 'none' },
-          badgeText: { text: String(probs) },
-        }, { sync: true });
-        const items = [];
-        if (!spec.trigger) items.push({ id: '__in', group: 'in' });
-        for (const e of exits) {
-          const target = (n.exits || {})[e];
-          const c = cnt?.[`exit:${e}`];
-          items.push({ id: e, group: 'out', attrs: {
-            label: { text: `${e}${c !== undefined ? ` (${c})` : ''}${target === null ? ' ■' : ''}` },
-            portBody: { fill: target === undefined ? '#ffe3e3' : (target === null ? '#9aa3b5' : '#fff'),
-              stroke: target === undefined ? '#c0262d' : '#4f46e5' },
-          } });
-        }
-        el.prop('ports/items', items, { rewrite: true, sync: true });
-      }
+      el.resize(size.width, size.height, { sync: true });
+      el.attr(attrs, { sync: true });
+      el.prop('ports/items', items, { rewrite: true, sync: true });
     }
     for (const el of jg.getElements()) if (!nodes[el.id]) el.remove({ sync: true });
+    this.big = Object.keys(nodes).length > 150;
+    if (first && this.big) this.updateArea();
     if (add.length) jg.addCells(add, { sync: true });
     // links: one per connected exit
     const want = new Map();

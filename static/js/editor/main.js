@@ -109,6 +109,15 @@ function openPanel(id) {
   });
 }
 
+// a form that arrives after the selection moved on is not shown
+document.body.addEventListener('htmx:beforeSwap', (evt) => {
+  if (evt.detail.target.id !== 'panel') return;
+  const m = /id="config-meta" hidden data-node="([^"]*)"/.exec(evt.detail.xhr.responseText || '');
+  if (!m) return;
+  const one = state.selected.size === 1 ? [...state.selected][0] : null;
+  if (m[1] !== one) evt.detail.shouldSwap = false;
+});
+
 document.body.addEventListener('htmx:afterSwap', (evt) => {
   if (evt.detail.target.id !== 'panel') return;
   const meta = $('#config-meta');
@@ -515,5 +524,13 @@ function minimap() {
   requestAnimationFrame(() => { miniQueued = false; drawMinimap($('#minimap'), state, canvas); });
 }
 
+const t0 = performance.now();
+canvas.paper.once('render:done', () => { document.body.dataset.rendered = String(Math.round(performance.now() - t0)); });
 refresh({ first: true });
-requestAnimationFrame(() => { canvas.fit(); document.body.dataset.editorReady = '1'; });
+document.body.dataset.syncMs = String(Math.round(performance.now() - t0));
+requestAnimationFrame(() => {
+  const start = state.graph.nodes[state.graph.start];
+  if (Object.keys(state.graph.nodes).length <= 150 || !start) canvas.fit();
+  else canvas.paper.translate(60 - (start.position?.x || 0), 60 - (start.position?.y || 0)); // large: open at the start
+  document.body.dataset.editorReady = '1';
+});
