@@ -23,7 +23,7 @@ from cpaas.tenancy import Actor, workspace_required
 
 from ..engine.counters import counters_for
 from ..merge import render as merge_render
-from ..models import Enrollment, Journey, JourneyVersion
+from ..models import Journey, JourneyVersion
 from ..nodes import REGISTRY
 from ..services import (
     JourneyInvalid,
@@ -388,7 +388,12 @@ def editor_contacts(request, pk):
 @workspace_required("journeys.publish")
 def editor_test_start(request, pk):
     """GET: the test-run panel (a test contact, the phone simulator beside the canvas).
-    POST: start that contact in the live journey."""
+    POST: act on the test contact: start (default), fire the current wait now, send an event,
+    restart. Answers the contact's path (nodes visited, where it is now)."""
+    from django.utils import timezone
+
+    from . import testrun
+
     journey = _journey(request, pk)
     if request.method == "GET":
         contacts = Contact.objects.filter(workspace=request.workspace).order_by("-id")[:50]
@@ -400,9 +405,24 @@ def editor_test_start(request, pk):
     contact = Contact.objects.filter(workspace=request.workspace, pk=request.POST.get("contact") or 0).first()
     if contact is None:
         return JsonResponse({"error": "Choose a test contact."}, status=400)
+    action, now, actor = request.POST.get("action", "start"), timezone.now(), Actor.for_user(request.user)
     try:
-        journey_start(journey=journey, actor=Actor.for_user(request.user), contact_ids=[contact.pk])
+        if action == "start":
+            journey_start(journey=journey, actor=actor, contact_ids=[contact.pk], now=now)
+        elif action == "fire":
+            testrun.test_wait_fire(journey=journey, contact=contact, now=now)
+        elif action == "event":
+            try:
+                props = json.loads(request.POST.get("properties") or "{}")
+                assert isinstance(props, dict)
+            except (ValueError, AssertionError):
+                return JsonResponse({"error": "Properties must be a JSON object."}, status=400)
+            testrun.test_event_send(journey=journey, contact=contact, name=request.POST.get("event", "").strip(),
+                                    properties=props, now=now)  # fmt: skip
+        elif action == "restart":
+            testrun.test_restart(journey=journey, contact=contact, actor=actor, now=now)
+        elif action != "path":
+            return JsonResponse({"error": f"Unknown action '{action}'."}, status=400)
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
-    enrollment = Enrollment.objects.filter(journey=journey, contact=contact).order_by("-id").first()
-    return JsonResponse({"started": True, "enrollment": enrollment.pk if enrollment else None})
+    return JsonResponse({"ok": True, **testrun.test_path(journey=journey, contact=contact)})

@@ -130,4 +130,7 @@ def test_build_the_otp_onboarding_journey_with_the_mouse_publish_and_test_it(log
     expect(node(page, "otp_verify_1").locator('[joint-selector="counts"]')).to_contain_text(
         "1 entered", timeout=10000
     )
+    # and the path the test contact took lights up: it waits at the code check
+    expect(node(page, "otp_verify_1").locator(".body")).to_have_attribute("fill", "#fff1b8", timeout=10000)
+    expect(node(page, "trigger_event_1").locator(".body")).to_have_attribute("fill", "#fffbe6")
     page.screenshot(path=str(IMG / "editor-test-run.png"))

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cpaas.tenancy import Actor
 from journeys.editor.services import graph_changes, graph_etag
@@ -208,3 +209,49 @@ def test_viewer_sees_the_editor_read_only(journey, viewer):
 
 def test_another_workspace_cannot_save_into_the_journey(journey, other_admin):
     assert save(client_for(other_admin), journey, otp_graph(), "x").status_code == 404
+
+
+def test_test_run_start_path_event_fire_and_restart(workspace, marketer):
+    from contacts.models import Contact
+    from journeys.models import Enrollment
+
+    graph = {
+        "schema": 1,
+        "start": "t",
+        "nodes": {
+            "t": {"type": "trigger.manual", "config": {}, "exits": {"next": "w"}},
+            "w": {"type": "wait.event", "config": {"event": "app_opened", "timeout_s": 3600},
+                  "exits": {"event": "end", "timeout": "end"}},
+            "end": {"type": "exit", "config": {}, "exits": {}},
+        },
+    }  # fmt: skip
+    journey = journey_create(workspace=workspace, actor=Actor.for_user(marketer), name="T", graph=graph,
+                             rules={"allow_reentry": True})  # fmt: skip
+    journey_publish(journey=journey, actor=Actor.for_user(marketer))
+    contact = Contact.objects.create(workspace=workspace, first_name="Tess", phone="+447700900556")
+    client = client_for(marketer)
+    url = reverse("editor_test_start", args=[journey.pk])
+    assert "Phone simulator" in client.get(url).content.decode()
+    started = client.post(url, {"contact": contact.pk, "action": "start"})
+    assert started.status_code == 200
+    # the engine runs it to the wait (in tests, inline)
+    from journeys.engine import run_pending
+    from journeys.engine.audience import audience_step
+
+    audience_step()
+    run_pending()
+    path = client.post(url, {"contact": contact.pk, "action": "path"}).json()
+    assert path["visited"][:2] == ["t", "w"] and path["status"] == "waiting"
+    fired = client.post(url, {"contact": contact.pk, "action": "fire"})
+    assert fired.status_code == 200
+    assert Enrollment.objects.get(pk=path["enrollment"]).wait_until <= timezone.now()
+    bad = client.post(
+        url, {"contact": contact.pk, "action": "event", "event": "app_opened", "properties": "[1]"}
+    )
+    assert bad.status_code == 400
+    sent = client.post(url, {"contact": contact.pk, "action": "event", "event": "app_opened"})
+    assert sent.status_code == 200
+    restarted = client.post(url, {"contact": contact.pk, "action": "restart"})
+    assert restarted.status_code == 200
+    audience_step()
+    assert Enrollment.objects.filter(journey=journey, contact=contact).count() == 2

@@ -203,6 +203,17 @@ export class Canvas {
     return this.clientToLocal(r.left + r.width / 2 - NODE_W / 2, r.top + r.height / 3);
   }
 
+  // the test contact's path: visited nodes tinted, the current one outlined
+  light(visited, current) {
+    const on = new Set(visited || []);
+    for (const el of this.graph.getElements()) {
+      const want = el.id === current ? 'now' : (on.has(el.id) ? 'seen' : '');
+      if ((el.get('lit') || '') === want) continue;
+      el.set('lit', want, { sync: true });
+      el.attr('body/fill', { now: '#fff1b8', seen: '#fffbe6', '': '#fff' }[want], { sync: true });
+    }
+  }
+
   selectLink(link) {
     this.selectedLink?.attr('line/stroke', '#7b8499');
     this.selectedLink = link;

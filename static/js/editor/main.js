@@ -453,7 +453,40 @@ async function showTest() {
   await htmx.ajax('GET', boot.urls.test_start, { target: '#panel', swap: 'innerHTML' });
   panelFor = 'test';
   startCounts();
+  testPoll();
 }
+
+// --- test run: act on the test contact; the path it took lights up --------------------------
+
+async function testAction(action) {
+  const contact = $('#test-contact')?.value;
+  if (!contact) return null;
+  const body = new FormData();
+  body.set('action', action);
+  body.set('contact', contact);
+  if (action === 'event') { body.set('event', $('#test-event').value); body.set('properties', $('#test-props').value || '{}'); }
+  const res = await fetch(boot.urls.test_start, { method: 'POST', headers: { 'X-CSRFToken': csrf }, body });
+  const data = await res.json().catch(() => ({}));
+  const status = $('#test-status');
+  if (!res.ok) { if (status) status.textContent = data.error || 'That did not work.'; return null; }
+  canvas.light(data.visited, data.node);
+  if (status && action !== 'path') {
+    status.textContent = data.status ? `At ${data.node} (${data.status}${data.waiting ? `, waiting for a ${data.waiting}` : ''}).` : 'Not started.';
+  }
+  return data;
+}
+
+let testTimer = null;
+function testPoll() {
+  clearTimeout(testTimer);
+  if (!$('#test-run')) { canvas.light([], null); return; }
+  testAction('path').finally(() => { testTimer = setTimeout(testPoll, 1500); });
+}
+
+document.addEventListener('click', (evt) => {
+  const b = evt.target.closest('#test-run [data-test]');
+  if (b) testAction(b.dataset.test);
+});
 
 const commands = {
   undo, redo,
