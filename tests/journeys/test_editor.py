@@ -255,3 +255,19 @@ def test_test_run_start_path_event_fire_and_restart(workspace, marketer):
     assert restarted.status_code == 200
     audience_step()
     assert Enrollment.objects.filter(journey=journey, contact=contact).count() == 2
+
+
+def test_template_gallery_previews_and_every_template_opens_valid_in_the_editor(marketer):
+    from journeys.models import Journey
+    from journeys.templates_catalogue import TEMPLATES
+
+    client = client_for(marketer)
+    gallery = client.get(reverse("editor_index")).content.decode()
+    assert gallery.count('class="tpl-preview"') == len(TEMPLATES)
+    for key in TEMPLATES:
+        response = client.post(reverse("editor_index"), {"start": "template", "template": key})
+        assert response.status_code == 302, key
+        journey = Journey.objects.get(template_key=key)
+        boot = client.get(reverse("editor", args=[journey.pk])).context["boot"]
+        assert boot["problems"] == [], (key, boot["problems"][:3])
+        assert all(boot["exits"][nid] is not None for nid in boot["graph"]["nodes"])
