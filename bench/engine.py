@@ -1,0 +1,301 @@
+"""Journey engine benchmark on PostgreSQL, with 2 engine processes (and one dispatcher).
+
+    .venv/bin/python bench/engine.py [e2e] [timers] [segment]   # BENCH_DATABASE_URL, default postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench
+
+Prints, measured in the same run on the same database:
+1. the yardstick: raw single-row INSERTs per second (autocommit, one connection);
+2. end to end: 10,000 contacts enter `trigger.event -> wait.delay 1 s -> message.send (sandbox) -> exit`
+   through recorded events; messages handed to the provider per second (first to last hand-over),
+   and that rate as a ratio of the raw INSERT rate;
+3. timer lateness p50 / p95 / max over 10,000 timers due over 10 s (claim time minus due time);
+4. time to enrol a 100,000-contact segment (and to advance everyone to their first wait), and
+   the peak RSS of the engine processes.
+The database is dropped and created again; nothing else is touched."""
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench")
+ENV = {**os.environ, "DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "cpaas.settings.dev", "PYTHONUNBUFFERED": "1",
+       "LOG_LEVEL": "WARNING"}  # fmt: skip
+PY = sys.executable
+
+
+def recreate_database():
+    import psycopg
+
+    base, name = URL.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
+
+
+def raw_insert_rate(seconds=3.0) -> float:
+    import psycopg
+
+    with psycopg.connect(URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial primary key, a int, b text, at timestamptz)"
+        )
+        n, start = 0, time.monotonic()
+        while time.monotonic() - start < seconds:
+            conn.execute("INSERT INTO bench_rows (a, b, at) VALUES (%s, %s, now())", (n, "x" * 40))
+            n += 1
+        conn.execute("DROP TABLE bench_rows")
+    return n / (time.monotonic() - start)
+
+
+def start(command, *args):
+    return subprocess.Popen([PY, "manage.py", command, *args], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+def stop(processes):
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    for p in processes:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def peak_rss_mb(process) -> float:
+    try:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def wait_until(check, timeout=600, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
+def setup_django():
+    os.environ.update({k: ENV[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "LOG_LEVEL")})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def workspace(name):
+    from django.contrib.auth import get_user_model
+
+    from channels_app.models import Channel
+    from cpaas.models import Membership, Workspace
+
+    ws = Workspace.objects.create(name=name, slug=name.lower().replace(" ", "-"), timezone="UTC")
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    Membership.objects.get_or_create(workspace=ws, user=user, defaults={"role": "admin"})
+    Channel.objects.filter(workspace=ws, kind="sms").update(
+        rate_limit_per_second=100_000, settings={"sandbox": {"receipt": "none"}}
+    )
+    return ws, user
+
+
+def contacts(ws, n, **fields):
+    from contacts.models import Contact
+
+    Contact.objects.bulk_create(
+        (
+            Contact(workspace=ws, first_name=f"P{i}", phone=f"+4479{ws.pk % 10}{i:07d}", **fields)
+            for i in range(n)
+        ),
+        batch_size=5000,
+    )
+    return list(Contact.objects.filter(workspace=ws).order_by("pk").values_list("pk", flat=True))
+
+
+def publish(ws, user, name, graph, **rules):
+    from cpaas.tenancy import Actor
+    from journeys.services import journey_create, journey_publish
+
+    journey = journey_create(workspace=ws, actor=Actor.for_user(user), name=name, graph=graph, rules=rules)
+    journey_publish(journey=journey, actor=Actor.for_user(user))
+    journey.refresh_from_db()
+    return journey
+
+
+def n(type_, config=None, **exits):
+    return {"type": type_, "config": config or {}, "exits": exits}
+
+
+def end_to_end(insert_rate):
+    from django.db import transaction
+    from django.db.models import Max, Min
+
+    from channels_app.models import SandboxDelivery
+    from contacts.models import Contact
+    from contacts.services import event_record
+    from journeys.models import Enrollment
+
+    ws, user = workspace("Bench E2E")
+    ids = contacts(ws, 10_000)
+    journey = publish(ws, user, "E2E", {"schema": 1, "start": "t", "nodes": {
+        "t": n("trigger.event", {"event": "signup"}, next="w"),
+        "w": n("wait.delay", {"seconds": 1}, next="m"),
+        "m": n("message.send", {"channel": "sms", "template": {"en": "Welcome aboard!"}}, next="x", failed=None),
+        "x": n("exit")}})  # fmt: skip
+    # the contacts enter through their events (as the events API records them), before the engines run
+    t0 = time.monotonic()
+    people = Contact.objects.filter(workspace=ws).order_by("pk")
+    batch = []
+    for c in people.iterator(chunk_size=1000):
+        batch.append(c)
+        if len(batch) == 1000:
+            with transaction.atomic():
+                for contact in batch:
+                    event_record(workspace=ws, contact=contact, name="signup", source="bench")
+            batch = []
+    enrol_s = time.monotonic() - t0
+    assert Enrollment.objects.filter(journey=journey).count() == len(ids)
+    print(
+        f"  events recorded and enrolled: {len(ids):,} in {enrol_s:.1f} s ({len(ids) / enrol_s:,.0f}/s, one process)"
+    )
+    t1 = time.monotonic()
+    procs = [start("engine"), start("engine"), start("dispatcher")]
+    try:
+        ok = wait_until(
+            lambda: SandboxDelivery.objects.filter(channel__workspace=ws).count() >= len(ids), timeout=900
+        )
+        total_s = time.monotonic() - t1
+    finally:
+        stop(procs)
+    assert ok, "not every message reached the provider"
+    span = SandboxDelivery.objects.filter(channel__workspace=ws).aggregate(
+        a=Min("received_at"), b=Max("received_at")
+    )
+    window = max(0.001, (span["b"] - span["a"]).total_seconds())
+    rate = len(ids) / window
+    print(f"  messages handed to the provider: {len(ids):,} in {window:.1f} s = {rate:,.0f} msg/s "
+          f"({rate / insert_rate:.2f} x raw INSERT); engines started to last hand-over {total_s:.1f} s (incl. the 1 s wait)")  # fmt: skip
+    done = Enrollment.objects.filter(journey=journey, status="completed").count()
+    print(f"  enrolments completed: {done:,}")
+    return rate
+
+
+def timers():
+    from django.utils import timezone
+
+    from journeys.models import Enrollment, Step
+
+    ws, user = workspace("Bench Timers")
+    ids = contacts(ws, 10_000)
+    journey = publish(ws, user, "Timers", {"schema": 1, "start": "t", "nodes": {
+        "t": n("trigger.manual", {}, next="w"), "w": n("wait.delay", {"seconds": 1}, next="x"), "x": n("exit")}})  # fmt: skip
+    procs = [start("engine"), start("engine")]
+    time.sleep(2)  # let them start
+    base = timezone.now() + dt.timedelta(seconds=5)
+    spread = 10.0
+    rows = [
+        Enrollment(
+            workspace=ws,
+            journey=journey,
+            version=journey.live_version,
+            contact_id=cid,
+            status="waiting",
+            node="w",
+            wait_kind="timer",
+            wait_until=base + dt.timedelta(seconds=spread * i / len(ids)),
+            resume_token=1,
+            entered_at=timezone.now(),
+            active_lock=True,
+        )  # fmt: skip
+        for i, cid in enumerate(ids)
+    ]
+    for r in rows:
+        r.due_at = r.wait_until
+    Enrollment.objects.bulk_create(rows, batch_size=5000)
+    try:
+        ok = wait_until(
+            lambda: not Enrollment.objects.filter(journey=journey, status="waiting").exists(), timeout=300
+        )
+    finally:
+        stop(procs)
+    assert ok
+    due = {r.contact_id: r.wait_until for r in rows}
+    late = sorted(
+        (s["at"] - due[s["enrollment__contact_id"]]).total_seconds()
+        for s in Step.objects.filter(journey=journey, node="w").values("at", "enrollment__contact_id")
+    )
+    p50, p95 = statistics.median(late), late[int(len(late) * 0.95) - 1]
+    print(f"  {len(late):,} timers due over {spread:.0f} s: lateness p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+          f"max {late[-1] * 1000:.0f} ms (min {late[0] * 1000:.0f} ms)")  # fmt: skip
+    return p95
+
+
+def segment_enrolment():
+    from contacts.models import Segment
+    from cpaas.tenancy import Actor
+    from journeys.models import AudienceRun, Enrollment
+    from journeys.services import journey_start
+
+    ws, user = workspace("Bench Segment")
+    t0 = time.monotonic()
+    count = len(contacts(ws, 100_000, language="fr"))
+    print(f"  ({count:,} contacts created in {time.monotonic() - t0:.1f} s)")
+    segment = Segment.objects.create(workspace=ws, name="French", definition={"match": "all", "rules": [
+        {"field": "language", "op": "eq", "value": "fr"}]})  # fmt: skip
+    journey = publish(ws, user, "Segment", {"schema": 1, "start": "t", "nodes": {
+        "t": n("trigger.manual", {}, next="w"), "w": n("wait.delay", {"seconds": 86400}, next="x"), "x": n("exit")}})  # fmt: skip
+    procs = [start("engine"), start("engine")]
+    time.sleep(2)
+    t1 = time.monotonic()
+    run = journey_start(journey=journey, actor=Actor.for_user(user), segment=segment)
+    try:
+        ok = wait_until(lambda: AudienceRun.objects.filter(pk=run.pk, status="done").exists(), timeout=600)
+        enrolled_s = time.monotonic() - t1
+        ok2 = wait_until(
+            lambda: Enrollment.objects.filter(journey=journey, status="waiting").count() == count,
+            timeout=900,
+            every=1,
+        )
+        advanced_s = time.monotonic() - t1
+        rss = [peak_rss_mb(p) for p in procs]
+    finally:
+        stop(procs)
+    assert ok and ok2
+    print(f"  100,000-contact segment: enrolled in {enrolled_s:.1f} s, everyone at their first wait after {advanced_s:.1f} s; "
+          f"peak RSS of the engine processes {max(rss):.0f} MB ({', '.join(f'{r:.0f}' for r in rss)})")  # fmt: skip
+
+
+def main():
+    print(f"== bench/engine.py on {URL.rsplit('@', 1)[-1]}")
+    recreate_database()
+    setup_django()
+    parts = sys.argv[1:] or ["e2e", "timers", "segment"]
+    rate = raw_insert_rate()
+    print(
+        f"raw single-row INSERT (autocommit): {rate:,.0f}/s  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    if "e2e" in parts:
+        print("end to end (2 engines, 1 dispatcher, sandbox provider):")
+        end_to_end(rate)
+        print(f"  raw single-row INSERT again: {raw_insert_rate():,.0f}/s")
+    if "timers" in parts:
+        print("timers (2 engines):")
+        timers()
+    if "segment" in parts:
+        print("segment enrolment (2 engines):")
+        segment_enrolment()
+
+
+if __name__ == "__main__":
+    main()
