@@ -41,6 +41,10 @@ def audience_queryset(run: AudienceRun):
 def audience_step(*, now: dt.datetime | None = None, chunk: int = CHUNK) -> int:
     """Enrol the next chunk of one open run. Returns how many contacts it handled."""
     now = now or timezone.now()
+    if not AudienceRun.objects.filter(
+        status__in=[AudienceRun.Status.QUEUED, AudienceRun.Status.RUNNING]
+    ).exists():
+        return 0  # a read first: on SQLite a transaction takes the write lock
     with transaction.atomic():
         run = (
             _locked(
@@ -96,6 +100,8 @@ def schedules_due(*, now: dt.datetime | None = None) -> int:
 
     now = now or timezone.now()
     done = 0
+    if not Journey.objects.filter(status=Journey.Status.LIVE, next_run_at__lte=now).exists():
+        return 0
     with transaction.atomic():
         due = list(
             _locked(Journey.objects.filter(status=Journey.Status.LIVE, next_run_at__lte=now))

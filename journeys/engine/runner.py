@@ -571,6 +571,9 @@ def run_round(*, now: dt.datetime | None = None, limit: int = BATCH) -> tuple[in
     """Claim and advance one batch of due enrolments in one transaction. Returns (how many,
     webhook calls to make now that it committed)."""
     now = now or timezone.now()
+    # read before opening a transaction: on SQLite BEGIN IMMEDIATE takes the write lock
+    if not Enrollment.objects.filter(due_at__lte=now).exclude(journey__status=Journey.Status.PAUSED).exists():
+        return 0, []
     with transaction.atomic():
         enrollments = claim(now, limit)
         if not enrollments:
