@@ -277,7 +277,9 @@ export class Canvas {
     for (const el of jg.getElements()) if (!nodes[el.id]) el.remove({ sync: true });
     this.big = Object.keys(nodes).length > 150;
     if (first && this.big) this.updateArea();
-    if (add.length) jg.addCells(add, { sync: true });
+    // the first load goes in with one reset (addCells adds one by one, re-sorting each time)
+    const bulk = first && jg.getCells().length === 0;
+    if (add.length && !bulk) jg.addCells(add, { sync: true });
     // links: one per connected exit
     const want = new Map();
     for (const [id, n] of Object.entries(nodes)) {
@@ -296,7 +298,8 @@ export class Canvas {
         attrs: { line: { stroke: '#7b8499', strokeWidth: 2 } },
       }));
     }
-    if (links.length) jg.addCells(links, { sync: true });
+    if (bulk) jg.resetCells([...add, ...links], { sync: true });
+    else if (links.length) jg.addCells(links, { sync: true });
     // selection and problem outline
     for (const el of jg.getElements()) {
       const on = state.selected.has(el.id);
