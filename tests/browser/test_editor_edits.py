@@ -147,5 +147,13 @@ def test_outline_view_builds_a_small_journey_without_the_mouse(login, marketer, 
     page.screenshot(path=str(IMG / "editor-outline.png"))
     graph = draft_for(journey).graph
     assert graph["nodes"]["trigger"]["exits"] == {"next": "message_send_1"}
+    # offline: the state says so and retries; back online, it saves
+    page.context.set_offline(True)
+    outline.get_by_label("Add a node").select_option("goal")
+    outline.get_by_role("button", name="Add", exact=True).press("Enter")
+    expect(page.locator("#save-state")).to_contain_text("Offline — retrying")
+    page.context.set_offline(False)
+    saved(page)
+    assert "goal_1" in draft_for(journey).graph["nodes"]
     assert graph["nodes"]["message_send_1"]["exits"] == {"next": "end", "failed": None}
     assert graph["nodes"]["message_send_1"]["config"]["template"] == {"en": "Thanks for joining!"}
