@@ -62,7 +62,9 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict) 
         if widget == "channel":
             field["options"] = ["preferred", *choices["channel_kinds"]]
         if widget == "select":
-            field["options"] = spec.get("options", [])
+            field["options"] = list(spec.get("options", []))
+        if widget in ("select", "channel") and field["text"] and field["text"] not in field["options"]:
+            field["options"].append(field["text"])  # keep what is there, even if no longer offered
         out.append(field)
     return out
 
