@@ -53,13 +53,11 @@ def enroll_one(*, journey: Journey, contact_id: int, now: dt.datetime, context: 
         return None
     if blocked_contacts(journey, [contact_id]):
         return None
-    if trigger_key and Enrollment.objects.filter(journey=journey, trigger_key=trigger_key).exists():
-        return None
     enrollment = _new(journey, contact_id, now, context, trigger_key)
     try:
         with transaction.atomic():
             enrollment.save()
-    except IntegrityError:  # a concurrent trigger enrolled the contact first
+    except IntegrityError:  # this trigger key enrolled before, or a concurrent trigger enrolled the contact
         return None
     own = deltas is None
     deltas = deltas or CounterDeltas()
