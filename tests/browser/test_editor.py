@@ -3,14 +3,13 @@ canvas with the mouse, see the badge of an unconnected exit, fix it, publish, an
 test contact whose code arrives in the phone simulator beside the canvas."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.browser.screenshots import docs_screenshot
 
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def drop(page, node_type, x, y):
@@ -83,10 +82,17 @@ def test_build_the_otp_onboarding_journey_with_the_mouse_publish_and_test_it(log
     page.get_by_label("Event name").fill("signup")
     page.get_by_label("Event name").press("Tab")
     node(page, "message_send_1").locator(".body").click()
+    expect(panel_of(page, "message_send_1")).to_be_visible()
     text = panel_of(page, "message_send_1").locator("textarea[name=cfg-template-text]").first
     text.fill("Welcome {{contact.first_name}}, your account is ready.")
     expect(page.locator(".sms-count").first).to_contain_text("1 segment · GSM-7")
     page.get_by_label("Channel", exact=True).select_option("sms")  # a change: the form applies
+    # the form's apply is asynchronous: wait for the graph to hold both edits, then for the save
+    page.wait_for_function(
+        """() => { const c = window.editor.state.graph.nodes.message_send_1.config;
+                   return c.channel === "sms" && (c.template.en || "").startsWith("Welcome"); }""",
+        timeout=15000,
+    )
     saved(page)
     g = graph(page)
     assert g["start"] == "trigger_event_1"
@@ -101,8 +107,8 @@ def test_build_the_otp_onboarding_journey_with_the_mouse_publish_and_test_it(log
     expect(badge).to_have_text("1")
     expect(page.locator("#problems")).to_contain_text("Connect the 'expired' exit or end it.")
     expect(page.locator("#publish")).to_be_disabled()
-    page.locator("#canvas").screenshot(path=str(IMG / "editor-canvas.png"))
-    page.screenshot(path=str(IMG / "editor-problems.png"))
+    docs_screenshot(page.locator("#canvas"), "editor-canvas.png")
+    docs_screenshot(page, "editor-problems.png")
 
     # when they click the problem, the node is selected and they end the exit in the panel
     page.locator("#problems button", has_text="expired").click()
@@ -133,4 +139,4 @@ def test_build_the_otp_onboarding_journey_with_the_mouse_publish_and_test_it(log
     # and the path the test contact took lights up: it waits at the code check
     expect(node(page, "otp_verify_1").locator(".body")).to_have_attribute("fill", "#fff1b8", timeout=10000)
     expect(node(page, "trigger_event_1").locator(".body")).to_have_attribute("fill", "#fffbe6")
-    page.screenshot(path=str(IMG / "editor-test-run.png"))
+    docs_screenshot(page, "editor-test-run.png")

@@ -1,14 +1,12 @@
 """Editing on the canvas: undo/redo round trip, copy and paste of a group of nodes into another
 journey, a conflict between two browser contexts, and the outline view without the mouse."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.browser.screenshots import docs_screenshot
 
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def open_editor(login, user, journey):
@@ -104,7 +102,7 @@ def test_conflict_between_two_browser_contexts(server, browser, login, marketer,
     expect(dialog).to_be_visible(timeout=10000)
     expect(dialog).to_contain_text(admin_user.username)
     expect(mine.locator("#save-state")).to_contain_text("Conflict")
-    mine.screenshot(path=str(IMG / "editor-conflict.png"))
+    docs_screenshot(mine, "editor-conflict.png")
     assert "goal_1" in draft_for(journey).graph["nodes"]
     assert "wait_delay_1" not in draft_for(journey).graph["nodes"]
     # I load their version: my canvas shows their node, and mine is gone
@@ -144,7 +142,7 @@ def test_outline_view_builds_a_small_journey_without_the_mouse(login, marketer, 
     text.first.press("Tab")
     saved(page)
     expect(page.locator("#problem-count")).to_have_text("0")
-    page.screenshot(path=str(IMG / "editor-outline.png"))
+    docs_screenshot(page, "editor-outline.png")
     graph = draft_for(journey).graph
     assert graph["nodes"]["trigger"]["exits"] == {"next": "message_send_1"}
     # offline: the state says so and retries; back online, it saves
