@@ -60,11 +60,16 @@ def _consent_evidence_cleared_before_flush(request):
     """Transactional tests end with a flush (DELETE FROM every table on SQLite), which the
     append-only triggers on consent events rightly refuse. Remove the evidence first through
     the one sanctioned path, the erasure gate, so the reset works and the triggers stay on."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        yield
+        return
+    # Set up the database fixture first, so this teardown runs before its flush.
+    request.getfixturevalue("_django_db_helper")
     yield
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
-        marker = request.node.get_closest_marker("django_db")
-        if not (marker and marker.kwargs.get("transaction")):
-            return
     from django.db import transaction
 
     from consent.models import ConsentEvent, ErasureGate
@@ -74,7 +79,7 @@ def _consent_evidence_cleared_before_flush(request):
         if contact_ids:
             ErasureGate.objects.bulk_create([ErasureGate(contact_id=c) for c in contact_ids])
             for contact_id in contact_ids:
-                ConsentEvent.objects._erase_contact_events(contact_id)
+                ConsentEvent.objects.all()._erase_contact_events(contact_id)
             ErasureGate.objects.all().delete()
 
 
