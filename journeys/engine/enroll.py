@@ -16,14 +16,15 @@ S = Enrollment.Status
 
 
 def _new(journey: Journey, contact_id: int, now, context: dict | None, trigger_key: str | None) -> Enrollment:
-    version = journey.live_version
+    from .graph import graph_for
+
     return Enrollment(
         workspace_id=journey.workspace_id,
         journey_id=journey.pk,
-        version_id=version.pk,
+        version_id=journey.live_version_id,
         contact_id=contact_id,
         status=S.ACTIVE,
-        node=version.graph["start"],
+        node=graph_for(journey.live_version_id).start,
         context=context or {},
         due_at=now,
         entered_at=now,

@@ -134,9 +134,12 @@ def enroll_for_event(event, now) -> int:
             trigger_key=event.name,
         )
     count = 0
-    for journey in journeys.select_related("live_version"):
-        graph = journey.live_version.graph
-        start = graph["nodes"][graph["start"]]
+    # the graph comes from the per-process cache of published versions, not from this query
+    for journey in journeys.exclude(live_version=None).defer("description"):
+        graph = graphs_for([journey.live_version_id]).get(journey.live_version_id)
+        if graph is None:
+            continue
+        start = graph.nodes[graph.start]
         spec = REGISTRY[start["type"]]
         if event.name == REPLY:
             if not spec.matches(start["config"], props.get("text", ""), props.get("channel", "")):
