@@ -186,8 +186,13 @@ def end_to_end(insert_rate):
     rate = len(ids) / window
     print(f"  messages handed to the provider: {len(ids):,} in {window:.1f} s = {rate:,.0f} msg/s "
           f"({rate / insert_rate:.2f} x raw INSERT); engines started to last hand-over {total_s:.1f} s (incl. the 1 s wait)")  # fmt: skip
+    from journeys.models import Step
+
+    steps = Step.objects.filter(journey=journey, node="m").aggregate(a=Min("at"), b=Max("at"))
+    engine_s = max(0.001, (steps["b"] - steps["a"]).total_seconds())
     done = Enrollment.objects.filter(journey=journey, status="completed").count()
-    print(f"  enrolments completed: {done:,}")
+    print(f"  of which the engines' part: {len(ids):,} message steps (messages written, consent checked) between the first "
+          f"and the last round in {engine_s:.1f} s = {len(ids) / engine_s:,.0f}/s; enrolments completed: {done:,}")  # fmt: skip
     return rate
 
 
