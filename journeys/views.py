@@ -112,15 +112,27 @@ def journey_action(request, pk):
 @require_POST
 @workspace_required("journeys.publish")
 def journey_start_view(request, pk):
+    """Start a segment, or a CSV list whose first column is `id`, `external_id` or `phone`."""
     journey = _journey_or_404(request, pk)
-    segment = Segment.objects.filter(workspace=request.workspace, pk=request.POST.get("segment") or 0).first()
+    upload = request.FILES.get("csv")
+    actor = Actor.from_request(request)
     try:
-        if segment is None:
-            raise ValidationError({"segment": ["Choose a segment."]})
-        run = services.journey_start(journey=journey, actor=Actor.from_request(request), segment=segment)
-        messages.success(
-            request, f"Starting '{segment.name}': contacts are enrolled in batches (run {run.pk})."
-        )
+        if upload is not None:
+            ids = services.contacts_from_csv(
+                workspace=request.workspace, data=upload.read(services.CSV_MAX_BYTES + 1)
+            )
+            run = services.journey_start(journey=journey, actor=actor, contact_ids=ids)
+            messages.success(request, f"Starting {len(ids):,} contacts from {upload.name} (run {run.pk}).")
+        else:
+            segment = Segment.objects.filter(
+                workspace=request.workspace, pk=request.POST.get("segment") or 0
+            ).first()
+            if segment is None:
+                raise ValidationError({"segment": ["Choose a segment or a CSV file."]})
+            run = services.journey_start(journey=journey, actor=actor, segment=segment)
+            messages.success(
+                request, f"Starting '{segment.name}': contacts are enrolled in batches (run {run.pk})."
+            )
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)

@@ -1,6 +1,6 @@
 """Writes of the journeys app. Callers import from here."""
 
-from .enrollments import enrollment_cancel, journey_start
+from .enrollments import CSV_MAX_BYTES, contacts_from_csv, enrollment_cancel, journey_start
 from .journeys import (
     JourneyInvalid,
     draft_for,
@@ -16,6 +16,8 @@ from .journeys import (
 )
 
 __all__ = [
+    "CSV_MAX_BYTES",
+    "contacts_from_csv",
     "JourneyInvalid",
     "draft_for",
     "draft_save",

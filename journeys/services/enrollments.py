@@ -19,6 +19,62 @@ from ..engine.counters import CounterDeltas
 from ..models import AudienceRun, Enrollment, Journey
 
 START_MAX_IDS = 200_000
+CSV_MAX_BYTES = 10 * 1024 * 1024
+CSV_COLUMNS = ("id", "external_id", "phone")
+
+
+def contacts_from_csv(*, workspace, data: bytes) -> list[int]:
+    """Contact ids from a CSV whose header names one of id, external_id, phone (the first such
+    column is used). Every row must name a contact of the workspace, else ValidationError with
+    the first bad lines."""
+    import csv
+    import io
+
+    from contacts.validation import normalize_phone
+
+    if len(data) > CSV_MAX_BYTES:
+        raise ValidationError({"csv": [f"At most {CSV_MAX_BYTES // (1024 * 1024)} MB."]})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError({"csv": ["The file is not UTF-8 text."]}) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    column = next((c for c in header if c in CSV_COLUMNS), None)
+    if column is None:
+        raise ValidationError({"csv": [f"The first line must name a column {', '.join(CSV_COLUMNS)}."]})
+    index = header.index(column)
+    values, bad = [], []
+    for line, row in enumerate(reader, start=2):
+        raw = (row[index] if index < len(row) else "").strip()
+        if not raw:
+            continue
+        if column == "phone":
+            try:
+                raw = normalize_phone(raw, workspace.default_country)
+            except ValueError:
+                bad.append(f"line {line}: '{raw}' is not a phone number")
+                continue
+        elif column == "id" and not raw.isdigit():
+            bad.append(f"line {line}: '{raw}' is not an id")
+            continue
+        values.append((line, int(raw) if column == "id" else raw))
+    field = {"id": "pk", "external_id": "external_id", "phone": "phone"}[column]
+    found: dict = {}
+    wanted = [v for _, v in values]
+    for start in range(0, len(wanted), 5000):
+        found.update(
+            Contact.objects.filter(
+                workspace=workspace, **{f"{field}__in": wanted[start : start + 5000]}
+            ).values_list(field, "pk")
+        )
+    bad += [f"line {line}: no contact with {column} {v}" for line, v in values if v not in found]
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise ValidationError({"csv": ["; ".join(bad[:5]) + more]})
+    if not values:
+        raise ValidationError({"csv": ["The file names no contact."]})
+    return list(dict.fromkeys(found[v] for _, v in values))
 
 
 @transaction.atomic

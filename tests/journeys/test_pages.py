@@ -62,3 +62,27 @@ def test_list_page_queries_do_not_grow_with_journeys(marketer_client, publish, d
         publish(linear(SIGNUP, ("wait.delay", {"seconds": 60})), name=f"J{i}")
     with django_assert_max_num_queries(12):
         marketer_client.get(reverse("journey_list"))
+
+
+def test_start_a_csv_list_from_the_journey_page(marketer_client, publish, workspace):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from journeys.engine import audience_step
+    from journeys.models import Enrollment
+    from tests.factories import ContactFactory
+
+    journey = publish(linear(("trigger.manual", {}), ("wait.delay", {"seconds": 60})))
+    a = ContactFactory(workspace=workspace, phone="+447911000201")
+    b = ContactFactory(workspace=workspace, phone="+447911000202")
+    bad = SimpleUploadedFile("list.csv", b"phone\n07911 000201\n+447911000299\n", content_type="text/csv")
+    r = marketer_client.post(reverse("journey_start", args=[journey.pk]), {"csv": bad}, follow=True)
+    assert "line 3: no contact with phone +447911000299" in r.content.decode()
+    good = SimpleUploadedFile("list.csv", b"phone\n07911 000201\n+447911000202\n", content_type="text/csv")
+    r = marketer_client.post(reverse("journey_start", args=[journey.pk]), {"csv": good}, follow=True)
+    assert "Starting 2 contacts from list.csv" in r.content.decode()
+    while audience_step():
+        pass
+    assert set(Enrollment.objects.filter(journey=journey).values_list("contact_id", flat=True)) == {
+        a.pk,
+        b.pk,
+    }
