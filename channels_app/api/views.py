@@ -7,12 +7,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.models import ChannelKind, Contact
+from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, error_responses, idempotency_key_merged
+from cpaas.api.common import body as _body
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
 
@@ -29,7 +31,6 @@ from ..services.verify import (
 )
 from .serializers import (
     ChannelOutputSerializer,
-    ErrorSerializer,
     MessageBatchInputSerializer,
     MessageBatchOutputSerializer,
     MessageDetailSerializer,
@@ -47,25 +48,11 @@ VERIFY_PERMS = ("messages.view", "verify.use")
 
 
 def _errors(*codes: int) -> dict:
-    text = {
-        400: "Invalid input: `fields` says what and where.",
-        401: "Missing, unknown or revoked API token.",
-        403: "The session user's role does not allow this.",
-        404: "Not found in this workspace.",
-        409: "Idempotency key already used for a message to another contact.",
-        429: "Rate limit reached; see the Retry-After header.",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    return error_responses(*codes, conflict="Idempotency key already used for a message to another contact.")
 
 
 def _id(name: str, what: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH, description=f"{what} id.")
-
-
-def _body(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _throttled(exc: VerificationRateLimited):
@@ -151,14 +138,7 @@ class MessageListCreateApi(APIView):
         "the provider right after. The same `idempotency_key` (or `Idempotency-Key` header) again "
         "returns the first message with 200 and sends nothing. Follow the status with GET or the "
         "message's page.",
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Same as the body's idempotency_key.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
         request=MessageSendInputSerializer,
         responses={
             201: MessageOutputSerializer,
@@ -167,14 +147,7 @@ class MessageListCreateApi(APIView):
         },
     )
     def post(self, request):
-        data = dict(_body(MessageSendInputSerializer, request))
-        header = request.headers.get("Idempotency-Key", "").strip()
-        if header:
-            if data.get("idempotency_key") not in (None, "", header):
-                raise ValidationError(
-                    {"idempotency_key": ["Differs from the Idempotency-Key header; send one or the other."]}
-                )
-            data["idempotency_key"] = header
+        data = idempotency_key_merged(dict(_body(MessageSendInputSerializer, request)), request)
         channel = data.get("channel") or PREFERRED
         contact = _contact(request, data, _kind_of(request, channel))
         message = message_send(

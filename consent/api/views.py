@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 from contacts import selectors as contact_selectors
 from contacts.models import ChannelKind, Contact
 from cpaas import gdpr
+from cpaas.api.common import error_responses as _errors
+from cpaas.api.common import validated as _valid
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
 
@@ -27,7 +29,6 @@ from .serializers import (
     ConsentChangeOutputSerializer,
     ConsentEventSerializer,
     ContactConsentSerializer,
-    ErrorSerializer,
     EventFilterSerializer,
     KeywordResultSerializer,
     KeywordSimulateInputSerializer,
@@ -37,27 +38,11 @@ from .serializers import (
 )
 
 CONSENT_PERMS = ("consent.view", "consent.edit")
+
 TAGS = ["consent"]
 CONTACT_ID = OpenApiParameter(
     "contact_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Contact id."
 )
-
-
-def _errors(*codes: int) -> dict:
-    text = {
-        400: "Invalid input: `fields` says what and where.",
-        401: "Missing, unknown or revoked API token.",
-        403: "The session user's role does not allow this.",
-        404: "Not found in this workspace.",
-        429: "Rate limit reached; see the Retry-After header.",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _channel_field(exc: ValidationError) -> ValidationError:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from contacts.models import ADDRESS_KINDS, ChannelKind, Contact, Event
+from cpaas.api.common import ErrorSerializer  # noqa: F401  (re-exported: apps above import it from here)
 
 CHANNELS = ", ".join(ChannelKind.values)
 
@@ -216,24 +217,3 @@ class EventFilterSerializer(QueryFilterSerializer):
         required=False, help_text="ISO 8601; events that occurred at or after (UTC if no zone)."
     )
     until = serializers.DateTimeField(required=False, help_text="ISO 8601; events that occurred before.")
-
-
-# --- errors (for the schema) ----------------------------------------------------------------
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(
-        help_text="validation_error, conflict, not_found, not_authenticated, authentication_failed, "
-        "permission_denied, throttled, ..."
-    )
-    message = serializers.CharField(help_text="One sentence for humans.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="Field path (e.g. phone, attributes.due_date, events[12].name) to messages.",
-    )
-    retry_after_s = serializers.IntegerField(required=False, help_text="Only on 429.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()

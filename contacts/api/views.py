@@ -13,6 +13,10 @@ from rest_framework.views import APIView
 from contacts import selectors, services
 from contacts.models import Contact, Event, Segment
 from contacts.validation import normalize_phone
+from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, error_responses, idempotency_key_merged
+from cpaas.api.common import body as _body
+from cpaas.api.common import page as _page
+from cpaas.api.common import query as _query
 from cpaas.api.errors import flatten_errors
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
@@ -22,7 +26,6 @@ from .serializers import (
     ContactFilterSerializer,
     ContactInputSerializer,
     ContactOutputSerializer,
-    ErrorSerializer,
     EventBatchInputSerializer,
     EventBatchOutputSerializer,
     EventFilterSerializer,
@@ -35,15 +38,7 @@ EVENTS_PERMS = ("events.view", "contacts.edit")
 
 
 def _errors(*codes: int) -> dict:
-    text = {
-        400: "Invalid input: `fields` says what and where.",
-        401: "Missing, unknown or revoked API token.",
-        403: "The session user's role does not allow this.",
-        404: "Not found in this workspace.",
-        409: "Idempotency key already used for a different event.",
-        429: "Rate limit reached; see the Retry-After header.",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    return error_responses(*codes, conflict="Idempotency key already used for a different event.")
 
 
 READ_ERRORS = _errors(401, 403, 429)
@@ -53,25 +48,6 @@ CONTACT_ID = OpenApiParameter(
 EXTERNAL_ID = OpenApiParameter(
     "external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Your id for the contact."
 )
-
-
-def _query(serializer_class, request) -> dict:
-    params = {k: v for k, v in request.query_params.dict().items() if v.strip() != ""}  # ?q= is no filter
-    serializer = serializer_class(data=params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _body(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _page(request, view, queryset, serializer_class) -> Response:
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 def _contact_or_404(request, contact_id) -> Contact:
@@ -267,14 +243,7 @@ class EventListCreateApi(APIView):
         "(body `idempotency_key` or `Idempotency-Key` header) was already used for the same event "
         "(header `Idempotent-Replayed: true`); 409 when it was used for a different one. A contact "
         "named by external_id or phone that does not exist yet is created.",
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Same as the body's idempotency_key.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
         request=EventInputSerializer,
         responses={
             201: EventOutputSerializer,
@@ -283,16 +252,7 @@ class EventListCreateApi(APIView):
         },
     )
     def post(self, request):
-        item = dict(_body(EventInputSerializer, request))
-        header = request.headers.get("Idempotency-Key", "").strip()
-        if header:
-            if item.get("idempotency_key") not in (None, "", header):
-                raise ValidationError(
-                    {"idempotency_key": ["Differs from the Idempotency-Key header; send one or the other."]}
-                )
-            if len(header) > 200:
-                raise ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-            item["idempotency_key"] = header
+        item = idempotency_key_merged(dict(_body(EventInputSerializer, request)), request)
         try:
             (result,) = events_ingest(
                 workspace=request.workspace, actor=Actor.from_request(request), items=[item]

@@ -3,14 +3,15 @@ or selector, render. Every query is scoped to `request.workspace` (another works
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contacts.api.serializers import ErrorSerializer
 from contacts.models import Contact, Segment
 from contacts.validation import normalize_phone
+from cpaas.api.common import body as _body
+from cpaas.api.common import error_responses as _errors
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
 
@@ -39,21 +40,9 @@ from .serializers import (
 VIEW, EDIT, PUBLISH = "journeys.view", "journeys.edit", "journeys.publish"
 
 
-def _errors(*codes):
-    text = {400: "Invalid input: `fields` says what and where.", 401: "Missing or unknown API token.",
-            403: "The session user's role does not allow this.", 404: "Not found in this workspace."}  # fmt: skip
-    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in codes}
-
-
 class PublishRefusedSerializer(serializers.Serializer):
     error = serializers.DictField()
     problems = ProblemSerializer(many=True)
-
-
-def _body(cls, request):
-    s = cls(data=request.data)
-    s.is_valid(raise_exception=True)
-    return s.validated_data
 
 
 def _journey(request, pk) -> Journey:

@@ -1,0 +1,87 @@
+"""What every app's API views share: the documented error responses (one error body, see
+errors.py), validated input, pages, and the Idempotency-Key header."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.response import Response
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="validation_error, conflict, not_found, not_authenticated, authentication_failed, "
+        "permission_denied, throttled, ..."
+    )
+    message = serializers.CharField(help_text="One sentence for humans.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field path (e.g. phone, attributes.due_date, events[12].name) to messages.",
+    )
+    retry_after_s = serializers.IntegerField(required=False, help_text="Only on 429.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+ERROR_TEXT = {
+    400: "Invalid input: `fields` says what and where.",
+    401: "Missing, unknown or revoked API token.",
+    403: "The session user's role does not allow this.",
+    404: "Not found in this workspace.",
+    409: "The idempotency key was already used for something else.",
+    429: "Rate limit reached; see the Retry-After header.",
+}
+
+
+def error_responses(*codes: int, conflict: str | None = None) -> dict:
+    """OpenAPI responses for these error codes, all with the one error body."""
+    text = {**ERROR_TEXT, **({409: conflict} if conflict else {})}
+    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+
+
+def validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def body(serializer_class, request) -> dict:
+    return validated(serializer_class, request.data)
+
+
+def query(serializer_class, request) -> dict:
+    """Query parameters, where an empty value (?q=) means no filter."""
+    return validated(
+        serializer_class, {k: v for k, v in request.query_params.dict().items() if v.strip() != ""}
+    )
+
+
+def page(request, view, queryset, serializer_class) -> Response:
+    paginator = view.pagination_class()
+    items = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(items, many=True).data)
+
+
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Same as the body's idempotency_key.",
+)
+
+
+def idempotency_key_merged(data: dict, request, *, max_length: int = 200) -> dict:
+    """The body with the Idempotency-Key header as its idempotency_key; both given and different
+    is an error on that field."""
+    header = request.headers.get("Idempotency-Key", "").strip()
+    if header:
+        if data.get("idempotency_key") not in (None, "", header):
+            raise serializers.ValidationError(
+                {"idempotency_key": ["Differs from the Idempotency-Key header; send one or the other."]}
+            )
+        if len(header) > max_length:
+            raise serializers.ValidationError({"Idempotency-Key": [f"At most {max_length} characters."]})
+        data["idempotency_key"] = header
+    return data
