@@ -11,6 +11,12 @@ def n(type_, config=None, x=0, y=0, **exits):
     return {"type": type_, "config": config or {}, "position": {"x": x, "y": y}, "exits": exits}
 
 
+def send(text, x, y, *, purpose, channel="preferred", next=None, failed=None, **config):
+    """A message.send node with an English template; its exits end unless given."""
+    config = {"channel": channel, "purpose": purpose, **config, "template": {"en": text}}
+    return n("message.send", config, x, y, next=next, failed=failed)
+
+
 def g(first, **nodes):
     return {"schema": 1, "start": first, "nodes": nodes}
 
@@ -83,19 +89,12 @@ def activation_nudge():
                 event=None,
                 timeout="nudge",
             ),
-            nudge=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {
-                        "en": "Hi {{contact.first_name|there}}, your account is ready. Make your first transfer in 2 minutes."
-                    },
-                },
+            nudge=send(
+                "Hi {{contact.first_name|there}}, your account is ready. Make your first transfer in 2 minutes.",
                 40,
                 320,
+                purpose="marketing",
                 next="wait2",
-                failed=None,
             ),
             wait2=n(
                 "wait.event",
@@ -105,18 +104,12 @@ def activation_nudge():
                 event=None,
                 timeout="tip",
             ),
-            tip=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "buttons": ["Show me", "Later"],
-                    "template": {"en": "Need a hand getting started? Tap below for a 30-second guide."},
-                },
+            tip=send(
+                "Need a hand getting started? Tap below for a 30-second guide.",
                 40,
                 600,
-                next=None,
-                failed=None,
+                purpose="marketing",
+                buttons=["Show me", "Later"],
             ),
             activated=n("goal", {"event": "first_transaction"}, 320, 40),
         ),
@@ -138,19 +131,12 @@ def abandoned_cart():
                 event=None,
                 timeout="remind",
             ),
-            remind=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {
-                        "en": "You left something in your cart, {{contact.first_name|}}. It is saved for you: {{event.cart_url|}}"
-                    },
-                },
+            remind=send(
+                "You left something in your cart, {{contact.first_name|}}. It is saved for you: {{event.cart_url|}}",
                 40,
                 320,
+                purpose="marketing",
                 next="wait2",
-                failed=None,
             ),
             wait2=n(
                 "wait.event",
@@ -160,19 +146,11 @@ def abandoned_cart():
                 event=None,
                 timeout="discount",
             ),
-            discount=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {
-                        "en": "Still thinking it over? Here is 10% off your cart with code CART10, valid 48 hours."
-                    },
-                },
+            discount=send(
+                "Still thinking it over? Here is 10% off your cart with code CART10, valid 48 hours.",
                 40,
                 600,
-                next=None,
-                failed=None,
+                purpose="marketing",
             ),
             bought=n("goal", {"event": "purchase"}, 320, 40),
         ),
@@ -254,19 +232,12 @@ def loyalty_points_expiry():
                 40,
                 next="remind",
             ),
-            remind=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {
-                        "en": "{{contact.first_name|Hi}}, your {{contact.points|}} points expire on {{contact.points_expire_on}}. Treat yourself!"
-                    },
-                },
+            remind=send(
+                "{{contact.first_name|Hi}}, your {{contact.points|}} points expire on {{contact.points_expire_on}}. Treat yourself!",
                 40,
                 180,
+                purpose="marketing",
                 next="daybefore",
-                failed=None,
             ),
             daybefore=n(
                 "wait.until",
@@ -276,18 +247,7 @@ def loyalty_points_expiry():
                 next="last",
                 missing=None,
             ),
-            last=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {"en": "Last day tomorrow: your points expire. Use them now."},
-                },
-                40,
-                460,
-                next=None,
-                failed=None,
-            ),
+            last=send("Last day tomorrow: your points expire. Use them now.", 40, 460, purpose="marketing"),
         ),
     }
 
@@ -329,32 +289,21 @@ def birthday_reward():
                 whatsapp="wa",
                 **{"else": "sms"},
             ),
-            wa=n(
-                "message.send",
-                {
-                    "channel": "whatsapp",
-                    "purpose": "marketing",
-                    "media_url": "https://example.com/cake.png",
-                    "template": {
-                        "en": "Happy birthday, {{contact.first_name|}}! 🎂 Your gift: code BDAY20 for 20% off."
-                    },
-                },
+            wa=send(
+                "Happy birthday, {{contact.first_name|}}! 🎂 Your gift: code BDAY20 for 20% off.",
                 -160,
                 320,
-                next=None,
+                purpose="marketing",
+                channel="whatsapp",
+                media_url="https://example.com/cake.png",
                 failed="sms",
             ),
-            sms=n(
-                "message.send",
-                {
-                    "channel": "sms",
-                    "purpose": "marketing",
-                    "template": {"en": "Happy birthday {{contact.first_name|}}! Gift: 20% off with BDAY20."},
-                },
+            sms=send(
+                "Happy birthday {{contact.first_name|}}! Gift: 20% off with BDAY20.",
                 200,
                 320,
-                next=None,
-                failed=None,
+                purpose="marketing",
+                channel="sms",
             ),
         ),
         "rules": {"allow_reentry": True},
@@ -368,19 +317,12 @@ def churn_reengagement():
         "graph": g(
             "start",
             start=n("trigger.manual", {}, 40, 40, next="miss"),
-            miss=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {
-                        "en": "We miss you, {{contact.first_name|}}! Here is what is new since your last visit."
-                    },
-                },
+            miss=send(
+                "We miss you, {{contact.first_name|}}! Here is what is new since your last visit.",
                 40,
                 180,
+                purpose="marketing",
                 next="wait",
-                failed=None,
             ),
             wait=n(
                 "wait.event",
@@ -401,30 +343,8 @@ def churn_reengagement():
                 discount="discount",
                 free_month="month",
             ),
-            discount=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {"en": "Come back with 25% off: code BACK25."},
-                },
-                -160,
-                600,
-                next=None,
-                failed=None,
-            ),
-            month=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "marketing",
-                    "template": {"en": "Your next month is on us: code FREEMONTH."},
-                },
-                240,
-                600,
-                next=None,
-                failed=None,
-            ),
+            discount=send("Come back with 25% off: code BACK25.", -160, 600, purpose="marketing"),
+            month=send("Your next month is on us: code FREEMONTH.", 240, 600, purpose="marketing"),
             back=n("goal", {"event": "app_opened"}, 320, 40),
         ),
     }
@@ -461,14 +381,7 @@ def collections_call_warmup():
                 timeout=None,
                 failed=None,
             ),
-            thanks=n(
-                "message.send",
-                {"channel": "sms", "purpose": "collections", "template": {"en": "Thanks, speak soon."}},
-                -200,
-                340,
-                next=None,
-                failed=None,
-            ),
+            thanks=send("Thanks, speak soon.", -200, 340, purpose="collections", channel="sms"),
             resched=n(
                 "inbox.handoff",
                 {
@@ -576,18 +489,7 @@ def collections_promise_to_pay():
                 timeout="agent",
                 failed="agent",
             ),
-            thanks=n(
-                "message.send",
-                {
-                    "channel": "preferred",
-                    "purpose": "collections",
-                    "template": {"en": "Payment received. Thank you!"},
-                },
-                -120,
-                620,
-                next=None,
-                failed=None,
-            ),
+            thanks=send("Payment received. Thank you!", -120, 620, purpose="collections"),
             agent=n(
                 "inbox.handoff",
                 {
