@@ -88,6 +88,11 @@ class JourneyVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    is_test = models.BooleanField(
+        default=False,
+        help_text="A frozen copy of the draft for an editor test run: published_at set, no number, "
+        "never live and not in the version history.",
+    )
 
     objects = JourneyVersionQuerySet.as_manager()
 
@@ -173,6 +178,9 @@ class Enrollment(models.Model):
     trigger_key = models.CharField(max_length=200, null=True, blank=True)
     active_lock = models.BooleanField(
         null=True, blank=True, help_text="True while open in a one-active journey"
+    )
+    is_test = models.BooleanField(
+        default=False, help_text="An editor test run: not counted, runs whatever the journey's status"
     )
 
     class Meta:
