@@ -108,6 +108,8 @@ class JourneyVersion(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.is_test:
+            return f"{self.journey} (test run)"
         return f"{self.journey} v{self.number}" if self.number else f"{self.journey} (draft)"
 
     def save(self, *args, **kwargs):

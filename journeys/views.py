@@ -62,7 +62,9 @@ def _detail_context(request, journey, problems=None) -> dict:
         "runs": selectors.audience_runs(workspace=ws, journey=journey)[:5],
         "enrollments": selectors.enrollment_list(workspace=ws, journey=journey)[:20],
         "segments": Segment.objects.filter(workspace=ws),
-        "versions": journey.versions.filter(published_at__isnull=False).order_by("-number")[:10],
+        "versions": journey.versions.filter(published_at__isnull=False, is_test=False).order_by("-number")[
+            :10
+        ],
     }
 
 

@@ -108,14 +108,16 @@ class StepOutputSerializer(serializers.ModelSerializer):
 
 class EnrollmentOutputSerializer(serializers.ModelSerializer):
     journey = serializers.IntegerField(source="journey_id")
-    version = serializers.IntegerField(source="version.number")
+    version = serializers.IntegerField(source="version.number", allow_null=True,
+                                       help_text="The version number; null for an editor test run")  # fmt: skip
     contact = serializers.IntegerField(source="contact_id")
     status = serializers.CharField(help_text="active, waiting, completed, goal, expired, cancelled or failed")
+    is_test = serializers.BooleanField(help_text="An editor test run of the draft (not counted)")
 
     class Meta:
         model = Enrollment
         fields = ["id", "journey", "version", "contact", "status", "node", "wait_kind", "wait_event", "wait_until",
-                  "entered_at", "ended_at", "end_reason", "context"]  # fmt: skip
+                  "entered_at", "ended_at", "end_reason", "context", "is_test"]  # fmt: skip
 
 
 class EnrollmentDetailSerializer(EnrollmentOutputSerializer):

@@ -186,7 +186,9 @@ class JourneyVersionListApi(APIView):
     def get(self, request, journey_id):
         journey = _journey(request, journey_id)
         versions = (
-            journey.versions.filter(published_at__isnull=False).select_related("author").order_by("-number")
+            journey.versions.filter(published_at__isnull=False, is_test=False)
+            .select_related("author")
+            .order_by("-number")
         )
         return Response(VersionOutputSerializer(versions, many=True).data)
 

@@ -32,7 +32,6 @@ from ..services import (
     journey_duplicate,
     journey_from_template,
     journey_publish,
-    journey_start,
 )
 from ..templates_catalogue import TEMPLATES
 from ..validation import Context, node_exits, validate_graph
@@ -199,7 +198,7 @@ def _boot(request, journey: Journey, graph: dict, *, etag: str = "", readonly: b
 def editor(request, pk):
     journey = _journey(request, pk)
     if journey.status == Journey.Status.ARCHIVED or not role_allows(request.role, "journeys.edit"):
-        version = journey.live_version or journey.versions.order_by("-number").first()
+        version = journey.live_version or journey.versions.exclude(number=None).order_by("-number").first()
         graph, etag, readonly = (version.graph if version else {}), "", True
     else:
         draft = draft_for(journey)
@@ -215,7 +214,7 @@ def editor(request, pk):
 @require_GET
 def editor_version(request, pk, number):
     journey = _journey(request, pk)
-    version = get_object_or_404(JourneyVersion, journey=journey, number=number)
+    version = get_object_or_404(JourneyVersion, journey=journey, number=number, is_test=False)
     boot = _boot(request, journey, version.graph, readonly=True, version=version.number)
     return TemplateResponse(
         request, "journeys/editor.html",
@@ -332,7 +331,12 @@ def editor_publish(request, pk):
 @require_GET
 def editor_versions(request, pk):
     journey = _journey(request, pk)
-    versions = journey.versions.exclude(number=None).select_related("author").order_by("-number")
+    versions = (
+        journey.versions.filter(is_test=False)
+        .exclude(number=None)
+        .select_related("author")
+        .order_by("-number")
+    )
     draft = journey.versions.filter(published_at__isnull=True).first()
     live = journey.live_version
     changes = graph_changes(live.graph if live else None, draft.graph if draft else None) if draft else None
@@ -388,8 +392,9 @@ def editor_contacts(request, pk):
 @workspace_required("journeys.publish")
 def editor_test_start(request, pk):
     """GET: the test-run panel (a test contact, the phone simulator beside the canvas).
-    POST: act on the test contact: start (default), fire the current wait now, send an event,
-    restart. Answers the contact's path (nodes visited, where it is now)."""
+    POST: act on the test contact: start (default: the draft, frozen as a test snapshot), fire
+    the current wait now, send an event, restart. Answers the test enrolment's path (nodes
+    visited, where it is now); a draft with problems answers 400 with them."""
     from django.utils import timezone
 
     from . import testrun
@@ -408,7 +413,7 @@ def editor_test_start(request, pk):
     action, now, actor = request.POST.get("action", "start"), timezone.now(), Actor.for_user(request.user)
     try:
         if action == "start":
-            journey_start(journey=journey, actor=actor, contact_ids=[contact.pk], now=now)
+            testrun.test_run_start(journey=journey, contact=contact, actor=actor, now=now)
         elif action == "fire":
             testrun.test_wait_fire(journey=journey, contact=contact, now=now)
         elif action == "event":
@@ -423,6 +428,11 @@ def editor_test_start(request, pk):
             testrun.test_restart(journey=journey, contact=contact, actor=actor, now=now)
         elif action != "path":
             return JsonResponse({"error": f"Unknown action '{action}'."}, status=400)
+    except JourneyInvalid as exc:
+        return JsonResponse(
+            {"error": "The draft has problems: fix them before a test run.", "problems": exc.problems},
+            status=400,
+        )
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
     return JsonResponse({"ok": True, **testrun.test_path(journey=journey, contact=contact)})

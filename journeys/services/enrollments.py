@@ -135,10 +135,11 @@ def enrollment_cancel(
             {"status": [f"This enrolment already ended ({e.get_status_display().lower()})."]}
         )
     deltas = CounterDeltas()
-    if e.status == Enrollment.Status.WAITING:
-        deltas.add(e.journey_id, e.node, "waiting", -1)
-    deltas.add(e.journey_id, "", "active", -1)
-    deltas.add(e.journey_id, "", "cancelled", 1)
+    if not e.is_test:  # editor test runs are never counted
+        if e.status == Enrollment.Status.WAITING:
+            deltas.add(e.journey_id, e.node, "waiting", -1)
+        deltas.add(e.journey_id, "", "active", -1)
+        deltas.add(e.journey_id, "", "cancelled", 1)
     reason = (reason or f"cancelled by {actor.label}")[:300]
     Enrollment.objects.filter(pk=e.pk).update(
         status=Enrollment.Status.CANCELLED, ended_at=now, end_reason=reason, due_at=None, resume=None,

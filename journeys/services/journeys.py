@@ -152,7 +152,7 @@ def draft_for(journey: Journey) -> JourneyVersion:
     draft = journey.versions.filter(published_at__isnull=True).first()
     if draft is not None:
         return draft
-    base = journey.live_version or journey.versions.order_by("-number").first()
+    base = journey.live_version or journey.versions.exclude(number=None).order_by("-number").first()
     with transaction.atomic():
         draft, _ = JourneyVersion.objects.get_or_create(
             journey=journey, published_at=None,
@@ -266,7 +266,7 @@ def journey_archive(*, journey: Journey, actor: Actor, now: dt.datetime | None =
                              Journey.Status.ARCHIVED, "archived")  # fmt: skip
     deltas = CounterDeltas()
     open_ = Enrollment.objects.filter(journey=journey, status__in=Enrollment.OPEN)
-    for status, node, n in _open_counts(open_):
+    for status, node, n in _open_counts(open_.filter(is_test=False)):  # tests are never counted
         deltas.add(journey.pk, "", "active", -n)
         deltas.add(journey.pk, "", "cancelled", n)
         if status == Enrollment.Status.WAITING:

@@ -461,6 +461,11 @@ async function showTest() {
 async function testAction(action) {
   const contact = $('#test-contact')?.value;
   if (!contact) return null;
+  if ((action === 'start' || action === 'restart') && !readonly && state.save !== 'saved') {
+    clearTimeout(saveTimer);
+    await saveNow(); // the test runs the draft as saved on the server
+    if (state.save !== 'saved') { $('#test-status').textContent = 'Save the draft first (it is not saved yet).'; return null; }
+  }
   const body = new FormData();
   body.set('action', action);
   body.set('contact', contact);
@@ -468,6 +473,10 @@ async function testAction(action) {
   const res = await fetch(boot.urls.test_start, { method: 'POST', headers: { 'X-CSRFToken': csrf }, body });
   const data = await res.json().catch(() => ({}));
   const status = $('#test-status');
+  const problems = $('#test-problems');
+  if (problems && action !== 'path') {
+    problems.innerHTML = (data.problems || []).map((p) => `<li><button type="button" class="link" data-node="${esc(p.node || '')}">${esc(p.node || 'Journey')}${p.field ? ` · ${esc(p.field)}` : ''}: ${esc(p.message)}</button></li>`).join('');
+  }
   if (!res.ok) { if (status) status.textContent = data.error || 'That did not work.'; return null; }
   canvas.light(data.visited, data.node);
   if (status && action !== 'path') {
@@ -486,6 +495,8 @@ function testPoll() {
 document.addEventListener('click', (evt) => {
   const b = evt.target.closest('#test-run [data-test]');
   if (b) testAction(b.dataset.test);
+  const p = evt.target.closest('#test-problems button[data-node]');
+  if (p && state.graph.nodes[p.dataset.node]) canvas.centerOn(p.dataset.node);
 });
 
 const commands = {
