@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.models import Message
@@ -117,6 +118,8 @@ class Run:
         existing = Assignment.objects.filter(
             journey=self.journey, node=self.node_id, contact=self.contact
         ).first()
+        if self.enrollment.is_test:  # an editor test run: no exposure, no sticky assignment
+            return existing.variant if existing else chooser()
         if existing:
             Assignment.objects.filter(pk=existing.pk).update(exposures=existing.exposures + 1)
             return existing.variant
@@ -128,7 +131,7 @@ class Run:
             variant=variant,
             exposed_at=self.now,
         )
-        self.batch.counters.add(self.journey.pk, self.node_id, f"exposure:{variant}")
+        self.item.counters.add(self.journey.pk, self.node_id, f"exposure:{variant}")
         return variant
 
     def create_promise(self, *, due_date, amount, currency, text) -> PromiseToPay:
@@ -160,6 +163,9 @@ class Item:
     changed: bool = False
     started_webhook: bool = False
     loaded: tuple = ()  # (context json, state json, steps_count, resume_token) as claimed
+    # where this enrolment's counter deltas go: the round's, or (an editor test run, never
+    # counted) a throwaway one; set by process()
+    counters: CounterDeltas | None = None
 
 
 @dataclass
@@ -217,19 +223,19 @@ def _clear_wait(e: Enrollment) -> None:
 def finish(batch: Batch, item: Item, status: str, reason: str = "") -> None:
     e = item.e
     if item.waiting_at:
-        batch.counters.add(e.journey_id, item.waiting_at, "waiting", -1)
+        item.counters.add(e.journey_id, item.waiting_at, "waiting", -1)
         item.waiting_at = ""
     e.status, e.ended_at, e.end_reason = status, batch.now, reason[:300]
     _clear_wait(e)
     e.due_at, e.active_lock, e.state = None, None, {}
-    batch.counters.add(e.journey_id, "", "active", -1)
-    batch.counters.add(e.journey_id, "", status, 1)
+    item.counters.add(e.journey_id, "", "active", -1)
+    item.counters.add(e.journey_id, "", status, 1)
     item.action, item.changed = "", True
 
 
 def _leave_wait(batch: Batch, item: Item) -> None:
     if item.waiting_at:
-        batch.counters.add(item.e.journey_id, item.waiting_at, "waiting", -1)
+        item.counters.add(item.e.journey_id, item.waiting_at, "waiting", -1)
         item.waiting_at = ""
 
 
@@ -249,7 +255,7 @@ def drive(batch: Batch, item: Item) -> None:
         run = Run(item, batch, e.node, node.get("config") or {})
         try:
             if item.action == "enter":
-                batch.counters.add(e.journey_id, e.node, "entered")
+                item.counters.add(e.journey_id, e.node, "entered")
                 outcome = spec.enter(run)
             else:
                 outcome = spec.resume(run, item.signal)
@@ -277,7 +283,7 @@ def apply_outcome(batch: Batch, item: Item, node: dict, outcome: Outcome) -> Non
     if outcome.kind == "next":
         _leave_wait(batch, item)
         _step(batch, item, e.node, node["type"], outcome.exit, outcome.detail)
-        batch.counters.add(e.journey_id, e.node, f"exit:{outcome.exit}")
+        item.counters.add(e.journey_id, e.node, f"exit:{outcome.exit}")
         exits = node.get("exits") or {}
         target = exits.get(outcome.exit)
         _clear_wait(e)
@@ -293,7 +299,7 @@ def apply_outcome(batch: Batch, item: Item, node: dict, outcome: Outcome) -> Non
         was_waiting_here = item.waiting_at == e.node
         if not was_waiting_here:
             _leave_wait(batch, item)
-            batch.counters.add(e.journey_id, e.node, "waiting", 1)
+            item.counters.add(e.journey_id, e.node, "waiting", 1)
         item.waiting_at = e.node
         e.status = S.WAITING
         e.wait_kind, e.wait_event, e.wait_match = outcome.wait, outcome.event, _json_safe(outcome.match)
@@ -340,7 +346,7 @@ def prepare(batch: Batch, item: Item) -> None:
         if resume.get("kind") == "goal":
             node_type = "goal"
             _leave_wait(batch, item)
-            batch.counters.add(e.journey_id, resume["node"], "entered")
+            item.counters.add(e.journey_id, resume["node"], "entered")
             _step(
                 batch,
                 item,
@@ -433,6 +439,7 @@ def execute_sends(batch: Batch, items: list[Item]) -> None:
 def process(items: list[Item], now: dt.datetime) -> Batch:
     batch = Batch(now=now)
     for item in items:
+        item.counters = CounterDeltas() if item.e.is_test else batch.counters
         prepare(batch, item)
     for _ in range(SEND_PASSES):
         for item in items:
@@ -555,10 +562,13 @@ def items_for(enrollments: list[Enrollment]) -> list[Item]:
     return items
 
 
+# A paused journey holds its contacts where they are; editor test runs go on regardless.
+RUNNABLE = Q(is_test=True) | ~Q(journey__status=Journey.Status.PAUSED)
+
+
 def claim(now: dt.datetime, limit: int) -> list[Enrollment]:
     qs = (
-        Enrollment.objects.filter(due_at__lte=now)
-        .exclude(journey__status=Journey.Status.PAUSED)
+        Enrollment.objects.filter(RUNNABLE, due_at__lte=now)
         .order_by("due_at", "id")
         .select_related("contact")
     )
@@ -572,7 +582,7 @@ def run_round(*, now: dt.datetime | None = None, limit: int = BATCH) -> tuple[in
     webhook calls to make now that it committed)."""
     now = now or timezone.now()
     # read before opening a transaction: on SQLite BEGIN IMMEDIATE takes the write lock
-    if not Enrollment.objects.filter(due_at__lte=now).exclude(journey__status=Journey.Status.PAUSED).exists():
+    if not Enrollment.objects.filter(RUNNABLE, due_at__lte=now).exists():
         return 0, []
     with transaction.atomic():
         enrollments = claim(now, limit)

@@ -107,8 +107,9 @@ def resume_for_event(event, now) -> bool:
             continue  # ended, or another signal is already pending: the first wins
         if signal["kind"] == "goal":
             if not journeys[e.journey_id].exit_on_goal:
-                deltas.add(e.journey_id, signal["node"], "entered")
-                deltas.add(e.journey_id, "", "goal_conversions")
+                if not e.is_test:  # editor test runs are never counted
+                    deltas.add(e.journey_id, signal["node"], "entered")
+                    deltas.add(e.journey_id, "", "goal_conversions")
                 continue
         elif e.status != Enrollment.Status.WAITING:
             continue
