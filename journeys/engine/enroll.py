@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from ..models import Enrollment, Journey
@@ -86,12 +86,38 @@ def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, k
         }
     fresh = [c for c in dict.fromkeys(contact_ids) if c not in blocked]
     rows = [_new(journey, c, now, context, f"{key_prefix}:{c}" if key_prefix else None) for c in fresh]
-    Enrollment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    # a concurrent enrolment (same trigger key, or the contact's one active enrolment) may win
+    # a row between the read above and this insert: count only the rows actually inserted
+    inserted = insert_ignoring_conflicts(rows)
     deltas = CounterDeltas()
-    deltas.add(journey.pk, "", "enrolled", len(rows))
-    deltas.add(journey.pk, "", "active", len(rows))
+    deltas.add(journey.pk, "", "enrolled", inserted)
+    deltas.add(journey.pk, "", "active", inserted)
     deltas.flush()
-    return len(rows), len(contact_ids) - len(rows)
+    return inserted, len(contact_ids) - inserted
+
+
+def insert_ignoring_conflicts(rows: list[Enrollment], batch_size: int = 1000) -> int:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL; SQLite >= 3.35): how many
+    rows went in. bulk_create(ignore_conflicts=True) cannot say."""
+    if not rows:
+        return 0
+    meta = Enrollment._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    inserted = 0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in chunk for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(chunk))} "
+                f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}",
+                params,
+            )
+            inserted += len(cursor.fetchall())
+    return inserted
 
 
 def open_enrollments(contact_id: int):
