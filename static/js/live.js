@@ -1,5 +1,7 @@
 // One websocket per page (/ws/live/?topics=...). Messages are {type, id, html}: the server
-// renders the same partials the page uses, so the page only places them.
+// renders the same partials the page uses, so the page only places them. Every message is
+// also a "live:message" event on document, and "live:open" / "live:close" tell pages (the
+// canvas editor) when the socket (re)connects or drops.
 const handlers = {
   "contact.created": (msg) => placeRow(msg, true),
   "contact.updated": (msg) => placeRow(msg, false),
@@ -35,6 +37,7 @@ export function connectLive(topics, attempt = 0) {
   socket.addEventListener("open", () => {
     attempt = 0;
     document.documentElement.dataset.live = "connected";
+    document.dispatchEvent(new CustomEvent("live:open"));
   });
   socket.addEventListener("message", (event) => {
     const msg = JSON.parse(event.data);
@@ -43,6 +46,7 @@ export function connectLive(topics, attempt = 0) {
   });
   socket.addEventListener("close", (event) => {
     document.documentElement.dataset.live = "closed";
+    document.dispatchEvent(new CustomEvent("live:close", { detail: { code: event.code } }));
     if (event.code >= 4400 && event.code < 4500) return; // not allowed: do not hammer the server
     setTimeout(() => connectLive(topics, attempt + 1), Math.min(10000, 500 * 2 ** attempt));
   });
