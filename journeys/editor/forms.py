@@ -12,9 +12,11 @@ import re
 
 from ..merge import CONTACT_FIELDS
 from ..validation import STANDARD_EVENTS, Context, _node_validators, _schema_errors
+from . import subforms
+from .subforms import SUBFORMS
 
 LANG = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
-SIMPLE_JSON = {"keyvalue", "options", "json", "rules", "branches", "variants"}
+SIMPLE_JSON = {"json"}
 
 
 def _as_text(widget: str, value) -> str:
@@ -35,6 +37,8 @@ def workspace_choices(ctx: Context) -> dict:
     )
     return {
         "channel_kinds": sorted(ctx.channel_kinds),
+        "purposes": sorted(ctx.purposes),
+        "contact_fields": sorted(ctx.contact_fields),
         "events": sorted(events),
         "attributes": sorted(ctx.attributes),
         "merge_fields": [f"contact.{f}" for f in CONTACT_FIELDS]
@@ -43,7 +47,8 @@ def workspace_choices(ctx: Context) -> dict:
     }
 
 
-def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict) -> list[dict]:
+def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, posted=None) -> list[dict]:
+    """`posted`: the form data just applied; sub-form rows are shown as typed, not as read."""
     out = []
     for spec in node.form:
         name, widget = spec["name"], spec.get("widget", "text")
@@ -57,10 +62,33 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict) 
             "errors": errors.get(name, []),
             "required": spec.get("required") or name in node.schema.get("required", []),
         }
+        if widget == "checkbox":
+            field["checked"] = bool(value if value is not None else spec.get("default", False))
         if widget == "localized_text":
             field["languages"] = list((value or {}).items()) or [("en", "")]
         if widget == "channel":
             field["options"] = ["preferred", *choices["channel_kinds"]]
+        if widget in SUBFORMS:
+            field["subform"] = True
+            field["noun"] = subforms.noun(spec)
+            if posted is not None and subforms.posted(posted, field["id"]):
+                field["rows"] = subforms.rows_from_post(widget, posted, field["id"])
+            else:
+                field["rows"] = subforms.rows_from_config(widget, value)
+            field["blank"] = subforms.blank_row(widget)
+            subforms.number_rows(field)
+            if widget == "rules":
+                field["meta_json"] = json.dumps(subforms.condition_meta())
+                field["sources"] = list(subforms.SOURCE_LABELS.items())
+                field["kinds"] = list(choices["channel_kinds"])
+                for row in field["rows"]:
+                    for c in row["conditions"]:
+                        if c["channel"] and c["channel"] not in field["kinds"]:
+                            field["kinds"].append(c["channel"])
+            if widget == "branches":
+                field["kinds"] = list(subforms.BRANCH_KINDS.items())
+        if widget == "json" and posted is not None and field["id"] in posted:
+            field["text"] = posted.get(field["id"], "")  # an unreadable body stays as typed
         if widget == "select":
             field["options"] = list(spec.get("options", []))
         if widget in ("select", "channel") and field["text"] and field["text"] not in field["options"]:
@@ -102,6 +130,16 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
                 value = texts or None
             elif widget == "checkbox":
                 value = data.get(key) in ("on", "true", "1")
+                if name not in old and value == spec.get("default", False):
+                    continue  # an unset box that shows its default stays unset
+            elif widget in SUBFORMS:
+                if not subforms.posted(data, key):
+                    continue
+                value, row_errors = subforms.parse(spec, data, key)
+                if row_errors:
+                    errors[name] = row_errors
+                    continue
+                value = value or None
             elif key not in data:
                 continue
             else:
@@ -121,7 +159,7 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
                 else:
                     value = raw if raw.strip() else None
         except json.JSONDecodeError as exc:
-            errors[name] = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+            errors[name] = [f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."]
             continue
         except ValueError as exc:
             errors[name] = [str(exc) if "language" in str(exc) else "Not a number."]
@@ -136,10 +174,12 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
 def config_problems(node, config: dict, ctx: Context) -> dict[str, list[str]]:
     """Field -> messages, from the node's schema, then its checks against the workspace."""
     out: dict[str, list[str]] = {}
+    specs = {spec["name"]: spec for spec in node.form}
     schema_errors = _schema_errors(_node_validators[node.type], config, "")
-    for where, message in schema_errors:
-        out.setdefault(where.split(".")[0] or "", []).append(message)
-    if not schema_errors:
-        for where, message in node.check(config, ctx):
-            out.setdefault(where.split(".")[0], []).append(message)
+    problems = schema_errors or node.check(config, ctx)
+    for where, message in problems:
+        name = where.split(".")[0]
+        if name in specs:
+            message = subforms.relabel(specs[name], where, message, config.get(name))
+        out.setdefault(name, []).append(message)
     return out

@@ -286,7 +286,7 @@ def editor_node_form(request, pk):
     for key, messages in parse_errors.items():
         errors[key] = messages + errors.get(key, [])
     choices = workspace_choices(ctx)
-    fields = fields_for(node, config, errors, choices)
+    fields = fields_for(node, config, errors, choices, posted=request.POST if applied else None)
     general = [m for k, ms in errors.items() if k not in {f["name"] for f in node.form} for m in ms]
     return TemplateResponse(
         request,

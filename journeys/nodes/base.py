@@ -142,8 +142,8 @@ MESSAGE_FORM = [
         "widget": "localized_text",
         "help": "Merge fields: {{contact.first_name|there}}, {{event.cart_id}}, {{context.var}}.",
     },
-    {"name": "buttons", "label": "Buttons", "widget": "options"},
-    {"name": "quick_replies", "label": "Quick replies", "widget": "options"},
+    {"name": "buttons", "label": "Buttons", "widget": "options", "row_label": "Button"},
+    {"name": "quick_replies", "label": "Quick replies", "widget": "options", "row_label": "Quick reply"},
     {"name": "media_url", "label": "Media URL", "widget": "text"},
 ]
 

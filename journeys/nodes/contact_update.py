@@ -25,7 +25,15 @@ class ContactUpdate(Node):
         }
     )
     form = [
-        {"name": "attributes", "label": "Attributes", "widget": "keyvalue"},
+        {
+            "name": "attributes",
+            "label": "Attributes",
+            "widget": "keyvalue",
+            "row_label": "Attribute",
+            "key_label": "Attribute",
+            "value_label": "New value",
+            "key_choices": "attributes",
+        },  # fmt: skip
         {"name": "add_tags", "label": "Add tags", "widget": "tags"},
         {"name": "remove_tags", "label": "Remove tags", "widget": "tags"},
         {"name": "language", "label": "Language", "widget": "text"},

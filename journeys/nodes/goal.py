@@ -23,7 +23,14 @@ class Goal(Node):
     )
     form = [
         {"name": "event", "label": "Goal event", "widget": "event", "required": True},
-        {"name": "filter", "label": "Only when properties equal", "widget": "keyvalue"},
+        {
+            "name": "filter",
+            "label": "Only when properties equal",
+            "widget": "keyvalue",
+            "row_label": "Property",
+            "key_label": "Event property",
+            "value_label": "Equals",
+        },  # fmt: skip
     ]
     exits = ()
     defaults = {"event": "purchase"}

@@ -144,7 +144,7 @@ class PaymentPromise(Node):
         {"name": "remind_at", "label": "Remind at (contact's time)", "widget": "time"},
         {"name": "grace_days", "label": "Days of grace", "widget": "number"},
         {"name": "paid_event", "label": "Payment event", "widget": "event"},
-        {"name": "wait_for_payment", "label": "Wait for the payment", "widget": "checkbox"},
+        {"name": "wait_for_payment", "label": "Wait for the payment", "widget": "checkbox", "default": True},
     ]
     waits = True
     defaults = {"template": {"en": "When can you pay? Reply with a date."}, "options": ["Today", "Tomorrow", "Next week"],

@@ -32,7 +32,14 @@ class EventTrigger(Node):
     )
     form = [
         {"name": "event", "label": "Event name", "widget": "event", "required": True},
-        {"name": "filter", "label": "Only when properties equal", "widget": "keyvalue"},
+        {
+            "name": "filter",
+            "label": "Only when properties equal",
+            "widget": "keyvalue",
+            "row_label": "Property",
+            "key_label": "Event property",
+            "value_label": "Equals",
+        },  # fmt: skip
     ]
     defaults = {"event": "signup"}
 

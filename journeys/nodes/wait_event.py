@@ -25,7 +25,10 @@ class WaitEvent(Node):
             "name": "match",
             "label": "Properties must equal",
             "widget": "keyvalue",
-            "help": "e.g. cart_id = {{event.cart_id}}",
+            "row_label": "Property",
+            "key_label": "Event property",
+            "value_label": "Equals",
+            "help": "e.g. cart_id equals {{event.cart_id}} (the entry event's cart).",
         },
         {"name": "timeout_s", "label": "Give up after", "widget": "duration", "required": True},
     ]

@@ -34,15 +34,31 @@ class WebhookCall(Node):
             "options": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
         },
         {"name": "url", "label": "URL", "widget": "text", "required": True, "help": "Merge fields allowed."},
-        {"name": "headers", "label": "Headers", "widget": "keyvalue"},
-        {"name": "body", "label": "JSON body", "widget": "json"},
+        {
+            "name": "headers",
+            "label": "Headers",
+            "widget": "keyvalue",
+            "row_label": "Header",
+            "key_label": "Header name",
+            "value_label": "Value",
+        },  # fmt: skip
+        {
+            "name": "body",
+            "label": "JSON body",
+            "widget": "json",
+            "help": "A JSON template: merge fields inside strings are filled in before sending.",
+        },  # fmt: skip
         {"name": "timeout_s", "label": "Timeout (≤ 10 s)", "widget": "number"},
         {"name": "retries", "label": "Retries (idempotent methods)", "widget": "number"},
         {
             "name": "map",
             "label": "Answer into context",
             "widget": "keyvalue",
-            "help": "variable = path in the JSON answer, e.g. order.status",
+            "row_label": "Mapping",
+            "key_label": "Context variable",
+            "value_label": "Response path",
+            "arrow": "←",
+            "help": "Each context variable gets the value at that path of the JSON answer, e.g. order.status; use it later as {{context.variable}}.",
         },
     ]
     exits = ("success", "failure")

@@ -1,0 +1,219 @@
+// Row sub-forms of the node configuration panel (templates/journeys/editor_subform*.html):
+// add, remove and move rows from <template>s without a round trip, renumber the posted names
+// (cfg-<field>-<row>-<part>, conditions cfg-rules-<row>-c-<n>-<part>), adapt a condition to its
+// subject, show the A/B weight total, check a JSON body. Structural changes fire `change` on the
+// form, which autosaves it (hx-trigger="change"). Loaded once; all listeners are delegated.
+
+const ATTRS = ['name', 'id', 'for', 'list', 'aria-describedby', 'aria-labelledby', 'data-list'];
+
+function esc(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); }
+
+function ownRows(list) { return [...list.children].filter((el) => el.matches('[data-row]')); }
+
+// Give each row of `list` the index of its position, in every name/id/for below it, then the
+// lists nested in its rows.
+function renumber(list) {
+  const prefix = list.dataset.list;
+  const pattern = new RegExp(`(^|\\s)${esc(prefix)}-(\\d+|__i__)-`, 'g');
+  const noun = list.dataset.noun || 'Row';
+  ownRows(list).forEach((row, k) => {
+    for (const el of [row, ...row.querySelectorAll('*')]) {
+      for (const a of ATTRS) {
+        const v = el.getAttribute(a);
+        if (v && v.includes(prefix)) el.setAttribute(a, v.replace(pattern, `$1${prefix}-${k}-`));
+      }
+    }
+    const head = row.querySelector(':scope > .row-head');
+    if (head) {
+      head.querySelector('[data-n]').textContent = `${noun} ${k + 1}`;
+      const what = `${noun.toLowerCase()} ${k + 1}`;
+      for (const b of head.querySelectorAll('button[data-act]')) {
+        b.setAttribute('aria-label', { up: `Move ${what} up`, down: `Move ${what} down`, remove: `Remove ${what}` }[b.dataset.act]);
+      }
+    }
+    for (const inner of row.querySelectorAll('[data-list]')) {
+      if (inner.closest('[data-row]') === row) renumber(inner);
+    }
+  });
+  const box = list.closest('.subform');
+  if (box && list.parentElement === box) {
+    const empty = box.querySelector(':scope > .subform-empty');
+    if (empty) empty.hidden = ownRows(list).length > 0;
+  }
+}
+
+function changed(el) {
+  const form = el.closest('form');
+  if (form) form.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+function clone(template) {
+  return template.content.firstElementChild.cloneNode(true);
+}
+
+function focusFirst(row) {
+  row.querySelector('input:not([type=hidden]), select')?.focus();
+}
+
+// --- conditions adapt to their subject ----------------------------------------------------
+
+function metaOf(el) {
+  const box = el.closest('.subform[data-meta]');
+  return box ? JSON.parse(box.dataset.meta) : null;
+}
+
+function adaptCondition(cond, { keepOp = true } = {}) {
+  const meta = metaOf(cond);
+  if (!meta) return;
+  const source = cond.querySelector('[data-source]').value;
+  const opSel = cond.querySelector('[data-op]');
+  const ops = meta.ops[source] || [];
+  let op = opSel.value;
+  if (!ops.some(([o]) => o === op)) op = keepOp && !op ? '' : ops[0]?.[0] || '';
+  opSel.replaceChildren(new Option('— choose —', ''), ...ops.map(([o, label]) => new Option(label, o, false, o === op)));
+  opSel.value = op;
+  const keyed = meta.keyed.includes(source);
+  const part = (name) => cond.querySelector(`[data-part="${name}"]`);
+  part('key').hidden = !keyed;
+  if (keyed) {
+    cond.querySelector('[data-key-label]').textContent = meta.key_labels[source];
+    const key = part('key').querySelector('input');
+    const box = cond.closest('.subform');
+    const listId = box.querySelector('ol[data-list]').dataset.list;
+    const list = { attribute: `${listId}-attributes`, field: `${listId}-fields` }[source];
+    if (list) key.setAttribute('list', list); else key.removeAttribute('list');
+  }
+  part('channel').hidden = !['consent', 'channel'].includes(source);
+  part('purpose').hidden = source !== 'consent';
+  part('value').hidden = !(source === 'tag' || (keyed && !meta.no_value.includes(op)));
+  cond.querySelector('[data-value-label]').textContent = source === 'tag' ? 'Tag' : 'Value';
+}
+
+function adaptBranch(row) {
+  const kind = row.querySelector('[data-branch-kind]').value;
+  for (const part of row.querySelectorAll('[data-kind]')) part.hidden = !part.dataset.kind.split(' ').includes(kind);
+  const label = row.querySelector('[data-values-label]');
+  if (label) label.textContent = kind === 'quick_reply' ? 'Quick-reply ids, separated by commas' : 'Keywords, separated by commas';
+}
+
+// --- A/B weights ----------------------------------------------------------------------------
+
+function weightTotal(box) {
+  const out = box.querySelector('[data-weight-total]');
+  if (!out) return;
+  const rows = ownRows(box.querySelector('ol[data-list]'));
+  const weights = rows.map((r) => {
+    const v = r.querySelector('[data-weight]').value.trim().replace(/%$/, '');
+    return /^\d+$/.test(v) ? Number(v) : NaN;
+  });
+  const sum = weights.reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0);
+  out.classList.toggle('error', sum === 0 || weights.some(Number.isNaN));
+  out.classList.toggle('warning', sum !== 100);
+  if (weights.some(Number.isNaN)) { out.textContent = `Total: ${sum} % — every weight must be a whole number.`; return; }
+  if (sum === 100) { out.textContent = 'Total: 100 %'; return; }
+  if (sum === 0) { out.textContent = 'Total: 0 % — at least one variant needs a weight above 0.'; return; }
+  const names = rows.map((r) => r.querySelector('input[name$="-exit"]').value.trim() || '?');
+  const shares = weights.map((w, i) => `${names[i]} ${Math.round((100 * w) / sum)} %`).join(', ');
+  out.textContent = `Total: ${sum} %, not 100: the weights will be scaled (${shares}).`;
+}
+
+// --- JSON check -----------------------------------------------------------------------------
+
+function lineCol(text, pos) {
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  return [line, pos - before.lastIndexOf('\n')];
+}
+
+function checkJson(field) {
+  const area = field.querySelector('textarea[data-json]');
+  const out = field.querySelector('[data-json-result]');
+  const text = area.value;
+  if (!text.trim()) { out.textContent = 'Empty: no body is sent.'; out.classList.remove('error'); return; }
+  try {
+    JSON.parse(text);
+    out.textContent = 'Valid JSON.';
+    out.classList.remove('error');
+  } catch (err) {
+    const msg = String(err.message);
+    let where = /line (\d+) column (\d+)/.exec(msg);
+    const pos = /position (\d+)/.exec(msg);
+    if (!where && pos) where = [null, ...lineCol(text, Number(pos[1]))];
+    if (!where) where = [null, ...lineCol(text, text.length)];
+    const reason = msg.replace(/^JSON\.parse: /, '').replace(/\s*(in JSON )?at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)/, '');
+    out.textContent = `Not valid JSON at line ${where[1]}, column ${where[2]}: ${reason}.`;
+    out.classList.add('error');
+    const [line, col] = [Number(where[1]), Number(where[2])];
+    const offset = text.split('\n').slice(0, line - 1).reduce((a, l) => a + l.length + 1, 0) + col - 1;
+    area.focus();
+    area.setSelectionRange(offset, Math.min(offset + 1, text.length));
+  }
+}
+
+// --- events -------------------------------------------------------------------------------
+
+document.addEventListener('click', (evt) => {
+  const button = evt.target.closest('.node-form button[data-act], .node-form button[data-json-check]');
+  if (!button || button.closest('fieldset[disabled]')) return;
+  evt.preventDefault();
+  if (button.matches('[data-json-check]')) { checkJson(button.closest('.field')); return; }
+  const act = button.dataset.act;
+  const box = button.closest('.subform');
+  const top = box.querySelector(':scope > ol[data-list]');
+  if (act === 'add') {
+    const row = clone(box.querySelector(':scope > template[data-row-template]'));
+    top.appendChild(row);
+    renumber(top);
+    focusFirst(row);
+    weightTotal(box);
+    return; // a blank row changes nothing yet: the first thing typed in it saves
+  }
+  if (act === 'add-condition') {
+    const list = button.closest('[data-row]').querySelector(':scope > ol.conds');
+    const cond = clone(box.querySelector(':scope > template[data-condition-template]'));
+    list.appendChild(cond);
+    renumber(top);
+    adaptCondition(cond);
+    focusFirst(cond);
+    return;
+  }
+  const row = button.closest('[data-row]');
+  const list = row.parentElement;
+  if (act === 'remove') {
+    const next = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    renumber(top);
+    (next?.querySelector('button[data-act="remove"]') || box.querySelector('button[data-act="add"]')).focus();
+  } else if (act === 'up' && row.previousElementSibling) {
+    list.insertBefore(row, row.previousElementSibling);
+    renumber(top);
+    row.querySelector(`button[data-act="up"]`).focus();
+  } else if (act === 'down' && row.nextElementSibling) {
+    list.insertBefore(row.nextElementSibling, row);
+    renumber(top);
+    row.querySelector(`button[data-act="down"]`).focus();
+  } else {
+    return;
+  }
+  weightTotal(box);
+  changed(box);
+});
+
+// before the form's own change handler posts it: a new subject brings its own operators
+document.addEventListener('change', (evt) => {
+  const t = evt.target;
+  if (t.matches('.subform [data-source]')) adaptCondition(t.closest('.cond'), { keepOp: false });
+  else if (t.matches('.subform [data-op]')) adaptCondition(t.closest('.cond'));
+  else if (t.matches('.subform [data-branch-kind]')) adaptBranch(t.closest('[data-row]'));
+}, true);
+
+document.addEventListener('input', (evt) => {
+  const box = evt.target.closest('.subform[data-subform="variants"]');
+  if (box) weightTotal(box);
+});
+
+function init(root) {
+  root.querySelectorAll('.subform[data-subform="variants"]').forEach(weightTotal);
+}
+document.body.addEventListener('htmx:afterSettle', (evt) => init(evt.detail.elt || document));
+init(document);
