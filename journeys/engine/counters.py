@@ -1,6 +1,8 @@
 """Counters for the canvas, kept incrementally: deltas gathered in memory during a round and
 added in one upsert (`INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value`)
-at the end of the transaction, rows in key order so concurrent rounds never deadlock."""
+at the end of the transaction, rows in key order so concurrent rounds never deadlock. Each flush
+tells the browsers watching a journey touched (`journey.counts` on the workspace's `journeys`
+topic, committed with the counters) so the canvas refetches its counts instead of polling."""
 
 from __future__ import annotations
 
@@ -8,7 +10,28 @@ from collections import defaultdict
 
 from django.db import connection
 
-from ..models import JourneyCounter
+from cpaas.realtime import publish, workspace_group
+
+from ..models import Journey, JourneyCounter
+
+# journey id -> workspace id; a journey never changes workspace, so this per-process map never
+# goes stale (bounded: cleared when it grows large)
+_workspace_of: dict[int, int] = {}
+
+
+def _workspaces(journey_ids: set[int]) -> dict[int, int]:
+    missing = [j for j in journey_ids if j not in _workspace_of]
+    if missing:
+        if len(_workspace_of) > 50_000:
+            _workspace_of.clear()
+        _workspace_of.update(Journey.objects.filter(pk__in=missing).values_list("pk", "workspace_id"))
+    return {j: _workspace_of[j] for j in journey_ids if j in _workspace_of}
+
+
+def counts_changed(journey_ids: set[int]) -> None:
+    """One realtime message per journey: its counters changed (sent if the transaction commits)."""
+    for journey_id, workspace_id in sorted(_workspaces(journey_ids).items()):
+        publish(workspace_group(workspace_id, "journeys"), {"type": "journey.counts", "journey": journey_id})
 
 
 class CounterDeltas:
@@ -34,6 +57,7 @@ class CounterDeltas:
                     f"ON CONFLICT (journey_id, node, key) DO UPDATE SET value = {table}.value + excluded.value",
                     params,
                 )
+        counts_changed({jid for (jid, _node, _key), _n in rows})
 
 
 def counters_for(journey_id: int) -> dict[str, dict[str, int]]:

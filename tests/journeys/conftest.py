@@ -113,8 +113,10 @@ def reply(contact, text, kind="sms", now=None, button=""):
 @pytest.fixture(autouse=True)
 def _fresh_graph_cache():
     """Published graphs are cached per process by version id; test databases reuse ids."""
-    from journeys.engine import graph
+    from journeys.engine import counters, graph
 
     graph._cache.clear()
+    counters._workspace_of.clear()
     yield
     graph._cache.clear()
+    counters._workspace_of.clear()

@@ -369,21 +369,51 @@ function toast(text) {
   setTimeout(() => t.remove(), 5000);
 }
 
-// --- live counts -------------------------------------------------------------------------
+// --- live counts: pushed ("journey.counts" over the websocket), fetched at most every 0.5 s --
 
-let countsTimer = null;
-async function pollCounts() {
+const COUNTS_MIN_GAP = 500;
+const COUNTS_FALLBACK = 30000; // only while the socket is down
+let countsOn = false;
+let countsLast = -Infinity;
+let countsDue = null;
+let countsFallback = null;
+
+async function fetchCounts() {
+  countsLast = performance.now();
   try {
     const res = await fetch(boot.urls.counts);
     if (res.ok) {
       const data = await res.json();
       state.counts = data.counts;
+      document.body.dataset.countsFetched = String(Number(document.body.dataset.countsFetched || 0) + 1);
       refresh();
     }
-  } catch (err) { /* offline: try again later */ }
-  countsTimer = setTimeout(pollCounts, document.hidden ? 10000 : 2000);
+  } catch (err) { /* offline: the next push, reconnect or fallback fetches again */ }
 }
-function startCounts() { if (!countsTimer) pollCounts(); }
+
+function countsSoon() {
+  if (!countsOn || countsDue) return;
+  const wait = Math.max(0, countsLast + COUNTS_MIN_GAP - performance.now());
+  countsDue = setTimeout(() => { countsDue = null; fetchCounts(); }, wait);
+}
+
+function fallbackPoll(on) {
+  clearInterval(countsFallback);
+  countsFallback = on && countsOn ? setInterval(countsSoon, COUNTS_FALLBACK) : null;
+}
+
+function startCounts() {
+  if (countsOn) return;
+  countsOn = true;
+  countsSoon();
+  fallbackPoll(document.documentElement.dataset.live !== 'connected');
+}
+
+document.addEventListener('live:message', (evt) => {
+  if (evt.detail.type === 'journey.counts' && evt.detail.journey === boot.journey.id) countsSoon();
+});
+document.addEventListener('live:open', () => { fallbackPoll(false); countsSoon(); });
+document.addEventListener('live:close', () => fallbackPoll(true));
 if (['live', 'paused'].includes(state.status)) startCounts();
 
 // --- commands ----------------------------------------------------------------------------
@@ -452,7 +482,6 @@ async function showVersions() {
 async function showTest() {
   await htmx.ajax('GET', boot.urls.test_start, { target: '#panel', swap: 'innerHTML' });
   panelFor = 'test';
-  startCounts();
   testPoll();
 }
 
