@@ -5,6 +5,7 @@ Returns problems, never raises: [{"node": id or None, "field": "config.x" or "",
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -15,7 +16,7 @@ from .nodes import REGISTRY, TRIGGER_KINDS
 
 SCHEMA_VERSION = 1
 NODE_ID = r"^[A-Za-z0-9_-]{1,64}$"
-MAX_NODES = 300
+MAX_NODES = 2000  # Twilio Studio's limit per flow
 
 GRAPH_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -219,11 +220,51 @@ def graph_edges(graph: dict) -> dict[str, list[str]]:
     return {nid: [t for t in (n.get("exits") or {}).values() if t in nodes] for nid, n in nodes.items()}
 
 
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_GRAPH_KEYS = frozenset({"schema", "start", "nodes", "meta"})
+_NODE_KEYS = frozenset({"type", "label", "config", "position", "exits"})
+
+
+def _number(v) -> bool:
+    return type(v) in (int, float)
+
+
+def _graph_shape_ok(graph: dict) -> bool:
+    """True only when `graph` certainly satisfies GRAPH_SCHEMA: the same rules in plain Python,
+    about 10x faster than the jsonschema pass over 2,000 nodes. Anything unusual answers False
+    and the schema itself runs, so the problems (and their wording) come from one place."""
+    if not (graph.keys() <= _GRAPH_KEYS and "nodes" in graph and "start" in graph):
+        return False
+    if type(graph.get("schema")) is not int or graph["schema"] != SCHEMA_VERSION:
+        return False
+    start, nodes = graph["start"], graph["nodes"]
+    if type(start) is not str or not _ID.fullmatch(start) or type(graph.get("meta", {})) is not dict:
+        return False
+    if type(nodes) is not dict or not 1 <= len(nodes) <= MAX_NODES:
+        return False
+    for nid, node in nodes.items():
+        if not _ID.fullmatch(nid) or type(node) is not dict or not node.keys() <= _NODE_KEYS:
+            return False
+        if type(node.get("type")) is not str or type(node.get("config")) is not dict:
+            return False
+        exits = node.get("exits")
+        if type(exits) is not dict or any(t is not None and type(t) is not str for t in exits.values()):
+            return False
+        if "label" in node and (type(node["label"]) is not str or len(node["label"]) > 80):
+            return False
+        if "position" in node:
+            pos = node["position"]
+            if type(pos) is not dict or not pos.keys() <= {"x", "y"} or not all(map(_number, pos.values())):
+                return False
+    return True
+
+
 def validate_graph(graph, *, workspace=None, context: Context | None = None) -> list[dict]:
     if not isinstance(graph, dict):
         return [problem(None, "", "The graph must be a JSON object.")]
     problems = []
-    for where, message in _schema_errors(_graph_validator, graph, ""):
+    shape_errors = [] if _graph_shape_ok(graph) else _schema_errors(_graph_validator, graph, "")
+    for where, message in shape_errors:
         parts = where.split(".")
         if parts[0] == "nodes" and len(parts) > 1:
             problems.append(problem(parts[1], ".".join(parts[2:]), message))
