@@ -71,10 +71,13 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
         if widget in SUBFORMS:
             field["subform"] = True
             field["noun"] = subforms.noun(spec)
+            field["rows"] = subforms.rows_from_config(widget, value)
             if posted is not None and subforms.posted(posted, field["id"]):
-                field["rows"] = subforms.rows_from_post(widget, posted, field["id"])
-            else:
-                field["rows"] = subforms.rows_from_config(widget, value)
+                typed = subforms.rows_from_post(widget, posted, field["id"])
+                if subforms.parse(spec, posted, field["id"])[1]:
+                    field["rows"] = typed  # not read: shown as typed, to be corrected
+                else:  # read: shown as read (exit names normalised), plus rows not filled in yet
+                    field["rows"] += [r for r in typed if subforms.is_blank(widget, r)]
             field["blank"] = subforms.blank_row(widget)
             subforms.number_rows(field)
             if widget == "rules":

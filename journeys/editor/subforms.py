@@ -245,6 +245,16 @@ def rows_from_post(widget: str, data, key: str) -> list[dict]:
     return rows
 
 
+def is_blank(widget: str, row: dict) -> bool:
+    if widget == "rules":
+        return not row["exit"].strip() and all(
+            not any(c[p].strip() for p in ("key", "op", "value", "channel")) for c in row["conditions"]
+        )
+    parts = {"branches": ("exit", "match", "values", "min", "max", "pattern"), "variants": ("exit", "weight"),
+             "keyvalue": ("key", "value"), "options": ("id", "title")}[widget]  # fmt: skip
+    return not any((row.get(p) or "").strip() for p in parts)
+
+
 def _typed(text: str, kind: str):
     if kind == "json":
         try:
