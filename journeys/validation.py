@@ -5,6 +5,7 @@ Returns problems, never raises: [{"node": id or None, "field": "config.x" or "",
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -210,6 +211,21 @@ def _schema_errors(validator, instance, prefix: str) -> list[tuple[str, str]]:
     return out
 
 
+# A node config's schema errors depend on nothing but its type and its JSON, and an autosave
+# re-validates every node though one changed: remember them per process (bounded).
+_config_cache: dict[tuple[str, str], tuple] = {}
+
+
+def _config_errors(type_: str, config: dict) -> list[tuple[str, str]]:
+    key = (type_, json.dumps(config, sort_keys=True, separators=(",", ":"), default=repr))
+    hit = _config_cache.get(key)
+    if hit is None:
+        if len(_config_cache) >= 20_000:
+            _config_cache.clear()
+        hit = _config_cache[key] = tuple(_schema_errors(_node_validators[type_], config, "config"))
+    return list(hit)
+
+
 def node_exits(node: dict) -> list[str]:
     spec = REGISTRY.get(node.get("type"))
     return spec.exit_names(node.get("config") or {}) if spec else []
@@ -288,7 +304,7 @@ def validate_graph(graph, *, workspace=None, context: Context | None = None) -> 
         if node["type"] in TRIGGER_KINDS and nid != start:
             problems.append(problem(nid, "type", "Only one trigger: the start node."))
         config = node["config"]
-        errors = _schema_errors(_node_validators[node["type"]], config, "config")
+        errors = _config_errors(node["type"], config)
         for where, message in errors:
             problems.append(problem(nid, where, message))
         if not errors and ctx is not None:

@@ -72,3 +72,14 @@ def test_two_thousand_nodes_are_valid_and_one_more_is_a_problem():
     assert any(
         "2001" in p["message"] or "too many" in p["message"].lower() for p in validate_graph(big(2001))
     )
+
+
+def test_remembered_config_errors_are_the_same_errors_every_time():
+    g = big(4)
+    g["nodes"]["n1"]["config"] = {"seconds": "soon"}
+    g["nodes"]["n2"]["config"] = {"seconds": "soon"}
+    first = validate_graph(g)
+    assert [p["node"] for p in first if p["field"] == "config.seconds"] == ["n1", "n2"]
+    first[0]["message"] = "changed by a caller"
+    assert validate_graph(g)[0]["message"] != "changed by a caller"
+    assert validate_graph(g) == validate_graph(g)
