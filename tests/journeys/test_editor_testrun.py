@@ -59,6 +59,8 @@ def test_a_never_published_draft_runs_for_the_test_contact_on_a_frozen_snapshot(
     assert texts_to(contact) == ["Hello Ada"]
     path = path_of(journey=draft_journey, contact=contact)
     assert path["visited"] == ["trigger", "n1", "n2"] and path["status"] == "waiting"
+    # and the steps it took are not counted either
+    assert counters(draft_journey) == before
 
 
 def test_the_same_draft_reuses_its_snapshot_and_a_new_start_cancels_the_open_test(
@@ -90,17 +92,22 @@ def test_a_draft_with_problems_is_refused_with_them(workspace, actor, contact, m
 
 
 def test_a_paused_live_journey_tests_its_draft_and_test_snapshots_stay_out_of_the_history(
-    workspace, actor, contact, marketer
+    workspace, actor, contact, marketer, engine
 ):
     journey = journey_create(workspace=workspace, actor=actor, name="Live", graph=hello_graph())
     journey_publish(journey=journey, actor=actor, note="v1")
     journey_pause(journey=journey, actor=actor)
     draft_save(journey=journey, actor=actor, graph=hello_graph("Draft text"))
+    before = counters(journey)
     client = client_for(marketer)
     started = client.post(reverse("editor_test_start", args=[journey.pk]), {"contact": contact.pk})
     assert started.status_code == 200, started.content
     e = Enrollment.objects.get(pk=started.json()["enrollment"])
     assert e.is_test and e.version.graph == hello_graph("Draft text")
+    # the engine runs it although the journey is paused, and counts nothing
+    engine()
+    assert texts_to(contact) == ["Draft text"]
+    assert counters(journey) == before
     # the versions list, the journey page and the API list only the published version
     versions = client.get(reverse("editor_versions", args=[journey.pk])).context["versions"]
     assert [v.number for v in versions] == [1]
