@@ -97,8 +97,14 @@ def test_configure_rules_branches_and_variants_by_clicking_and_typing(login, mar
     nodes = draft_for(journey).graph["nodes"]
     assert nodes["split_condition_1"]["config"] == {
         "rules": [
-            {"exit": "big_cart", "conditions": [{"source": "event", "key": "total", "op": "gt", "value": "100"}]},
-            {"exit": "french", "conditions": [{"source": "field", "key": "language", "op": "eq", "value": "fr"}]},
+            {
+                "exit": "big_cart",
+                "conditions": [{"source": "event", "key": "total", "op": "gt", "value": "100"}],
+            },
+            {
+                "exit": "french",
+                "conditions": [{"source": "field", "key": "language", "op": "eq", "value": "fr"}],
+            },
         ]
     }
     assert nodes["message_ask_1"]["config"] == {
@@ -111,4 +117,55 @@ def test_configure_rules_branches_and_variants_by_clicking_and_typing(login, mar
     }
     assert nodes["split_ab_1"]["config"] == {
         "variants": [{"exit": "control", "weight": 70}, {"exit": "new_copy", "weight": 30}]
+    }
+
+
+def test_webhook_body_check_merge_field_and_response_mapping(login, marketer, workspace):
+    from cpaas.tenancy import Actor
+    from journeys.services import draft_for, journey_create
+
+    journey = journey_create(workspace=workspace, actor=Actor.for_user(marketer), name="Hook")
+    page = login(marketer, f"/journeys/editor/{journey.pk}/")
+    expect(page.locator("body[data-editor-ready]")).to_be_attached()
+    panel = add(page, "webhook.call", "webhook_call_1")
+
+    # a merge field inserted at the cursor, inside the JSON string
+    body = page.locator("#cfg-body")
+    body.fill('{"name": ""}')
+    body.press("End")
+    body.press("ArrowLeft")
+    body.press("ArrowLeft")
+    applied(
+        page,
+        lambda: panel.locator('[data-field="body"] select[data-merge]').select_option("contact.first_name"),
+    )
+    expect(page.locator("#cfg-body")).to_have_value('{"name": "{{contact.first_name}}"}')
+
+    # Check names the line and column of a mistake; the server says the same next to the field
+    page.locator("#cfg-body").fill('{\n  "name": "{{contact.first_name}}",\n}')
+    applied(page, lambda: panel.get_by_role("button", name="Check").click())
+    result = panel.locator("[data-json-result]")
+    expect(result).to_contain_text('Not valid JSON at line 3, column 1: expected a "quoted" property name')
+    expect(panel.locator('[data-field="body"] .error[role=alert]')).to_contain_text("(line 3, column 1)")
+    expect(page.locator("#cfg-body")).to_be_focused()
+    page.locator("#cfg-body").fill('{\n  "name": "{{contact.first_name}}"\n}')
+    applied(page, lambda: panel.get_by_role("button", name="Check").click())
+    expect(result).to_have_text("Valid JSON.")
+
+    # the answer's order.status into the context variable order_status
+    panel.get_by_role("button", name="Add mapping").click()
+    expect(page.locator('label[for="cfg-map-0-key"]')).to_have_text("Context variable")
+    expect(page.locator('label[for="cfg-map-0-value"]')).to_have_text("Response path")
+    type_in(page, "#cfg-map-0-key", "order_status")
+    type_in(page, "#cfg-map-0-value", "order.status")
+
+    expect(page.locator("#save-state")).to_have_text("Saved", timeout=10000)
+    config = draft_for(journey).graph["nodes"]["webhook_call_1"]["config"]
+    assert config == {
+        "method": "POST",
+        "url": "https://example.com/hook",
+        "timeout_s": 5,
+        "retries": 0,
+        "body": {"name": "{{contact.first_name}}"},
+        "map": {"order_status": "order.status"},
     }

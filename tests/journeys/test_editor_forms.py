@@ -141,7 +141,9 @@ def test_rules_render_as_rows_of_conditions_with_subject_operator_and_value(pane
     assert posted["cfg-rules-0-exit"] == "vip" and posted["cfg-rules-0-match"] == "any"
     assert posted["cfg-rules-0-c-0-source"] == "tag" and posted["cfg-rules-0-c-0-value"] == "vip"
     assert posted["cfg-rules-0-c-1-key"] == "language" and posted["cfg-rules-0-c-1-op"] == "eq"
-    assert posted["cfg-rules-1-c-0-channel"] == "whatsapp" and posted["cfg-rules-1-c-0-purpose"] == "marketing"
+    assert (
+        posted["cfg-rules-1-c-0-channel"] == "whatsapp" and posted["cfg-rules-1-c-0-purpose"] == "marketing"
+    )
     assert ">Consent status<" in html and ">Channel availability<" in html and ">Event property<" in html
     # the operator select of a tag condition offers only what a tag takes
     tag_ops = html.split('id="cfg-rules-0-c-0-op"')[1].split("</select>")[0]
@@ -300,13 +302,19 @@ def test_branches_read_back_each_kind_with_row_errors(panel):
 
 
 def test_variants_weights_and_duplicate_names(panel):
-    _, out, ctx = panel("split.ab", {}, rows("cfg-variants", {"exit": "A", "weight": "60"}, {"exit": "b", "weight": "40 %"}))
+    _, out, ctx = panel(
+        "split.ab", {}, rows("cfg-variants", {"exit": "A", "weight": "60"}, {"exit": "b", "weight": "40 %"})
+    )
     assert out["variants"] == [{"exit": "a", "weight": 60}, {"exit": "b", "weight": 40}]
     assert ctx["exits"] == ["a", "b"]
-    html, out, _ = panel("split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "half"}, {"exit": "a", "weight": "5"}))
+    html, out, _ = panel(
+        "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "half"}, {"exit": "a", "weight": "5"})
+    )
     assert "Variant 1: the weight is a whole number from 0 to 1000." in html
     assert "Variant 2: &#x27;a&#x27; is already the name of another variant." in html
-    html, out, _ = panel("split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "0"}, {"exit": "b", "weight": "0"}))
+    html, out, _ = panel(
+        "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "0"}, {"exit": "b", "weight": "0"})
+    )
     assert "At least one variant needs a weight above 0." in html
 
 
@@ -319,10 +327,18 @@ def test_keyvalue_rows_keep_value_types_and_name_bad_rows(panel):
     _, out, _ = panel("goal", config, form)
     assert out["filter"] == {"plan": "pro", "count": 3, "tier": ["a", "b"], "country": "FR"}
 
-    bad = rows("cfg-filter", {"key": "plan", "value": "pro"}, {"key": "", "value": "x"}, {"key": "plan", "value": "y"})
+    bad = rows(
+        "cfg-filter",
+        {"key": "plan", "value": "pro"},
+        {"key": "", "value": "x"},
+        {"key": "plan", "value": "y"},
+    )
     html, out, _ = panel("goal", config, bad)
     assert out["filter"] == config["filter"]
-    assert "Property 2: enter the event property." in html and "Property 3: &#x27;plan&#x27; is already used." in html
+    assert (
+        "Property 2: enter the event property." in html
+        and "Property 3: &#x27;plan&#x27; is already used." in html
+    )
     # every row removed: the filter goes
     _, out, _ = panel("goal", config, {"cfg-filter-rows": "1"})
     assert "filter" not in out
@@ -330,7 +346,9 @@ def test_keyvalue_rows_keep_value_types_and_name_bad_rows(panel):
 
 def test_options_rows_and_webhook_body_json_errors_with_line_and_column(panel):
     config = {"template": {"en": "Hi"}}
-    form = rows("cfg-buttons", {"id": "", "title": "Yes"}, {"id": "no", "title": "No"}, {"id": "x", "title": ""})
+    form = rows(
+        "cfg-buttons", {"id": "", "title": "Yes"}, {"id": "no", "title": "No"}, {"id": "x", "title": ""}
+    )
     html, out, _ = panel("message.send", config, form)
     assert "Button 3: enter the text shown." in html and "buttons" not in out
     form = rows("cfg-buttons", {"id": "", "title": "Yes"}, {"id": "no", "title": "No"})
@@ -352,14 +370,14 @@ def test_options_rows_and_webhook_body_json_errors_with_line_and_column(panel):
 
 def template_nodes():
     for key in TEMPLATES:
-        for nid, node in TEMPLATES[key]()["graph"]["nodes"].items():
+        for nid in TEMPLATES[key]()["graph"]["nodes"]:
             yield pytest.param(key, nid, id=f"{key}:{nid}")
 
 
 @pytest.mark.parametrize(("key", "nid"), list(template_nodes()))
 def test_config_form_config_round_trip_for_every_template_node(panel, workspace, key, nid):
     node = template_graph(key, workspace=workspace)["graph"]["nodes"][nid]
-    out, ctx = round_trip(panel, node["type"], node["config"])
+    out, _ = round_trip(panel, node["type"], node["config"])
     assert out == node["config"]
 
 

@@ -119,34 +119,85 @@ function weightTotal(box) {
 
 // --- JSON check -----------------------------------------------------------------------------
 
-function lineCol(text, pos) {
-  const before = text.slice(0, pos);
-  const line = before.split('\n').length;
-  return [line, pos - before.lastIndexOf('\n')];
+// Where JSON.parse gave up, and why: a small scanner, since the browser's message does not
+// always say where (V8 often names only the token).
+function jsonError(text) {
+  let i = 0;
+  const fail = (why) => { throw { at: i, why }; };
+  const what = () => (i >= text.length ? 'the end of the text' : `'${text[i]}'`);
+  const ws = () => { while (/[ \t\n\r]/.test(text[i] || '')) i += 1; };
+  const str = () => {
+    i += 1;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') { i += 1; return; }
+      if (c === '\\') { i += 2; continue; }
+      if (c < ' ') fail('a line break or control character inside a string');
+      i += 1;
+    }
+    fail('a string that is never closed');
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i += 1; ws();
+      if (text[i] === '}') { i += 1; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail(`expected a "quoted" property name, found ${what()}`);
+        str(); ws();
+        if (text[i] !== ':') fail(`expected ':', found ${what()}`);
+        i += 1; value(); ws();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === '}') { i += 1; return; }
+        fail(`expected ',' or '}', found ${what()}`);
+      }
+    }
+    if (c === '[') {
+      i += 1; ws();
+      if (text[i] === ']') { i += 1; return; }
+      for (;;) {
+        value(); ws();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === ']') { i += 1; return; }
+        fail(`expected ',' or ']', found ${what()}`);
+      }
+    }
+    if (c === '"') { str(); return; }
+    const num = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+    num.lastIndex = i;
+    if ((c === '-' || /\d/.test(c || '')) && num.exec(text)) { i = num.lastIndex; return; }
+    for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) { i += word.length; return; }
+    fail(`expected a value, found ${what()}`);
+  };
+  try {
+    value(); ws();
+    if (i < text.length) fail(`unexpected ${what()} after the end of the JSON`);
+  } catch (err) {
+    if (err.at === undefined) throw err;
+    const before = text.slice(0, err.at);
+    return { at: err.at, line: before.split('\n').length, column: err.at - before.lastIndexOf('\n'), why: err.why };
+  }
+  return null;
 }
 
 function checkJson(field) {
   const area = field.querySelector('textarea[data-json]');
   const out = field.querySelector('[data-json-result]');
   const text = area.value;
-  if (!text.trim()) { out.textContent = 'Empty: no body is sent.'; out.classList.remove('error'); return; }
+  out.classList.remove('error');
+  if (!text.trim()) { out.textContent = 'Empty: no body is sent.'; return; }
   try {
     JSON.parse(text);
     out.textContent = 'Valid JSON.';
-    out.classList.remove('error');
+    return;
   } catch (err) {
-    const msg = String(err.message);
-    let where = /line (\d+) column (\d+)/.exec(msg);
-    const pos = /position (\d+)/.exec(msg);
-    if (!where && pos) where = [null, ...lineCol(text, Number(pos[1]))];
-    if (!where) where = [null, ...lineCol(text, text.length)];
-    const reason = msg.replace(/^JSON\.parse: /, '').replace(/\s*(in JSON )?at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)/, '');
-    out.textContent = `Not valid JSON at line ${where[1]}, column ${where[2]}: ${reason}.`;
+    const e = jsonError(text) || { at: 0, line: 1, column: 1, why: String(err.message) };
+    out.textContent = `Not valid JSON at line ${e.line}, column ${e.column}: ${e.why}.`;
     out.classList.add('error');
-    const [line, col] = [Number(where[1]), Number(where[2])];
-    const offset = text.split('\n').slice(0, line - 1).reduce((a, l) => a + l.length + 1, 0) + col - 1;
     area.focus();
-    area.setSelectionRange(offset, Math.min(offset + 1, text.length));
+    area.setSelectionRange(e.at, Math.min(e.at + 1, text.length));
   }
 }
 
@@ -156,7 +207,12 @@ document.addEventListener('click', (evt) => {
   const button = evt.target.closest('.node-form button[data-act], .node-form button[data-json-check]');
   if (!button || button.closest('fieldset[disabled]')) return;
   evt.preventDefault();
-  if (button.matches('[data-json-check]')) { checkJson(button.closest('.field')); return; }
+  if (button.matches('[data-json-check]')) {
+    // pressing Check may also post the text (the textarea's change): check again once the new form is in
+    checkAgain = button.closest('.field').dataset.field;
+    checkJson(button.closest('.field'));
+    return;
+  }
   const act = button.dataset.act;
   const box = button.closest('.subform');
   const top = box.querySelector(':scope > ol[data-list]');
@@ -212,8 +268,11 @@ document.addEventListener('input', (evt) => {
   if (box) weightTotal(box);
 });
 
+let checkAgain = null;
 function init(root) {
   root.querySelectorAll('.subform[data-subform="variants"]').forEach(weightTotal);
+  const field = checkAgain && root.querySelector?.(`.field[data-field="${CSS.escape(checkAgain)}"]`);
+  if (field) { checkAgain = null; checkJson(field); }
 }
 document.body.addEventListener('htmx:afterSettle', (evt) => init(evt.detail.elt || document));
 init(document);
