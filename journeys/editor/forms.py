@@ -80,6 +80,7 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
                     field["rows"] += [r for r in typed if subforms.is_blank(widget, r)]
             field["blank"] = subforms.blank_row(widget)
             subforms.number_rows(field)
+            field["errors"] = subforms.errors_to_rows(field)
             if widget == "rules":
                 field["meta_json"] = json.dumps(subforms.condition_meta())
                 field["sources"] = list(subforms.SOURCE_LABELS.items())

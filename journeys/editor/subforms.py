@@ -202,6 +202,19 @@ def number_rows(field: dict) -> None:
         field["blank_condition"] = {**condition_row({}), "p": f"{prefix}-__i__-c-__i__", "n": ""}
 
 
+def errors_to_rows(field: dict) -> list[str]:
+    """Put each "Rule 2: ..." message on its row (shown there); return the rest for the field."""
+    rest = []
+    for message in field["errors"]:
+        m = re.match(rf"^{re.escape(field['noun'])} (\d+)[:,]", message)
+        n = int(m.group(1)) if m else 0
+        if 0 < n <= len(field["rows"]):
+            field["rows"][n - 1].setdefault("errors", []).append(message)
+        else:
+            rest.append(message)
+    return rest
+
+
 # --- posted rows -> config --------------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@ two variants, by clicking and typing only, and the saved draft holds exactly tha
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.screenshots import docs_screenshot
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -61,6 +63,7 @@ def test_configure_rules_branches_and_variants_by_clicking_and_typing(login, mar
     type_in(page, "#cfg-rules-1-c-0-key", "total")
     choose(page, "#cfg-rules-1-c-0-op", "is greater than")
     expect(panel.get_by_text("Rule 2: enter a value.")).to_be_visible()
+    docs_screenshot(panel.locator("li.subrow").nth(1), "editor-rules.png")
     type_in(page, "#cfg-rules-1-c-0-value", "100")
     expect(panel.locator(".error")).to_have_count(0)
     applied(page, lambda: panel.get_by_role("button", name="Move rule 2 up").click())

@@ -249,6 +249,8 @@ def test_rule_errors_name_the_row_and_keep_what_was_typed(panel):
     html, config, _ = panel("split.condition", RULES, form)
     assert config == RULES  # nothing half-read is taken
     assert "Rule 2: choose an operator." in html
+    row2 = html.split('id="cfg-rules-1-exit"')[1].split('id="cfg-rules-2-exit"')[0]
+    assert "Rule 2: choose an operator." in row2  # shown on its row
     assert "Rule 3: the exit name must start with a letter" in html
     assert "Rule 3, condition 1: choose a channel." in html
     assert "Rule 3, condition 2: &#x27;is greater than&#x27; does not apply to a tag." in html
