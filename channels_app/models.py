@@ -128,6 +128,10 @@ class Message(models.Model):
     purpose = models.CharField(max_length=32, default=Purpose.TRANSACTIONAL)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.API)
     origin_ref = models.CharField(max_length=120, blank=True, help_text="e.g. journey 4 / node otp")
+    # The journey that sent it (an id, not a foreign key: journeys sits above channels_app);
+    # indexed with the status for the journey's "messages by status". Editor test runs leave it
+    # empty, so they are never counted.
+    journey_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     status_changed_at = models.DateTimeField()
     created_at = models.DateTimeField()
@@ -197,6 +201,11 @@ class Message(models.Model):
             models.Index(fields=["workspace", "-created_at"], name="message_ws_created"),
             models.Index(fields=["workspace", "contact", "-created_at"], name="message_ws_contact"),
             models.Index(fields=["claim_token"], name="message_claim_token"),
+            models.Index(
+                fields=["journey_id", "status"],
+                condition=Q(journey_id__isnull=False),
+                name="message_journey_status",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from cpaas.tenancy import Actor
 
 from .. import consent_gate
 from ..addresses import contact_address, missing_address_reason
+from ..bulk import insert_rows
 from ..content import content_clean, segment_fields
 from ..models import Channel, Message, MessageStatusEvent, Purpose
 from ..providers import get_provider
@@ -186,6 +188,7 @@ def _message(
     fallback_of=None,
     first_attempt=None,
     reply_to=None,
+    journey_id=None,
 ) -> tuple[Message, list[MessageStatusEvent]]:
     status, due_at = {
         "allow": (Message.Status.QUEUED, now),
@@ -205,6 +208,7 @@ def _message(
         purpose=purpose,
         origin=origin,
         origin_ref=origin_ref[:120],
+        journey_id=journey_id,
         status=status,
         status_changed_at=now,
         created_at=now,
@@ -364,23 +368,32 @@ def message_send_batch(
     workspace: Workspace,
     contacts: Iterable[Contact],
     channel="preferred",
-    content: dict,
+    content: dict | None = None,
+    contents: list[dict] | None = None,
     purpose: str = Purpose.TRANSACTIONAL,
     idempotency_key: str | None = None,
     fallback: list[str] | None = None,
     fallback_after_s: int | None = None,
     origin: str = Message.Origin.API,
     origin_ref: str = "",
+    journey_id: int | None = None,
     options: dict | None = None,
     actor: Actor | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[list[Message], dict[int, str]]:
-    """The same content to many contacts in a bounded number of queries (whatever the count):
-    channels, existing keys, one consent check per kind, one insert of messages and one of
-    their status events. Each contact's key is `<idempotency_key>:<contact id>`. Returns
-    (messages, {contact id: why it was skipped})."""
+    """Many contacts in a bounded number of queries (whatever the count): channels, existing
+    keys, one consent check per kind, one insert of messages and one of their status events.
+    `content` goes to everyone, or `contents` (one per contact, in order: personalised texts)
+    does; content is cleaned once per distinct content and channel. A per-contact content that
+    cannot be sent skips that contact with the reason; a shared one that cannot raises. Each
+    contact's key is `<idempotency_key>:<contact id>`. Returns (messages, {contact id: why it
+    was skipped})."""
     now = _when(now)
     contacts = list(contacts)
+    if contents is not None and len(contents) != len(contacts):
+        raise ValueError("contents must hold one content per contact")
+    if contents is None and content is None:
+        raise ValidationError({"content": ["Content is required."]})
     if len(contacts) > BATCH_MAX:
         raise ValidationError({"contacts": [f"At most {BATCH_MAX:,} contacts per batch."]})
     if any(c.workspace_id != workspace.pk for c in contacts):
@@ -400,9 +413,9 @@ def message_send_batch(
             m.idempotency_key: m
             for m in Message.objects.filter(workspace=workspace, idempotency_key__in=keys)
         }
-    plan: dict[int, list[Contact]] = {}  # channel id -> contacts
+    plan: dict[int, list[tuple[Contact, dict]]] = {}  # channel id -> (contact, content)
     by_id: dict[int, Channel] = {}
-    for contact in contacts:
+    for i, contact in enumerate(contacts):
         if base_key and f"{base_key}:{contact.pk}" in existing:
             continue
         try:
@@ -414,38 +427,57 @@ def message_send_batch(
             skipped[contact.pk] = missing_address_reason(contact, resolved.kind)
             continue
         by_id[resolved.pk] = resolved
-        plan.setdefault(resolved.pk, []).append(contact)
+        plan.setdefault(resolved.pk, []).append((contact, content if contents is None else contents[i]))
     messages, events = [], []
     for channel_id, group in plan.items():
         resolved = by_id[channel_id]
-        clean, text, notes = _prepare_content(resolved, content, workspace)  # once per channel
         chain, after = _clean_fallback(fallback, fallback_after_s, resolved.kind)
-        verdicts = consent_gate.check_many(
-            group, resolved.kind, purpose, now, is_template="template" in clean
-        )
-        for contact in group:
-            message, evs = _message(
-                workspace=workspace,
-                contact=contact,
-                channel=resolved,
-                address=contact_address(contact, resolved.kind),
-                clean=clean,
-                text=text,
-                notes=notes,
-                purpose=purpose,
-                origin=origin,
-                origin_ref=origin_ref,
-                key=f"{base_key}:{contact.pk}" if base_key else None,
-                options=options,
-                chain=chain,
-                fallback_after_s=after,
-                verdict=verdicts[contact.pk],
-                now=now,
+        prepared: dict[str, tuple] = {}  # content (as JSON) -> cleaned, once per distinct content
+        ready: dict[bool, list[tuple[Contact, tuple]]] = {}  # is_template -> (contact, cleaned)
+        for contact, raw in group:
+            key = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True, default=str)
+            if key not in prepared:
+                try:
+                    prepared[key] = _prepare_content(resolved, raw, workspace)
+                except ValidationError as exc:
+                    if contents is None:
+                        raise
+                    prepared[key] = exc
+            cleaned = prepared[key]
+            if isinstance(cleaned, ValidationError):
+                skipped[contact.pk] = cleaned.messages[0]
+                continue
+            ready.setdefault("template" in cleaned[0], []).append((contact, cleaned))
+        for is_template, pairs in ready.items():
+            verdicts = consent_gate.check_many(
+                [c for c, _ in pairs], resolved.kind, purpose, now, is_template=is_template
             )
-            messages.append(message)
-            events.extend(evs)
-    Message.objects.bulk_create(messages, batch_size=1000)
-    MessageStatusEvent.objects.bulk_create(events, batch_size=1000)
+            for contact, (clean, text, notes) in pairs:
+                message, evs = _message(
+                    workspace=workspace,
+                    contact=contact,
+                    channel=resolved,
+                    address=contact_address(contact, resolved.kind),
+                    clean=clean,
+                    text=text,
+                    notes=notes,
+                    purpose=purpose,
+                    origin=origin,
+                    origin_ref=origin_ref,
+                    key=f"{base_key}:{contact.pk}" if base_key else None,
+                    options=options,
+                    chain=chain,
+                    fallback_after_s=after,
+                    verdict=verdicts[contact.pk],
+                    now=now,
+                    journey_id=journey_id,
+                )
+                messages.append(message)
+                events.extend(evs)
+    insert_rows(Message, messages)
+    for event in events:
+        event.message_id = event.message.pk
+    insert_rows(MessageStatusEvent, events)
     if actor is not None and actor.kind != "system" and messages:
         audit_record(
             workspace=workspace,

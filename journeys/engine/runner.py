@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from channels_app.bulk import insert_rows
 from channels_app.models import Message
 from cpaas.tenancy import Actor
 
@@ -378,13 +379,15 @@ def prepare(batch: Batch, item: Item) -> None:
 
 
 def _send_key(item: Item) -> tuple:
+    """What must be equal for sends to share one batch call: everything but the content (a
+    personalised text differs per contact; the batch call takes one content per contact)."""
     r = item.pending_send
     return (
         item.workspace.pk,
         item.e.journey_id,
         item.e.node,
+        item.e.is_test,
         json.dumps(r.channel),
-        json.dumps(r.content, sort_keys=True),
         r.purpose,
         json.dumps(r.fallback),
         r.fallback_after_s,
@@ -399,12 +402,15 @@ def execute_sends(batch: Batch, items: list[Item]) -> None:
     for item in items:
         groups[_send_key(item)].append(item)
     for group in groups.values():
-        r = group[0].pending_send
+        first = group[0]
+        r = first.pending_send
         try:
             messages, skipped = message_send_batch(
-                workspace=group[0].workspace, contacts=[i.e.contact for i in group], channel=r.channel,
-                content=r.content, purpose=r.purpose, fallback=r.fallback or None, fallback_after_s=r.fallback_after_s,
-                origin=Message.Origin.JOURNEY, origin_ref=f"journey:{group[0].e.journey_id}/{group[0].e.node}",
+                workspace=first.workspace, contacts=[i.e.contact for i in group], channel=r.channel,
+                contents=[i.pending_send.content for i in group], purpose=r.purpose, fallback=r.fallback or None,
+                fallback_after_s=r.fallback_after_s, origin=Message.Origin.JOURNEY,
+                origin_ref=f"journey:{first.e.journey_id}/{first.e.node}",
+                journey_id=None if first.e.is_test else first.e.journey_id,  # test runs are not counted
                 options=r.options or None, now=batch.now,
             )  # fmt: skip
         except ValidationError as exc:
@@ -466,7 +472,7 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
 
 def write(batch: Batch, items: list[Item]) -> None:
     update_enrollments([i for i in items if i.changed])
-    Step.objects.bulk_create(batch.steps, batch_size=1000)
+    insert_rows(Step, batch.steps)
     if batch.events:
         from contacts.services import event_record
 
