@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+
+from channels_app.bulk import insert_ignoring_conflicts as insert_rows_ignoring_conflicts
 
 from ..models import Enrollment, Journey
 from .counters import CounterDeltas
@@ -47,18 +48,18 @@ def blocked_contacts(journey: Journey, contact_ids: list[int]) -> set[int]:
 
 
 def enroll_one(*, journey: Journey, contact_id: int, now: dt.datetime, context: dict | None = None,
-               trigger_key: str | None = None, deltas: CounterDeltas | None = None) -> Enrollment | None:  # fmt: skip
+               trigger_key: str | None = None, deltas: CounterDeltas | None = None,
+               rules_checked: bool = False) -> Enrollment | None:  # fmt: skip
     """The enrolment, or None when the entry rules (or an earlier enrolment with the same trigger
-    key) keep the contact out."""
+    key) keep the contact out. `rules_checked`: the caller already read the entry rules for this
+    contact (events do it in the query that finds their journeys)."""
     if journey.status != Journey.Status.LIVE or journey.live_version_id is None:
         return None
-    if blocked_contacts(journey, [contact_id]):
+    if not rules_checked and blocked_contacts(journey, [contact_id]):
         return None
     enrollment = _new(journey, contact_id, now, context, trigger_key)
-    try:
-        with transaction.atomic():
-            enrollment.save()
-    except IntegrityError:  # this trigger key enrolled before, or a concurrent trigger enrolled the contact
+    # this trigger key enrolled before, or a concurrent trigger enrolled the contact: no row
+    if not insert_ignoring_conflicts([enrollment]):
         return None
     own = deltas is None
     deltas = deltas or CounterDeltas()
@@ -67,6 +68,18 @@ def enroll_one(*, journey: Journey, contact_id: int, now: dt.datetime, context: 
     if own:
         deltas.flush()
     return enrollment
+
+
+def blocked_expression(contact_id: int):
+    """Per journey (as an annotation on Journey): do its entry rules keep this contact out? The
+    same rule as `blocked_contacts`, evaluated in the query that finds the journeys."""
+    from django.db.models import Exists, OuterRef
+
+    return Exists(
+        Enrollment.objects.filter(journey=OuterRef("pk"), contact_id=contact_id).filter(
+            Q(journey__allow_reentry=False) | Q(journey__one_active=True, status__in=Enrollment.OPEN)
+        )
+    )
 
 
 def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, key_prefix: str = "",
@@ -96,28 +109,13 @@ def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, k
     return inserted, len(contact_ids) - inserted
 
 
-def insert_ignoring_conflicts(rows: list[Enrollment], batch_size: int = 1000) -> int:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL; SQLite >= 3.35): how many
-    rows went in. bulk_create(ignore_conflicts=True) cannot say."""
-    if not rows:
-        return 0
-    meta = Enrollment._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    inserted = 0
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in chunk for f in fields]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(chunk))} "
-                f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}",
-                params,
-            )
-            inserted += len(cursor.fetchall())
-    return inserted
+def insert_ignoring_conflicts(rows: list[Enrollment]) -> int:
+    """How many of `rows` went in (INSERT ... ON CONFLICT DO NOTHING RETURNING id; no savepoint
+    needed, a conflict is not an error). A single row that went in gets its pk."""
+    ids = insert_rows_ignoring_conflicts(Enrollment, rows)
+    if len(rows) == 1 and ids:
+        rows[0].pk, rows[0]._state.adding = ids[0], False
+    return len(ids)
 
 
 def open_enrollments(contact_id: int):

@@ -22,7 +22,7 @@ from ..models import Enrollment, Journey
 from ..nodes import REGISTRY
 from ..nodes.trigger_event import property_matches
 from .counters import CounterDeltas
-from .enroll import enroll_one
+from .enroll import blocked_expression, enroll_one
 from .graph import graphs_for
 
 log = logging.getLogger("journeys.engine")
@@ -135,9 +135,14 @@ def enroll_for_event(event, now) -> int:
             trigger_key=event.name,
         )
     count = 0
-    # the graph comes from the per-process cache of published versions, not from this query
-    for journey in journeys.exclude(live_version=None).defer("description"):
-        graph = graphs_for([journey.live_version_id]).get(journey.live_version_id)
+    # one query: the journeys, and whether their entry rules keep the contact out; the graphs
+    # come from the per-process cache of published versions (one query for those not cached)
+    journeys = journeys.exclude(live_version=None).defer("description")
+    open_to = [j for j in journeys.annotate(blocked=blocked_expression(event.contact_id)) if not j.blocked]
+    graphs = graphs_for(j.live_version_id for j in open_to)
+    deltas = CounterDeltas()  # one counter upsert for every journey the event enrols in
+    for journey in open_to:
+        graph = graphs.get(journey.live_version_id)
         if graph is None:
             continue
         start = graph.nodes[graph.start]
@@ -154,6 +159,9 @@ def enroll_for_event(event, now) -> int:
             now=now,
             context=context,
             trigger_key=f"event:{event.pk}",
+            rules_checked=True,
+            deltas=deltas,
         ):
             count += 1
+    deltas.flush()
     return count
