@@ -29,17 +29,44 @@ def _as_text(widget: str, value) -> str:
     return str(value)
 
 
-def workspace_choices(ctx: Context) -> dict:
-    from contacts.models import Event
+# context variables the engine itself sets (journeys/nodes/*: `run.context[...] = ...`)
+ENGINE_CONTEXT = ("last_reply", "last_event", "payment_link", "promise", "rating", "webhook")
+
+
+def context_variables(graph: dict | None) -> list[str]:
+    """Variables a journey's context can hold: the engine's own and those the graph names
+    (an ask's `save_as`, a webhook's answer mapping)."""
+    names = set(ENGINE_CONTEXT)
+    for node in ((graph or {}).get("nodes") or {}).values():
+        config = node.get("config") or {} if isinstance(node, dict) else {}
+        if isinstance(config.get("save_as"), str) and node.get("type") == "message.ask":
+            names.add(config["save_as"])
+        if node.get("type") == "webhook.call" and isinstance(config.get("map"), dict):
+            names.update(k for k in config["map"] if isinstance(k, str))
+    return sorted(names)
+
+
+def workspace_choices(ctx: Context, graph: dict | None = None) -> dict:
+    from contacts.models import Event, Tag
 
     events = set(STANDARD_EVENTS) | set(
         Event.objects.filter(workspace=ctx.workspace).values_list("name", flat=True).distinct()[:200]
     )
+    # property names seen on the workspace's latest events (a sample, not a scan)
+    properties: set[str] = set()
+    for props in Event.objects.filter(workspace=ctx.workspace).order_by("-id").values_list(
+        "properties", flat=True
+    )[:300]:
+        if isinstance(props, dict):
+            properties.update(k for k in props if isinstance(k, str))
     return {
         "channel_kinds": sorted(ctx.channel_kinds),
         "purposes": sorted(ctx.purposes),
         "contact_fields": sorted(ctx.contact_fields),
         "events": sorted(events),
+        "event_properties": sorted(properties)[:200],
+        "tags": list(Tag.objects.filter(workspace=ctx.workspace).values_list("name", flat=True)[:500]),
+        "context_variables": context_variables(graph),
         "attributes": sorted(ctx.attributes),
         "merge_fields": [f"contact.{f}" for f in CONTACT_FIELDS]
         + [f"contact.{a}" for a in sorted(ctx.attributes)]
@@ -78,6 +105,8 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
                     field["rows"] = typed  # not read: shown as typed, to be corrected
                 else:  # read: shown as read (exit names normalised), plus rows not filled in yet
                     field["rows"] += [r for r in typed if subforms.is_blank(widget, r)]
+            if spec.get("key_choices"):  # a named list of workspace_choices() for the key column
+                field["key_options"] = choices.get(spec["key_choices"], [])
             field["blank"] = subforms.blank_row(widget)
             subforms.number_rows(field)
             field["errors"] = subforms.errors_to_rows(field)

@@ -285,7 +285,8 @@ def editor_node_form(request, pk):
     errors = config_problems(node, config, ctx)
     for key, messages in parse_errors.items():
         errors[key] = messages + errors.get(key, [])
-    choices = workspace_choices(ctx)
+    draft = journey.versions.filter(published_at__isnull=True).values_list("graph", flat=True).first()
+    choices = workspace_choices(ctx, draft)
     fields = fields_for(node, config, errors, choices, posted=request.POST if applied else None)
     general = [m for k, ms in errors.items() if k not in {f["name"] for f in node.form} for m in ms]
     return TemplateResponse(

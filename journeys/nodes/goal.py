@@ -29,6 +29,7 @@ class Goal(Node):
             "widget": "keyvalue",
             "row_label": "Property",
             "key_label": "Event property",
+            "key_choices": "event_properties",
             "value_label": "Equals",
         },  # fmt: skip
     ]

@@ -38,6 +38,7 @@ class EventTrigger(Node):
             "widget": "keyvalue",
             "row_label": "Property",
             "key_label": "Event property",
+            "key_choices": "event_properties",
             "value_label": "Equals",
         },  # fmt: skip
     ]

@@ -27,6 +27,7 @@ class WaitEvent(Node):
             "widget": "keyvalue",
             "row_label": "Property",
             "key_label": "Event property",
+            "key_choices": "event_properties",
             "value_label": "Equals",
             "help": "e.g. cart_id equals {{event.cart_id}} (the entry event's cart).",
         },

@@ -56,6 +56,7 @@ class WebhookCall(Node):
             "widget": "keyvalue",
             "row_label": "Mapping",
             "key_label": "Context variable",
+            "key_choices": "context_variables",
             "value_label": "Response path",
             "arrow": "←",
             "help": "Each context variable gets the value at that path of the JSON answer, e.g. order.status; use it later as {{context.variable}}.",

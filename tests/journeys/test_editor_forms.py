@@ -397,3 +397,28 @@ def test_round_trip_of_every_sub_form_shape(panel):
     ]  # fmt: skip
     for type_, config in samples:
         assert round_trip(panel, type_, config)[0] == config, type_
+
+
+def test_pickers_offer_tags_event_properties_and_context_variables_the_workspace_knows(
+    panel, journey, workspace, contact
+):
+    from contacts.models import Tag
+    from contacts.services import event_record
+    from journeys.services import draft_save
+
+    Tag.objects.create(workspace=workspace, name="gold-tier")
+    event_record(workspace=workspace, contact=contact, name="cart_abandoned", properties={"cart_id": "c1"})
+    draft_save(
+        journey=journey,
+        actor=Actor.system(),
+        graph={"nodes": {"w": {"type": "webhook.call", "config": {"map": {"order_state": "order.status"}}}}},
+    )
+    html, _, ctx = panel("split.condition", RULES)
+    assert ctx["choices"]["tags"] == ["gold-tier"]
+    assert "cart_id" in ctx["choices"]["event_properties"]
+    assert {"order_state", "last_reply"} <= set(ctx["choices"]["context_variables"])
+    assert '<option value="gold-tier">' in html and '<option value="order_state">' in html
+    # the tag condition's value input uses the tags list
+    assert 'list="cfg-rules-tags"' in html
+    html, _, _ = panel("wait.event", {"event": "cart_abandoned", "timeout_s": 60})
+    assert '<option value="cart_id">' in html

@@ -80,9 +80,14 @@ function adaptCondition(cond, { keepOp = true } = {}) {
     const key = part('key').querySelector('input');
     const box = cond.closest('.subform');
     const listId = box.querySelector('ol[data-list]').dataset.list;
-    const list = { attribute: `${listId}-attributes`, field: `${listId}-fields` }[source];
+    const list = {
+      attribute: `${listId}-attributes`, field: `${listId}-fields`, event: `${listId}-eventprops`, context: `${listId}-context`,
+    }[source];
     if (list) key.setAttribute('list', list); else key.removeAttribute('list');
   }
+  const valueInput = part('value').querySelector('input[type="text"]');
+  const listId = cond.closest('.subform').querySelector('ol[data-list]').dataset.list;
+  if (source === 'tag') valueInput.setAttribute('list', `${listId}-tags`); else valueInput.removeAttribute('list');
   part('channel').hidden = !['consent', 'channel'].includes(source);
   part('purpose').hidden = source !== 'consent';
   part('value').hidden = !(source === 'tag' || (keyed && !meta.no_value.includes(op)));
