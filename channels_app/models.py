@@ -115,7 +115,12 @@ class Message(models.Model):
         OTP = "otp", "Verification"
         CONTACT = "contact", "Contact (inbound)"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
+    # Every version of a message row (queued, sending, sent...) is written into every index of
+    # the table, so indexes are few and partial where most rows have nothing to index: the
+    # workspace is the first column of message_ws_created, the self-references are mostly empty.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
     # RESTRICT: a channel with messages cannot be deleted on its own, but goes with its workspace
     channel = models.ForeignKey(Channel, on_delete=models.RESTRICT, related_name="messages")
@@ -142,7 +147,7 @@ class Message(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_reason = models.CharField(max_length=500, blank=True)
-    reference = models.CharField(max_length=32, unique=True, default=new_reference, editable=False)
+    reference = models.CharField(max_length=32, default=new_reference, editable=False)  # unique: Meta
     provider_message_id = models.CharField(max_length=100, null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     segments = models.PositiveSmallIntegerField(default=0)
@@ -169,13 +174,17 @@ class Message(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallback"
     )
     first_attempt = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # a constraint, not unique=True: no second varchar_pattern_ops index on PostgreSQL
+            models.UniqueConstraint(fields=["reference"], name="message_unique_reference"),
             models.UniqueConstraint(
                 fields=["channel", "provider_message_id"],
                 condition=Q(provider_message_id__isnull=False),
@@ -200,7 +209,13 @@ class Message(models.Model):
             ),
             models.Index(fields=["workspace", "-created_at"], name="message_ws_created"),
             models.Index(fields=["workspace", "contact", "-created_at"], name="message_ws_contact"),
-            models.Index(fields=["claim_token"], name="message_claim_token"),
+            models.Index(fields=["claim_token"], condition=Q(status="sending"), name="message_claim_token"),
+            models.Index(
+                fields=["first_attempt"],
+                condition=Q(first_attempt__isnull=False),
+                name="message_first_attempt",
+            ),
+            models.Index(fields=["reply_to"], condition=Q(reply_to__isnull=False), name="message_reply_to"),
             models.Index(
                 fields=["journey_id", "status"],
                 condition=Q(journey_id__isnull=False),
