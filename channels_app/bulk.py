@@ -15,16 +15,32 @@ def _columns(model) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _value(field, obj):
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        value = field.pre_save(obj, True)
-    else:
-        value = getattr(obj, field.attname)
-    if value is None:
-        return None
-    if isinstance(field, models.JSONField):
-        return json.dumps(value, cls=field.encoder)
-    return value
+def _getters(fields) -> list:
+    """One function per column that reads the value to write from an object (computed once per
+    insert: this runs for every field of every row)."""
+
+    def plain(attname):
+        return lambda obj: getattr(obj, attname)
+
+    def as_json(attname, encoder):
+        def get(obj):
+            value = getattr(obj, attname)
+            return None if value is None else json.dumps(value, cls=encoder)
+
+        return get
+
+    def auto(field):
+        return lambda obj: field.pre_save(obj, True)
+
+    getters = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            getters.append(auto(f))
+        elif isinstance(f, models.JSONField):
+            getters.append(as_json(f.attname, f.encoder))
+        else:
+            getters.append(plain(f.attname))
+    return getters
 
 
 def insert_rows(model, objs: list, *, batch_size: int = 1000) -> list:
@@ -45,12 +61,38 @@ def insert_rows(model, objs: list, *, batch_size: int = 1000) -> list:
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
         columns = ", ".join(quote(c) for c in [meta.pk.column] + [f.column for f in fields])
+        getters = _getters(fields)
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([obj.pk] + [_value(f, obj) for f in fields])
+                copy.write_row([obj.pk] + [get(obj) for get in getters])
+    alias = connection.alias
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, alias
     return objs
+
+
+def copy_values(model, columns: list[str], rows: list[tuple]) -> None:
+    """Insert plain tuples (values in `columns` order, JSON columns already serialised as text)
+    without building model instances: COPY on PostgreSQL, bulk_create elsewhere. For append-only
+    rows nobody needs the ids of (journey steps)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        json_columns = {f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)}
+        objs = []
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            for name in json_columns & values.keys():
+                values[name] = json.loads(values[name])
+            objs.append(model(**values))
+        model.objects.bulk_create(objs, batch_size=1000)
+        return
+    quote = connection.ops.quote_name
+    names = {f.attname: f.column for f in model._meta.concrete_fields}
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(names[c]) for c in columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 1000) -> list[int]:

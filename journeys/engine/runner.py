@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from channels_app.bulk import insert_rows
+from channels_app.bulk import copy_values
 from channels_app.models import Message
 from cpaas.tenancy import Actor
 
@@ -193,19 +193,22 @@ class Batch:
 # --- one enrolment ------------------------------------------------------------------------------
 
 
+STEP_COLUMNS = ["enrollment_id", "journey_id", "node", "node_type", "exit", "at", "detail"]
+
+
 def _step(batch: Batch, item: Item, node_id: str, node_type: str, exit_: str, detail: dict) -> None:
+    # a plain row, not a Step instance (a round writes thousands): see channels_app.bulk
     item.e.steps_count += 1
     batch.steps.append(
-        Step(
-            enrollment_id=item.e.pk,
-            journey_id=item.e.journey_id,
-            node=node_id,
-            node_type=node_type,
-            exit=exit_,
-            at=batch.now,
-            detail=_json_safe(detail),
-        )  # fmt: skip
+        (item.e.pk, item.e.journey_id, node_id, node_type, exit_, batch.now, _json_text(detail))
     )
+
+
+def _json_text(value) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(value, default=str)
 
 
 def _json_safe(value):
@@ -472,7 +475,7 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
 
 def write(batch: Batch, items: list[Item]) -> None:
     update_enrollments([i for i in items if i.changed])
-    insert_rows(Step, batch.steps)
+    copy_values(Step, STEP_COLUMNS, batch.steps)
     if batch.events:
         from contacts.services import event_record
 
