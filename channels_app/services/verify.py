@@ -269,23 +269,57 @@ def verification_resend(*, verification: Verification, now: dt.datetime) -> Veri
     return verification
 
 
+OUTCOME_EVENT = "otp.check"  # the event a journey's otp.verify waits for
+
+
+def _outcome_recorded(verification: Verification, outcome: str, now: dt.datetime) -> None:
+    """Tell whoever waits on this verification (a journey's otp.verify, which sits above this
+    app) that it ended, through the contact's event stream: an `otp.check` event without a code,
+    naming the verification. Receivers read the verification's status, never this event's."""
+    from contacts.services import event_record
+
+    if verification.contact_id is None:
+        return
+    event_record(
+        workspace=verification.workspace, contact=verification.contact, name=OUTCOME_EVENT,
+        properties={"verification": verification.pk, "outcome": outcome}, source="verification",
+        idempotency_key=f"verification:{verification.pk}:{outcome}", now=now,
+    )  # fmt: skip
+
+
 @transaction.atomic
-def verification_check(*, verification: Verification, code: str, now: dt.datetime) -> str:
-    """approved | incorrect | expired | too_many_attempts | canceled."""
+def verification_check(
+    *, verification: Verification, code: str, now: dt.datetime, notify: bool = True
+) -> str:
+    """approved | incorrect | expired | too_many_attempts | canceled. When the check ends the
+    verification (approved, failed, expired) an `otp.check` event records the outcome (`notify`;
+    the journey node that checks a code itself does not need one)."""
+    outcome = _check(verification=verification, code=code, now=now)
+    if notify and outcome["ended"]:
+        _outcome_recorded(outcome["verification"], outcome["status"], now)
+    return outcome["result"]
+
+
+def _check(*, verification: Verification, code: str, now: dt.datetime) -> dict:
     verification = Verification.objects.select_for_update().get(pk=verification.pk)
     S = Verification.Status
+
+    def answer(result: str, ended: bool = False) -> dict:
+        return {"result": result, "ended": ended, "status": verification.status, "verification": verification}
+
     if verification.status == S.APPROVED:
-        return "approved"
+        return answer("approved")
     if verification.status == S.CANCELED:
-        return "canceled"
+        return answer("canceled")
     if verification.status == S.FAILED:
-        return "too_many_attempts"
+        return answer("too_many_attempts")
     if verification.status == S.EXPIRED or now >= verification.expires_at:
-        if verification.status != S.EXPIRED:
+        ended = verification.status != S.EXPIRED
+        if ended:
             verification.status = S.EXPIRED
             verification.save(update_fields=["status"])
             _stop_fallbacks(verification)
-        return "expired"
+        return answer("expired", ended)
     verification.attempts += 1
     code = "".join((code or "").split())
     if (
@@ -296,9 +330,11 @@ def verification_check(*, verification: Verification, code: str, now: dt.datetim
         verification.status, verification.approved_at = S.APPROVED, now
         verification.save(update_fields=["attempts", "status", "approved_at"])
         _stop_fallbacks(verification)
-        return "approved"
+        return answer("approved", True)
+    ended = False
     if verification.attempts >= verification.max_attempts:
         verification.status = S.FAILED
         _stop_fallbacks(verification)
+        ended = True
     verification.save(update_fields=["attempts", "status"])
-    return "incorrect"
+    return answer("incorrect", ended)

@@ -1,8 +1,10 @@
 """otp.verify on the messaging core's OTP service (channels_app.services.verify): starts a
 verification (code made and hashed there, sent with purpose otp on the first channel, the rest
 as its fallback chain: SMS → WhatsApp → voice), then waits for the code: typed back as a reply,
-or sent by your system as an `otp.check` event with a `code` property. A verification approved
-through the verification API is noticed too (the wait looks at it every few seconds).
+or sent by your system as an `otp.check` event with a `code` property. A verification checked
+through the verification API ends the wait at once: the OTP service records an `otp.check` event
+naming the verification (no code) when a check approves or fails it, and the node then reads the
+verification's status (never the event's word for it). The wait's timer is the code's expiry.
 Exits: verified, failed (too many wrong codes, or it could not be started), expired."""
 
 import datetime as dt
@@ -13,7 +15,6 @@ from django.core.exceptions import ValidationError
 from .base import KINDS, Node, go, obj, wait
 
 CHECK_EVENT = "otp.check"
-POLL_S = 5
 
 
 def _verification(run):
@@ -64,7 +65,7 @@ class OtpVerify(Node):
         return problems
 
     def _wait(self, run, expires_at: dt.datetime, **detail):
-        return wait("reply", event=CHECK_EVENT, until=min(expires_at, run.after(POLL_S)), **detail)
+        return wait("reply", event=CHECK_EVENT, until=expires_at, **detail)
 
     def enter(self, run):
         from channels_app.services.verify import verification_start
@@ -89,7 +90,11 @@ class OtpVerify(Node):
         if verification is None:
             return go("failed", reason="the verification is gone")
         expires_at = dt.datetime.fromisoformat(run.state["expires_at"])
-        if signal.kind == "timeout":
+        data = signal.data or {}
+        outcome_only = signal.kind == "event" and not (data.get("code") or data.get("text"))
+        if outcome_only and str(data.get("verification")) != str(verification.pk):
+            return self._wait(run, expires_at)  # another verification's outcome: not ours
+        if signal.kind == "timeout" or outcome_only:
             status = verification.status
             if status == "approved":
                 return go("verified", channel=verification.channels[verification.channel_index])
@@ -101,7 +106,7 @@ class OtpVerify(Node):
         raw = str(signal.data.get("code") or signal.data.get("text") or "")
         m = re.search(r"\d{4,10}", raw.replace(" ", ""))
         result = verification_check(
-            verification=verification, code=m.group(0) if m else raw[:20], now=run.now
+            verification=verification, code=m.group(0) if m else raw[:20], now=run.now, notify=False
         )
         if result == "approved":
             return go("verified")
