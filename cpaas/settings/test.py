@@ -25,3 +25,6 @@ else:
 # Tasks run inline unless a test (or a worker subprocess, Q_SYNC=0) says otherwise.
 Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("Q_SYNC", default=True), "poll": 0.05}
 REALTIME_RELAY_INTERVAL = 0.05
+
+# webhook.call refuses private and loopback addresses; the tests' fake servers listen on 127.0.0.1
+JOURNEYS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]

@@ -1,15 +1,28 @@
 """webhook.call's HTTP request, made after the round that asked for it committed (never while
-holding a lock), then recorded as the enrolment's resume signal if it still waits for it."""
+holding a lock), then recorded as the enrolment's resume signal if it still waits for it.
+
+Against SSRF: the host is resolved at call time and every address it resolves to must be public
+(not private, loopback, link-local, unique-local, multicast, reserved or unspecified) unless
+it is in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS` (CIDRs; tests allow 127.0.0.1). The connection is
+made to the address that was checked (no second lookup a rebinding DNS could answer
+differently), no proxy from the environment is used, and each redirect is checked the same way
+(at most 3). A refused call takes the failure exit with the reason."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import http.client
+import ipaddress
 import json
 import logging
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,11 +40,96 @@ def http_call(request: dict) -> dict:
     for attempt in range(attempts):
         result = _once(request)
         status = result.get("status")
+        if result.get("refused"):
+            break  # not an outage: asking again gives the same answer
         transient = status is None or status >= 500 or status == 429
         if not transient or attempt == attempts - 1:
             break
         time.sleep(min(1.0, 0.2 * (attempt + 1)))
     return result
+
+
+class Refused(Exception):
+    """The URL may not be called (scheme, or an address that is not public)."""
+
+
+def _allowed_networks() -> list:
+    return [
+        ipaddress.ip_network(n, strict=False)
+        for n in getattr(settings, "JOURNEYS_WEBHOOK_ALLOWED_NETWORKS", [])
+    ]
+
+
+def _public(ip) -> bool:
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+        or ip.is_unspecified or (ip.version == 6 and ip.is_site_local)
+    )  # fmt: skip
+
+
+def resolve_checked(url: str) -> tuple[str, int, str]:
+    """(host, port, the address to connect to) for an http(s) URL whose host resolves only to
+    addresses that may be called; Refused otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused(f"refused: only http and https URLs can be called ({url[:80]})")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise Refused(f"could not resolve {parts.hostname}: {exc}") from exc
+    allowed = _allowed_networks()
+    addresses = []
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not _public(ip) and not any(ip in net for net in allowed):
+            raise Refused(
+                f"refused: {parts.hostname} resolves to {ip}, a private, loopback or link-local address "
+                "(allow it with JOURNEYS_WEBHOOK_ALLOWED_NETWORKS)"
+            )
+        addresses.append(str(ip))
+    return parts.hostname, port, addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, *args, address: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, *args, address: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the name is still verified
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # _once follows redirects itself, checking each target
+
+
+def _opener(address: str):
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(functools.partial(_PinnedHTTP, address=address), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(functools.partial(_PinnedHTTPS, address=address), req, context=self._context)
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), HTTP, HTTPS, _NoRedirects)
+
+
+MAX_REDIRECTS = 3
 
 
 def _once(request: dict) -> dict:
@@ -40,15 +138,34 @@ def _once(request: dict) -> dict:
     if request.get("body") is not None and request["method"] not in ("GET", "HEAD"):
         body = json.dumps(request["body"]).encode()
         headers.setdefault("Content-Type", "application/json")
-    req = urllib.request.Request(request["url"], data=body, method=request["method"], headers=headers)
+    url, method = request["url"], request["method"]
+    timeout = min(10.0, float(request.get("timeout_s", 5)))
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            _, _, address = resolve_checked(url)
+        except Refused as exc:
+            return {"status": None, "json": None, "error": str(exc)[:300], "refused": True}
+        req = urllib.request.Request(url, data=body, method=method, headers=headers)
+        result = _send(_opener(address), req, timeout)
+        location = result.pop("location", None)
+        if result.get("status") not in (301, 302, 303, 307, 308) or not location:
+            return result
+        url = urllib.parse.urljoin(url, location)
+        if result["status"] == 303 or (result["status"] in (301, 302) and method == "POST"):
+            method, body = "GET", None
+    return {"status": None, "json": None, "error": f"more than {MAX_REDIRECTS} redirects"}
+
+
+def _send(opener, req, timeout: float) -> dict:
     try:
-        with urllib.request.urlopen(req, timeout=min(10.0, float(request.get("timeout_s", 5)))) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return {"status": resp.status, "json": _parse(resp.read(MAX_BODY))}
     except urllib.error.HTTPError as exc:
         return {
             "status": exc.code,
             "json": _parse(exc.read(MAX_BODY) if exc.fp else b""),
             "error": f"HTTP {exc.code}",
+            "location": exc.headers.get("Location") if exc.headers else None,
         }
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         return {
