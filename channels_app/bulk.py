@@ -102,6 +102,8 @@ def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 1000) -> l
     PostgreSQL it skips the slow UNNEST array path of bulk_create."""
     if not objs:
         return []
+    if connection.vendor == "postgresql" and len(objs) > COPY_ABOVE:
+        return _copy_ignoring_conflicts(model, objs)
     meta = model._meta
     fields = _columns(model)
     quote = connection.ops.quote_name
@@ -118,4 +120,36 @@ def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 1000) -> l
                 params,
             )
             ids += [row[0] for row in cursor.fetchall()]
+    return ids
+
+
+COPY_ABOVE = 50  # rows; fewer go in one INSERT ... VALUES
+
+
+def _copy_ignoring_conflicts(model, objs: list) -> list[int]:
+    """Many rows on PostgreSQL: COPY into a session's temporary table shaped like the target,
+    then one `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id` (a long multi-row
+    VALUES costs more to build and parse than the rows cost to write)."""
+    from django.db import transaction
+
+    meta = model._meta
+    fields = _columns(model)
+    quote = connection.ops.quote_name
+    table, scratch = quote(meta.db_table), quote(f"_scratch_{meta.db_table}")
+    columns = ", ".join(quote(f.column) for f in fields)
+    getters = _getters(fields)
+    with transaction.atomic(), connection.cursor() as cursor:  # the scratch rows live until commit
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS "
+            f"AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([get(obj) for get in getters])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {scratch} "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"DELETE FROM {scratch}")  # an outer transaction may insert again
     return ids

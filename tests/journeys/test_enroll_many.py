@@ -69,3 +69,27 @@ def test_inserted_rows_are_whole_enrolments(workspace, publish, engine):
     engine(now)
     e.refresh_from_db()
     assert e.status == "waiting"
+
+
+def test_a_large_chunk_with_a_conflict_counts_exactly(workspace, publish, monkeypatch):
+    # more rows than one multi-row VALUES takes: on PostgreSQL they go through COPY and a scratch
+    # table, twice in one transaction (the scratch rows of the first chunk must not come back)
+    from django.db import transaction
+
+    from tests.factories import ContactFactory
+
+    journey = _journey(publish, one_active=True)
+    people = ContactFactory.create_batch(150, workspace=workspace)
+    now = timezone.now()
+    assert enroll.enroll_one(journey=journey, contact_id=people[70].pk, now=now, trigger_key="event:1")
+    monkeypatch.setattr(enroll, "blocked_contacts", lambda journey, ids: set())
+    with transaction.atomic():
+        first = enroll.enroll_many(
+            journey=journey, contact_ids=[p.pk for p in people[:100]], now=now, key_prefix="r1"
+        )
+        second = enroll.enroll_many(
+            journey=journey, contact_ids=[p.pk for p in people[100:]], now=now, key_prefix="r1"
+        )
+    assert (first, second) == ((99, 1), (50, 0))
+    assert Enrollment.objects.filter(journey=journey).count() == 150
+    assert counters_for(journey.pk)[""]["enrolled"] == 150

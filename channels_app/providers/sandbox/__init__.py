@@ -124,7 +124,10 @@ class SandboxProvider(Provider):
         if accepted:
             # Autocommit, like a provider's own database: what it received stays received even
             # if the dispatcher dies before it records the answer.
-            SandboxDelivery.objects.bulk_create(accepted, ignore_conflicts=True)
+            # (a conflict on our reference: sent twice, received once)
+            from channels_app.bulk import insert_ignoring_conflicts
+
+            insert_ignoring_conflicts(SandboxDelivery, accepted)
         latency = max((float(behaviour(channel, m.options).get("latency_s", 0)) for m in messages), default=0)
         if latency:
             time.sleep(min(latency, 10))
