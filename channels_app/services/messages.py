@@ -35,6 +35,7 @@ DEFAULT_FALLBACK_AFTER_S = 60
 FALLBACK_AFTER_RANGE = (1, 7 * 86400)
 IDEMPOTENCY_KEY_MAX = 200
 BATCH_MAX = 10_000
+KINDS = frozenset(ChannelKind.values)  # (the enum's .values builds a new list on every use)
 
 
 class IdempotencyConflict(ValidationError):
@@ -106,7 +107,7 @@ def channel_resolve(*, workspace: Workspace, contact: Contact, spec, channels=No
             if channels.get(kind) and contact_address(contact, kind):
                 return channels[kind][0]
         raise ValidationError({"channel": [f"{contact.display_name} has no address on any active channel."]})
-    if spec not in ChannelKind.values:
+    if spec not in KINDS:
         raise _spec_error(spec)
     if not channels.get(spec):
         raise ValidationError({"channel": [f"No active {spec} channel in this workspace."]})
@@ -133,7 +134,7 @@ def _clean_fallback(chain, fallback_after_s, first_kind: str) -> tuple[list[str]
         return [], None
     if not isinstance(chain, list | tuple) or not all(isinstance(k, str) for k in chain):
         raise ValidationError({"fallback": ['A list of channel kinds, e.g. ["sms", "voice"].']})
-    unknown = [k for k in chain if k not in ChannelKind.values]
+    unknown = [k for k in chain if k not in KINDS]
     if unknown:
         raise ValidationError({"fallback": [f"Unknown channel kind '{unknown[0]}'."]})
     chain = [k for i, k in enumerate(chain) if k != first_kind and k not in chain[:i]]
