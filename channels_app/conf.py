@@ -6,7 +6,7 @@ import os
 from django.conf import settings
 
 DEFAULTS = {
-    "CHANNELS_DISPATCH_BATCH": 500,  # messages claimed per round
+    "CHANNELS_DISPATCH_BATCH": 1000,  # messages claimed per round
     "CHANNELS_LEASE_S": 30.0,  # a claim older than this belongs to a worker that died
     "CHANNELS_MAX_ATTEMPTS": 5,  # provider calls before a transient error becomes a failure
     "CHANNELS_RETRY_BASE_S": 2.0,  # first retry after ~2 s, then 4, 8... (with jitter)

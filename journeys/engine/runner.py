@@ -35,7 +35,7 @@ from .graph import Graph, graphs_for
 
 log = logging.getLogger("journeys.engine")
 MAX_STEPS = 100  # per enrolment and round: the loop guard
-BATCH = 500
+BATCH = 1000
 S = Enrollment.Status
 SEND_PASSES = 10
 
