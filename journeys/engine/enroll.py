@@ -39,7 +39,8 @@ def blocked_contacts(journey: Journey, contact_ids: list[int]) -> set[int]:
     """Contacts the entry rules keep out."""
     if not contact_ids:
         return set()
-    qs = Enrollment.objects.filter(journey=journey, contact_id__in=contact_ids)
+    # an editor test run never keeps the contact out of the journey itself
+    qs = Enrollment.objects.filter(journey=journey, contact_id__in=contact_ids, is_test=False)
     if journey.allow_reentry:
         if not journey.one_active:
             return set()
@@ -76,7 +77,7 @@ def blocked_expression(contact_id: int):
     from django.db.models import Exists, OuterRef
 
     return Exists(
-        Enrollment.objects.filter(journey=OuterRef("pk"), contact_id=contact_id).filter(
+        Enrollment.objects.filter(journey=OuterRef("pk"), contact_id=contact_id, is_test=False).filter(
             Q(journey__allow_reentry=False) | Q(journey__one_active=True, status__in=Enrollment.OPEN)
         )
     )

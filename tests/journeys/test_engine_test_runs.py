@@ -68,3 +68,16 @@ def test_a_test_run_records_no_ab_exposure(workspace, publish, contact, engine):
     assert test.status == "completed"
     assert not Assignment.objects.filter(journey=journey).exists()
     assert counters_for(journey.pk) == {}
+
+
+def test_a_test_run_does_not_keep_the_contact_out_of_the_journey(workspace, publish, contact, fire, engine):
+    # given a journey without re-entry, and an editor test run of the contact that went through
+    journey = publish(
+        linear(("trigger.event", {"event": "signup"}), ("wait.delay", {"seconds": 60})), allow_reentry=False
+    )
+    now = timezone.now()
+    _test_enrolment(journey, contact, now)
+    engine(now)
+    # when the contact really signs up, they enter
+    fire(contact, "signup", now=now)
+    assert Enrollment.objects.filter(journey=journey, contact=contact, is_test=False).count() == 1
