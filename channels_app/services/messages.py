@@ -544,6 +544,7 @@ def fallback_next(*, message: Message, now: dt.datetime, reason: str) -> Message
             purpose=message.purpose,
             origin=message.origin,
             origin_ref=message.origin_ref,
+            journey_id=message.journey_id,
             key=f"{message.idempotency_key}~{kind}"[:IDEMPOTENCY_KEY_MAX]
             if message.idempotency_key
             else None,

@@ -59,3 +59,15 @@ def test_a_bad_personal_content_skips_that_contact_only(workspace):
         message_send_batch(
             workspace=workspace, contacts=people, channel="sms", now=at(0), content={"text": ""}
         )
+
+
+def test_a_fallback_keeps_the_journey_of_the_first_attempt(workspace):
+    # free-form WhatsApp outside the 24-hour window is blocked: the chain moves on to SMS
+    person = ContactFactory(workspace=workspace)
+    messages, _ = message_send_batch(
+        workspace=workspace, contacts=[person], channel="whatsapp", fallback=["sms"], now=at(0),
+        origin="journey", origin_ref="journey:9/m", journey_id=9, contents=[{"text": "Hello"}],
+    )  # fmt: skip
+    assert messages[0].status == "blocked"
+    sms = Message.objects.get(fallback_of=messages[0])
+    assert (sms.kind, sms.journey_id) == ("sms", 9)
