@@ -61,12 +61,12 @@ def _allowed_networks() -> list:
 
 
 def _public(ip) -> bool:
+    """Globally routable (IANA's special-purpose ranges excluded: private, shared 100.64/10,
+    loopback, link-local, unique-local, documentation...) and not multicast."""
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-        or ip.is_unspecified or (ip.version == 6 and ip.is_site_local)
-    )  # fmt: skip
+    special = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+    return ip.is_global and not special and not ip.is_unspecified
 
 
 def resolve_checked(url: str) -> tuple[str, int, str]:

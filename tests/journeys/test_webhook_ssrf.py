@@ -39,7 +39,8 @@ def redirecting_server():
 @pytest.mark.parametrize(
     "url",
     ["http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/", "http://[::1]:8080/", "http://localhost/",
-     "http://[::ffff:192.168.0.1]/", "http://0.0.0.0/", "file:///etc/passwd"],
+     "http://[::ffff:192.168.0.1]/", "http://0.0.0.0/", "http://100.64.0.7/", "http://[fd00::1]/",
+     "http://224.0.0.1/", "file:///etc/passwd"],
 )  # fmt: skip
 def test_private_loopback_and_link_local_addresses_are_refused(settings, url):
     settings.JOURNEYS_WEBHOOK_ALLOWED_NETWORKS = []
