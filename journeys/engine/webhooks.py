@@ -1,8 +1,9 @@
 """webhook.call's HTTP request, made after the round that asked for it committed (never while
 holding a lock), then recorded as the enrolment's resume signal if it still waits for it.
 
-Against SSRF: the host is resolved at call time and every address it resolves to must be public
-(not private, loopback, link-local, unique-local, multicast, reserved or unspecified) unless
+Against SSRF: the host is resolved at call time and every address it resolves to must be
+globally routable (not private, shared, loopback, link-local, unique-local, multicast, reserved
+or unspecified) unless
 it is in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS` (CIDRs; tests allow 127.0.0.1). The connection is
 made to the address that was checked (no second lookup a rebinding DNS could answer
 differently), no proxy from the environment is used, and each redirect is checked the same way
