@@ -5,9 +5,13 @@ Events and counter deltas. A worker killed mid-round rolls all of it back; the n
 does the same work again, so nothing is lost or doubled.
 
 Sends are batched across the round: a handler that sends returns `send(...)`; when every
-enrolment of the round is waiting on a send, one `message_send_batch` per distinct message goes
-out and each handler resumes with its message ("sent"). One contact's failure (a handler that
-raises, a template that cannot render) fails that enrolment with the reason; the round goes on."""
+enrolment of the round is waiting on a send, one `message_send_batch` per node (and channel,
+purpose, options), each contact with their own rendered content, goes out and each handler
+resumes with its message ("sent"). One contact's failure (a handler that raises, a template that
+cannot render) fails that enrolment with the reason; the round goes on.
+
+Editor test runs (`Enrollment.is_test`) are claimed even in a paused journey and their counter
+deltas go to a throwaway CounterDeltas: they count nowhere."""
 
 from __future__ import annotations
 
