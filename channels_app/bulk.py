@@ -77,6 +77,9 @@ def copy_values(model, columns: list[str], rows: list[tuple]) -> None:
     rows nobody needs the ids of (journey steps)."""
     if not rows:
         return
+    missing = {f.attname for f in _columns(model)} - set(columns)
+    if missing:  # COPY would leave them NULL (Django defaults live in Python, not in the table)
+        raise ValueError(f"copy_values({model.__name__}) needs every column; missing {sorted(missing)}")
     if connection.vendor != "postgresql":
         json_columns = {f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)}
         objs = []
