@@ -189,7 +189,9 @@ class Objects:
 
         return self.get(
             "audience_run",
-            lambda o: journey_start(journey=o.journey, actor=Actor.for_user(o.user), contact_ids=[o.contact.pk]),
+            lambda o: journey_start(
+                journey=o.journey, actor=Actor.for_user(o.user), contact_ids=[o.contact.pk]
+            ),
         )
 
 

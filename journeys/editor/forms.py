@@ -54,9 +54,11 @@ def workspace_choices(ctx: Context, graph: dict | None = None) -> dict:
     )
     # property names seen on the workspace's latest events (a sample, not a scan)
     properties: set[str] = set()
-    for props in Event.objects.filter(workspace=ctx.workspace).order_by("-id").values_list(
-        "properties", flat=True
-    )[:300]:
+    for props in (
+        Event.objects.filter(workspace=ctx.workspace)
+        .order_by("-id")
+        .values_list("properties", flat=True)[:300]
+    ):
         if isinstance(props, dict):
             properties.update(k for k in props if isinstance(k, str))
     return {
