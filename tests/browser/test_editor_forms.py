@@ -14,11 +14,24 @@ def panel_of(page, nid):
     return page.locator(f'#panel:has(#config-meta[data-node="{nid}"])')
 
 
+# htmx binds a swapped-in form's triggers when it settles (~20 ms after the swap): marks the
+# form once that happened, so the next action never meets a form that cannot post yet
+MARK_SETTLED = """() => {
+  if (window.__markSettled) return;
+  window.__markSettled = true;
+  document.body.addEventListener('htmx:afterSettle', () => {
+    const form = document.querySelector('#node-form');
+    if (form) form.dataset.settled = '1';
+  });
+}"""
+
+
 def applied(page, action):
     """Do something that posts the node form, and wait until the panel is the answer to it."""
+    page.evaluate(MARK_SETTLED)
     page.evaluate("document.querySelector('#node-form').dataset.stale = '1'")
     action()
-    expect(page.locator("#node-form:not([data-stale])")).to_be_attached()
+    expect(page.locator("#node-form[data-settled]:not([data-stale])")).to_be_attached()
 
 
 def type_in(page, selector, text):
