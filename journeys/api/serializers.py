@@ -5,6 +5,7 @@ from rest_framework import serializers
 from contacts.api.serializers import StrictInputSerializer
 
 from ..models import AudienceRun, Enrollment, Journey, JourneyVersion, Step
+from ..templates_catalogue import TEMPLATES
 
 
 class RulesSerializer(StrictInputSerializer):
@@ -22,7 +23,7 @@ class JourneyInputSerializer(StrictInputSerializer):
         required=False, help_text="A journey graph (schema 1); default: trigger → exit."
     )
     template = serializers.CharField(
-        required=False, help_text="Start from a template (GET /journey-templates/)."
+        required=False, help_text="Start from a template, by key: " + ", ".join(TEMPLATES) + " (docs/journeys.md describes them)."
     )
 
 
