@@ -4,6 +4,7 @@
 set -u
 PG_USER=${PG_USER:-cpaas}
 PG_PASSWORD=${PG_PASSWORD:-cpaas}
+PG_DB=${PG_DB:-cpaas}   # the database scripts/pg_ready.py connects to (tests create their own beside it)
 
 say() { echo "[provision] $*"; }
 is_root() { [ "$(id -u)" = "0" ]; }
@@ -39,5 +40,8 @@ if command -v pg_lsclusters >/dev/null && is_root; then
   su postgres -c "psql -q -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$PG_USER'\"" 2>/dev/null | grep -q 1 ||
     su postgres -c "psql -q -c \"CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD'\"" >/dev/null 2>&1 ||
     say "!!! could not create the PostgreSQL role $PG_USER"
+  su postgres -c "psql -q -tAc \"SELECT 1 FROM pg_database WHERE datname='$PG_DB'\"" 2>/dev/null | grep -q 1 ||
+    su postgres -c "psql -q -c \"CREATE DATABASE $PG_DB OWNER $PG_USER\"" >/dev/null 2>&1 ||
+    say "!!! could not create the PostgreSQL database $PG_DB"
 fi
 exit 0

@@ -8,6 +8,7 @@ PG_URL=${TEST_POSTGRES_URL:-postgres://cpaas:cpaas@127.0.0.1:5432/cpaas}
 export DJANGO_SETTINGS_MODULE=cpaas.settings.test
 
 bash scripts/provision.sh
+source scripts/skips.sh
 
 echo "== ruff"
 .venv/bin/ruff check . || exit 1
@@ -16,8 +17,7 @@ DATABASE_URL=sqlite:///:memory: $PY manage.py makemigrations --check --dry-run >
   echo "Models changed without a migration: run '.venv/bin/python manage.py makemigrations'"; exit 1; }
 
 if [ ! -x /usr/bin/chromium ]; then
-  echo "!!! /usr/bin/chromium is missing: browser tests will be SKIPPED (run as root on Debian to install it)"
-  [ "${CI:-}" = "true" ] && { echo "CI must run the browser tests"; exit 1; }
+  skip_or_fail "/usr/bin/chromium is missing: the browser tests (run as root on Debian to install it)"
 fi
 
 echo "== pytest on SQLite"
@@ -29,9 +29,7 @@ if $PY scripts/pg_ready.py "$PG_URL"; then
   DATABASE_URL=$PG_URL $PY -m pytest "$@"
   pg_rc=$?
 else
-  echo "!!! PostgreSQL is not reachable at $PG_URL: the PostgreSQL run is SKIPPED"
-  echo "!!! (as root on Debian, scripts/provision.sh starts it; or set TEST_POSTGRES_URL)"
-  [ "${CI:-}" = "true" ] && { echo "CI must run the PostgreSQL suite"; exit 1; }
+  skip_or_fail "PostgreSQL is not reachable at $PG_URL: the PostgreSQL run (as root on Debian, scripts/provision.sh starts it; or set TEST_POSTGRES_URL)"
   pg_rc=0
 fi
 

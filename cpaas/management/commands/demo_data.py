@@ -2,6 +2,7 @@
 exists already."""
 
 import datetime as dt
+import os
 import random
 
 from django.contrib.auth import get_user_model
@@ -40,6 +41,16 @@ FIRST = [
 LAST = ["Okafor", "Smith", "Dubois", "Patel", "Garcia", "Haddad", "Kim", "Muller", "Rossi", "Novak"]
 
 
+def login_url() -> str:
+    """Where `make run` (manage.py serve, HOST and PORT from the environment) serves the log-in page."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # listening everywhere: the local address works in a browser
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{os.environ.get('PORT') or '8000'}/login/"
+
+
 class Command(BaseCommand):
     help = "Create the demo workspace, users (admin, marketer, agent, viewer) and contacts."
 
@@ -67,7 +78,7 @@ class Command(BaseCommand):
             self._contacts(bank)
             self._consent(bank, User.objects.get(username="admin"))
         self._journeys(bank, User.objects.get(username="marketer"))
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/login/ as:"))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Log in at {login_url()} as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
 
