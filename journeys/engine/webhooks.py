@@ -3,8 +3,8 @@ holding a lock), then recorded as the enrolment's resume signal if it still wait
 
 Against SSRF: the host is resolved at call time and every address it resolves to must be
 globally routable (not private, shared, loopback, link-local, unique-local, multicast, reserved
-or unspecified) unless
-it is in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS` (CIDRs; tests allow 127.0.0.1). The connection is
+or unspecified; an IPv6 form that embeds an IPv4 address, such as 6to4, NAT64 or IPv4-mapped, is
+judged by the IPv4 inside it) unless it is in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS` (CIDRs; tests allow 127.0.0.1). The connection is
 made to the address that was checked (no second lookup a rebinding DNS could answer
 differently), no proxy from the environment is used, and each redirect is checked the same way
 (at most 3). A refused call takes the failure exit with the reason."""
@@ -61,11 +61,31 @@ def _allowed_networks() -> list:
     ]
 
 
+# IPv6 forms that carry an IPv4 address. A host may route them to that IPv4 (a 6to4 or NAT64
+# gateway, a dual-stack socket), so they are judged by the IPv4 inside: Python calls 6to4 global
+# even when it wraps 127.0.0.1.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # DNS64 answers these on IPv6-only hosts
+# Refused whatever they carry: NAT64's local-use prefix (RFC 8215, never global; its layout hides
+# the IPv4 around the u-octet), Teredo (relayed, its client IPv4 obfuscated), IPv4-compatible
+# (deprecated by RFC 4291) and IPv4-translated (SIIT) addresses.
+ALWAYS_REFUSED_V6 = [
+    ipaddress.ip_network(n) for n in ("64:ff9b:1::/48", "2001::/32", "::/96", "::ffff:0:0:0/96")
+]
+
+
 def _public(ip) -> bool:
     """Globally routable (IANA's special-purpose ranges excluded: private, shared 100.64/10,
-    loopback, link-local, unique-local, documentation...) and not multicast."""
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    loopback, link-local, unique-local, documentation...) and not multicast; an IPv6 address
+    that embeds an IPv4 address is judged by that IPv4 address too."""
+    if ip.version == 6:
+        if any(ip in net for net in ALWAYS_REFUSED_V6):
+            return False
+        if ip.ipv4_mapped is not None:
+            return _public(ip.ipv4_mapped)
+        if ip in NAT64_WELL_KNOWN:
+            return _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None and not _public(ip.sixtofour):
+            return False
     special = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
     return ip.is_global and not special and not ip.is_unspecified
 

@@ -2,6 +2,7 @@
 (SSRF), checked at call time, on every redirect, with an allowlist; the contact takes the
 failure exit with the reason."""
 
+import ipaddress
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -82,3 +83,42 @@ def test_the_contact_takes_the_failure_exit_with_the_reason(
     step = Step.objects.get(enrollment=e, node="hook")
     assert e.status == "completed" and step.exit == "failure"
     assert "refused: 127.0.0.1 resolves to 127.0.0.1" in step.detail["reason"]
+
+
+# Each IPv6 form that carries an IPv4 address inside it, with a non-public IPv4 inside: refused,
+# whatever Python's ipaddress thinks of the IPv6 address as a whole (6to4 counts as global).
+@pytest.mark.parametrize(
+    "address",
+    ["2002:7f00:1::1",                           # 6to4 of 127.0.0.1
+     "2002:a9fe:a9fe::",                         # 6to4 of 169.254.169.254
+     "2002:c0a8:1::5",                           # 6to4 of 192.168.0.1
+     "2001:0:4136:e378:8000:63bf:80ff:fffe",     # Teredo, client 127.0.0.1
+     "2001:0:7f00:1:0:0:f7f7:f7f7",              # Teredo, server 127.0.0.1 client 8.8.8.8
+     "64:ff9b::7f00:1",                          # NAT64 well-known prefix, 127.0.0.1
+     "64:ff9b::a9fe:a9fe",                       # NAT64 well-known prefix, 169.254.169.254
+     "64:ff9b:1::7f00:1",                        # NAT64 local-use prefix
+     "64:ff9b:1:7f00:1::",                       # NAT64 local-use prefix, /48 layout
+     "::ffff:127.0.0.1",                         # IPv4-mapped
+     "::ffff:10.0.0.1",                          # IPv4-mapped
+     "::127.0.0.1",                              # IPv4-compatible (deprecated)
+     "::8.8.8.8",                                # IPv4-compatible, even of a public address
+     "::ffff:0:127.0.0.1"],                      # IPv4-translated (SIIT)
+)  # fmt: skip
+def test_ipv6_forms_embedding_a_non_public_ipv4_are_refused(settings, address):
+    settings.JOURNEYS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "10.0.0.0/8"]  # IPv4 allowlist only
+    with pytest.raises(Refused, match="refused"):
+        resolve_checked(f"http://[{address}]/hook")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["2002:808:808::1",        # 6to4 of 8.8.8.8
+     "64:ff9b::808:808",       # what DNS64 synthesises for 8.8.8.8 on an IPv6-only network
+     "::ffff:8.8.8.8",         # IPv4-mapped public
+     "2606:4700:4700::1111"],  # plain public IPv6
+)  # fmt: skip
+def test_ipv6_forms_embedding_a_public_ipv4_may_be_called(settings, address):
+    settings.JOURNEYS_WEBHOOK_ALLOWED_NETWORKS = []
+    assert ipaddress.ip_address(resolve_checked(f"http://[{address}]/hook")[2]) == ipaddress.ip_address(
+        address
+    )
