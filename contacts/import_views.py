@@ -1,8 +1,6 @@
 """CSV import pages: upload, column mapping with a preview, progress (htmx polling) with the row
 errors, and past imports. The work is in contacts/imports.py."""
 
-import csv
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from cpaas import csv_safe
 from cpaas.forms import apply_errors
 from cpaas.tenancy import Actor, workspace_required
 
@@ -185,16 +184,11 @@ def import_detail(request, pk):
     return TemplateResponse(request, "contacts/import_detail.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @workspace_required("contacts.import")
 def import_errors_csv(request, pk):
     contact_import = _import_or_404(request, pk, "content")
-    writer = csv.writer(_Echo())
-    body = "\ufeff" + "".join(writer.writerow(row) for row in imports.errors_csv_rows(contact_import))
+    header, *rows = imports.errors_csv_rows(contact_import)
+    body = "".join(csv_safe.csv_lines(header, rows))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{contact_import.pk}-errors.csv"'
     return response

@@ -1,12 +1,10 @@
 """Contact pages: list with search and filters, detail with timeline, create/edit, export,
 segments with a live count, and the attribute schema."""
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -14,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from cpaas import csv_safe
 from cpaas.forms import apply_errors
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
@@ -157,12 +156,6 @@ def contact_event_add(request, pk):
     return render(request, "contacts/detail.html", context, status=400)
 
 
-# Export streams rows as they are read, so 100,000 contacts never sit in memory.
-class _Echo:
-    def write(self, value):
-        return value
-
-
 EXPORT_COLUMNS = [
     "id",
     "external_id",
@@ -188,13 +181,10 @@ def contact_export(request):
         AttributeDefinition.objects.filter(workspace=request.workspace).values_list("key", flat=True)
     )
     address_keys = list(ADDRESS_FIELDS)
-    writer = csv.writer(_Echo())
 
     def rows():
-        yield "\ufeff"  # BOM: Excel opens UTF-8 correctly
-        yield writer.writerow(EXPORT_COLUMNS + [f"address_{k}" for k in address_keys] + attribute_keys)
         for contact in contacts.prefetch_related("tags").order_by("pk").iterator(chunk_size=2000):
-            yield writer.writerow(
+            yield (
                 [
                     contact.pk,
                     contact.external_id or "",
@@ -214,10 +204,10 @@ def contact_export(request):
                 + [_export_value(contact.attributes.get(k)) for k in attribute_keys]
             )
 
+    # streamed as the rows are read, so 100,000 contacts never sit in memory
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="contacts-{request.workspace.slug}-{stamp}.csv"'
-    return response
+    header = EXPORT_COLUMNS + [f"address_{k}" for k in address_keys] + attribute_keys
+    return csv_safe.csv_response(f"contacts-{request.workspace.slug}-{stamp}.csv", header, rows())
 
 
 def _export_value(value) -> str:

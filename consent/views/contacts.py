@@ -3,13 +3,12 @@ decision preview, audit trail CSV, GDPR export and erasure, the event log and re
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from contacts import selectors as contact_selectors
 from contacts.models import ChannelKind, Contact
-from cpaas import gdpr
+from cpaas import csv_safe, gdpr
 from cpaas.forms import apply_errors
 from cpaas.tenancy import Actor, workspace_required
 
@@ -158,32 +157,6 @@ def consent_contact_check(request, pk):
     return TemplateResponse(request, template, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream():
-        yield "\ufeff"
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_sheet_safe(v) for v in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _sheet_safe(value) -> str:
-    text = "" if value is None else str(value)
-    if text and (text[0] in "=@\t\r" or (text[0] in "+-" and not text[1:2].isdigit())):
-        return "'" + text
-    return text
-
-
 EVENT_CSV = ["event_id", "contact_id", "occurred_at", "recorded_at", "channel", "purpose", "sender_scope",
              "previous_status", "new_status", "lawful_basis", "method", "actor_type", "actor", "reason",
              "jurisdiction", "expires_at", "notice_text", "notice_version", "url", "language", "ip_address",
@@ -208,7 +181,7 @@ def consent_contact_audit_csv(request, pk):
         workspace=request.workspace, actor=Actor.from_request(request), what="audit_trail", at=timezone.now(),
         contact_id=contact.pk,
     )  # fmt: skip
-    return _csv_response(
+    return csv_safe.csv_response(
         f"consent-audit-contact-{contact.pk}.csv",
         EVENT_CSV,
         (_event_row(e) for e in events.iterator(chunk_size=2000)),
@@ -231,7 +204,7 @@ def consent_registry_csv(request):
                      ("captured_at", "confirmed_at", "expires_at", "revoked_at", "updated_at")],
                    r.last_event_id]  # fmt: skip
 
-    return _csv_response("consent-registry.csv", header, rows())
+    return csv_safe.csv_response("consent-registry.csv", header, rows())
 
 
 @workspace_required("consent.view")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from contacts.models import ChannelKind
+from cpaas import csv_safe
 from cpaas.forms import apply_errors
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
@@ -19,7 +20,6 @@ from .. import selectors, services
 from ..forms import ImportForm, LiftForm, SuppressionForm
 from ..models import ConsentImport, Suppression
 from ..services import imports
-from .contacts import _csv_response
 
 
 @workspace_required("consent.view")
@@ -150,6 +150,6 @@ def consent_import_start(request, pk):
 def consent_import_errors_csv(request, pk):
     consent_import = _import_or_404(request, pk)
     rows = ([e["line"], e["column"], e["value"], e["reason"]] for e in consent_import.errors)
-    return _csv_response(
+    return csv_safe.csv_response(
         f"consent-import-{consent_import.pk}-problems.csv", ["line", "column", "value", "reason"], rows
     )

@@ -106,14 +106,7 @@ def _fail(import_id: int, reason: str, plan: rows.ImportPlan | None = None) -> N
 
 
 def errors_csv_rows(contact_import: ContactImport) -> Iterator[list[str]]:
-    """The kept row errors as CSV rows, values made safe to open in a spreadsheet."""
+    """The kept row errors as CSV rows (header first); `cpaas.csv_safe` makes them safe to open."""
     yield ["line", "column", "value", "reason"]
     for error in contact_import.errors:
-        yield [str(error["line"]), error["column"], _sheet_safe(error["value"]), error["reason"]]
-
-
-def _sheet_safe(value: str) -> str:
-    """Stop a spreadsheet from running a cell as a formula (=, @, or +/- not followed by a digit)."""
-    if value and (value[0] in "=@\t\r" or (value[0] in "+-" and not value[1:2].isdigit())):
-        return "'" + value
-    return value
+        yield [str(error["line"]), error["column"], error["value"], error["reason"]]

@@ -174,3 +174,12 @@ def test_an_upload_error_is_shown_next_to_the_file_field(admin_client):
         response.status_code == 400
         and "Unknown column(s): colour" in response.context["form"].errors["file"][0]
     )
+
+
+def test_errors_download_writes_formulas_as_text(admin_client, workspace, actor, people, start):
+    ci = _upload(workspace, actor, HEADER + "=1+2,,sms,marketing,opted_out,,,,,,,\n")
+    start(ci)
+    body = b"".join(
+        admin_client.get(reverse("consent_import_errors_csv", args=[ci.pk])).streaming_content
+    ).decode()
+    assert "2,phone,'=1+2," in body and "\n2,phone,=1+2" not in body

@@ -2,7 +2,9 @@
 and the pages."""
 
 import codecs
+import csv
 import datetime as dt
+import io
 import random
 
 import pytest
@@ -599,3 +601,10 @@ def test_viewer_and_agent_may_not_import(request, role):
     assert response.status_code == 403
     assert client.get(reverse("import_list")).status_code == 403
     assert not ContactImport.objects.exists()
+
+
+def test_errors_download_writes_a_dde_payload_as_text(marketer_client, workspace):
+    contact_import = run(upload(workspace, "phone,first_name\n\"-2+3+cmd|' /C calc'!A0\",Ann\n"))
+    response = marketer_client.get(reverse("import_errors_csv", args=[contact_import.pk]))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1][:3] == ["2", "phone", "'-2+3+cmd|' /C calc'!A0"]

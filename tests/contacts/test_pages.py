@@ -180,3 +180,21 @@ def test_admin_defines_an_attribute_and_duplicates_are_refused(admin_client, wor
     )
     again = admin_client.post(reverse("attribute_list"), {"key": "plan", "label": "Plan", "type": "text"})
     assert again.status_code == 400 and "already exists" in again.content.decode()
+
+
+def test_export_writes_formulas_as_text_and_keeps_phone_numbers(marketer_client, workspace):
+    AttributeDefinitionFactory(workspace=workspace, key="note", type="text")
+    ContactFactory(
+        workspace=workspace,
+        first_name="=1+2",
+        last_name="-2+3+cmd|' /C calc'!A0",
+        phone="+447911123456",
+        vulnerability_note="@SUM(1)",
+        attributes={"note": "+HYPERLINK(1)"},
+        addresses={"whatsapp": "+447911123456"},
+    )
+    response = marketer_client.get(reverse("contact_export"))
+    row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert row["first_name"] == "'=1+2" and row["last_name"] == "'-2+3+cmd|' /C calc'!A0"
+    assert row["vulnerability_note"] == "'@SUM(1)" and row["note"] == "'+HYPERLINK(1)"
+    assert row["phone"] == "+447911123456" and row["address_whatsapp"] == "+447911123456"
