@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from cpaas.locks import lock_refresh
+
 from .audit import audit_record
 from .models import ApiToken, Membership, Role, Workspace
 from .tenancy import Actor
@@ -89,7 +91,7 @@ def _ensure_an_admin_remains(membership: Membership, new_role: str, active: bool
 def membership_update(*, membership: Membership, actor: Actor, role: str, is_active: bool) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": [f"Unknown role '{role}'."]})
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = lock_refresh(membership)
     _ensure_an_admin_remains(membership, role, is_active)
     before = {"role": membership.role, "is_active": membership.is_active}
     membership.role, membership.is_active = role, is_active

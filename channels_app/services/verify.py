@@ -20,6 +20,7 @@ from django.db import transaction
 
 from contacts.models import Contact
 from cpaas.audit import audit_record
+from cpaas.locks import lock_refresh
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -250,7 +251,7 @@ def verification_channel(verification: Verification) -> str:
 @transaction.atomic
 def verification_resend(*, verification: Verification, now: dt.datetime) -> Verification:
     """A new code on the next channel of the order (the last one again at the end)."""
-    verification = Verification.objects.select_for_update().get(pk=verification.pk)
+    verification = lock_refresh(verification)
     if verification.status != Verification.Status.PENDING or now >= verification.expires_at:
         raise ValidationError({"verification": ["This verification is over; start a new one."]})
     if verification.sends >= MAX_SENDS:
@@ -301,7 +302,7 @@ def verification_check(
 
 
 def _check(*, verification: Verification, code: str, now: dt.datetime) -> dict:
-    verification = Verification.objects.select_for_update().get(pk=verification.pk)
+    verification = lock_refresh(verification)
     S = Verification.Status
 
     def answer(result: str, ended: bool = False) -> dict:

@@ -22,6 +22,7 @@ from contacts.imports import decode_csv, read_header
 from contacts.models import Contact
 from contacts.validation import normalize_phone
 from cpaas.audit import audit_record
+from cpaas.locks import lock_refresh
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -295,7 +296,7 @@ def import_preview(*, consent_import: ConsentImport, at: dt.datetime) -> list[Ro
 
 @transaction.atomic
 def consent_import_start(*, consent_import: ConsentImport, actor: Actor) -> ConsentImport:
-    locked = ConsentImport.objects.select_for_update().get(pk=consent_import.pk)
+    locked = lock_refresh(consent_import)
     if locked.status != ConsentImport.Status.UPLOADED:
         raise ValidationError(f"This import has already started ({locked.get_status_display().lower()}).")
     locked.status = ConsentImport.Status.QUEUED

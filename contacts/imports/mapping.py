@@ -11,6 +11,7 @@ from django_q.tasks import async_task
 
 from contacts.forms import ADDRESS_FIELDS
 from contacts.models import AttributeDefinition, ContactImport
+from cpaas.locks import lock_refresh
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -122,7 +123,7 @@ def _enqueue(import_id: int) -> None:
 @transaction.atomic
 def import_start(*, contact_import: ContactImport, actor: Actor, mapping: dict[str, str]) -> ContactImport:
     """Save the mapping and queue the import for the worker (after commit)."""
-    locked = ContactImport.objects.select_for_update().get(pk=contact_import.pk)
+    locked = lock_refresh(contact_import)
     if locked.status != ContactImport.Status.UPLOADED:
         raise ValidationError(f"This import has already started ({locked.get_status_display().lower()}).")
     locked.mapping = mapping_clean(mapping=mapping, headers=locked.headers, workspace=locked.workspace)

@@ -9,6 +9,7 @@ import json
 
 from django.db import transaction
 
+from cpaas.locks import lock_refresh
 from cpaas.tenancy import Actor
 
 from ..models import Journey, JourneyVersion
@@ -37,7 +38,10 @@ def draft_save_checked(
     *, journey: Journey, actor: Actor, graph: dict, base_etag: str
 ) -> tuple[JourneyVersion, list[dict]]:
     """Save the draft only if it is still the one the editor started from (`base_etag`);
-    else DraftConflict. The draft row is locked so two saves cannot both pass the check."""
+    else DraftConflict. The journey is locked first (as publish and draft_save lock it), then the
+    draft row, so two saves cannot both pass the check and a save never lands in a draft that a
+    publish is turning into a version."""
+    lock_refresh(journey)
     draft = draft_for(journey)
     draft = JourneyVersion.objects.select_for_update().get(pk=draft.pk)
     current = draft_etag(draft)

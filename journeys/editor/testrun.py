@@ -16,6 +16,7 @@ from django.db import transaction
 from contacts.models import Contact
 from contacts.services import event_record
 from cpaas.audit import audit_record
+from cpaas.locks import lock_refresh
 from cpaas.tenancy import Actor
 
 from ..models import Enrollment, Journey, JourneyVersion, Step
@@ -54,7 +55,7 @@ def _end_test(enrollment: Enrollment, now: dt.datetime, reason: str) -> None:
 def test_run_start(*, journey: Journey, contact: Contact, actor: Actor, now: dt.datetime) -> Enrollment:
     """Run the journey's draft for `contact`: refuses with JourneyInvalid (the problems) when the
     draft is not valid; cancels the contact's earlier open test enrolment in this journey."""
-    journey = Journey.objects.select_for_update().select_related("workspace").get(pk=journey.pk)
+    journey = lock_refresh(journey)
     if journey.status == Journey.Status.ARCHIVED:
         raise ValidationError({"journey": ["An archived journey cannot be tested: duplicate it."]})
     if contact.workspace_id != journey.workspace_id:

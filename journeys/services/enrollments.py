@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, Segment
 from cpaas.audit import audit_record
+from cpaas.locks import lock_refresh
 from cpaas.tenancy import Actor
 
 from ..engine.audience import audience_run_create
@@ -83,7 +84,7 @@ def journey_start(*, journey: Journey, actor: Actor, contact_ids: list[int] | No
     """Start contacts (ids of this workspace) or a segment in a live journey. The same
     idempotency key returns the first run."""
     now = now or timezone.now()
-    journey = Journey.objects.select_for_update().select_related("workspace").get(pk=journey.pk)
+    journey = lock_refresh(journey)  # the journey's row only (not its workspace's)
     if journey.status != Journey.Status.LIVE:
         raise ValidationError(
             {
@@ -129,7 +130,7 @@ def enrollment_cancel(
     *, enrollment: Enrollment, actor: Actor, reason: str = "", now: dt.datetime | None = None
 ) -> Enrollment:
     now = now or timezone.now()
-    e = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    e = lock_refresh(enrollment)
     if not e.is_open:
         raise ValidationError(
             {"status": [f"This enrolment already ended ({e.get_status_display().lower()})."]}

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cpaas.audit import audit_record
+from cpaas.locks import lock_refresh
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -139,20 +140,26 @@ def journey_update(*, journey: Journey, actor: Actor, data: dict) -> Journey:
     changed.update(_clean_rules(data, errors))
     if errors:
         raise ValidationError(errors)
+    journey = _lock(journey)  # only the fields asked for: a copy read earlier must not undo a publish
     for key, value in changed.items():
         setattr(journey, key, value)
-    journey.save()
+    journey.save(update_fields=[*changed, "updated_at"])
     audit_record(workspace=journey.workspace, actor=actor, action="journeys.journey.updated", target=journey,
                  data={"fields": sorted(changed)})  # fmt: skip
     return journey
 
 
 def draft_for(journey: Journey) -> JourneyVersion:
-    """The journey's draft; a new one (a copy of the live graph) when there is none."""
+    """The journey's draft; a new one (a copy of the live graph) when there is none. The live
+    version is read from the database, never from `journey`: an object read before a publish
+    would otherwise hand back a draft of the version before, and the next publish would undo
+    the change."""
     draft = journey.versions.filter(published_at__isnull=True).first()
     if draft is not None:
         return draft
-    base = journey.live_version or journey.versions.exclude(number=None).order_by("-number").first()
+    live_id = Journey.objects.filter(pk=journey.pk).values_list("live_version_id", flat=True).first()
+    published = journey.versions.exclude(number=None)
+    base = published.filter(pk=live_id).first() if live_id else published.order_by("-number").first()
     with transaction.atomic():
         draft, _ = JourneyVersion.objects.get_or_create(
             journey=journey, published_at=None,
@@ -163,7 +170,9 @@ def draft_for(journey: Journey) -> JourneyVersion:
 
 @transaction.atomic
 def draft_save(*, journey: Journey, actor: Actor, graph: dict) -> tuple[JourneyVersion, list[dict]]:
-    """Save the draft graph as it is (work in progress is allowed); returns its problems."""
+    """Save the draft graph as it is (work in progress is allowed); returns its problems. The
+    journey is locked, as publishing locks it, so a save never lands in a draft being published."""
+    journey = _lock(journey)
     if journey.status == Journey.Status.ARCHIVED:
         raise ValidationError({"journey": ["An archived journey cannot be edited: duplicate it."]})
     _check_graph_shape(graph)
@@ -175,7 +184,8 @@ def draft_save(*, journey: Journey, actor: Actor, graph: dict) -> tuple[JourneyV
 
 
 def _lock(journey: Journey) -> Journey:
-    return Journey.objects.select_for_update().get(pk=journey.pk)
+    """Lock the journey and refresh the caller's object, so the caller sees what changes."""
+    return lock_refresh(journey)
 
 
 def schedule_next(journey: Journey, graph: dict, now: dt.datetime) -> dt.datetime | None:
@@ -274,7 +284,8 @@ def journey_archive(*, journey: Journey, actor: Actor, now: dt.datetime | None =
     open_.update(status=Enrollment.Status.CANCELLED, ended_at=now, due_at=None, active_lock=None,
                  end_reason="journey archived")  # fmt: skip
     deltas.flush()
-    Journey.objects.filter(pk=journey.pk).update(next_run_at=None)
+    journey.next_run_at = None
+    journey.save(update_fields=["next_run_at"])
     return journey
 
 
@@ -312,5 +323,4 @@ def journey_from_template(*, workspace: Workspace, actor: Actor, key: str, name:
                              graph=spec["graph"], rules=spec.get("rules"), template_key=key)  # fmt: skip
     if publish:
         journey_publish(journey=journey, actor=actor, note=f"from template {key}", now=now)
-        journey.refresh_from_db()
     return journey
