@@ -204,7 +204,9 @@ class VerificationStartInputSerializer(StrictInputSerializer):
 
 
 class VerificationCheckInputSerializer(StrictInputSerializer):
-    code = serializers.CharField(max_length=12)
+    # blank passes here so that a finished verification answers 404 whatever the code; while it
+    # is pending the service refuses an empty code as a field error
+    code = serializers.CharField(max_length=12, allow_blank=True)
 
 
 class VerificationOutputSerializer(serializers.ModelSerializer):
@@ -224,8 +226,9 @@ class VerificationOutputSerializer(serializers.ModelSerializer):
 
 
 class VerificationCheckOutputSerializer(serializers.Serializer):
-    status = serializers.CharField(
-        help_text="approved (the code matches), incorrect (try again), expired, too_many_attempts or "
-        "canceled (start a new verification)."
+    status = serializers.ChoiceField(
+        choices=["approved", "incorrect"],
+        help_text="approved (the code matches) or incorrect (try again while the verification is "
+        "pending). A verification that is over answers 404 instead.",
     )
     verification = VerificationOutputSerializer()

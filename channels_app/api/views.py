@@ -23,6 +23,7 @@ from ..addresses import contact_find_or_create, normalize_address
 from ..models import Message, Verification
 from ..services.messages import PREFERRED, message_send, message_send_batch
 from ..services.verify import (
+    OVER_TEXT,
     VerificationRateLimited,
     verification_channel,
     verification_check,
@@ -326,7 +327,10 @@ class VerificationCheckApi(APIView):
     @extend_schema(
         operation_id="verifications_check",
         summary="Check a code",
-        description="Answers 200 with `status`: approved, incorrect, expired, too_many_attempts or canceled.",
+        description="Answers 200 with `status` approved or incorrect (the verification's own `status` "
+        "turns `failed` on the last allowed wrong code). A verification that is over (approved, expired, "
+        "out of attempts or replaced by a newer one) answers 404, like Twilio Verify, with the reason in "
+        "the error's message: start a new verification.",
         parameters=[_id("verification_id", "Verification")],
         request=VerificationCheckInputSerializer,
         responses={200: VerificationCheckOutputSerializer, **_errors(400, 401, 403, 404, 429)},
@@ -335,6 +339,10 @@ class VerificationCheckApi(APIView):
         verification = _verification_or_404(request, verification_id)
         data = _body(VerificationCheckInputSerializer, request)
         outcome = verification_check(verification=verification, code=data["code"], now=timezone.now())
+        if outcome in OVER_TEXT:  # like Twilio Verify: a finished verification is not found
+            raise exceptions.NotFound(
+                f"Verification {verification.pk} is over: {OVER_TEXT[outcome]}. Start a new verification."
+            )
         verification.refresh_from_db()
         return Response({"status": outcome, "verification": _verification_out(verification)})
 

@@ -2,7 +2,8 @@
 expiry, locale) makes a code with `secrets`, stores only its keyed hash, and sends it with purpose
 "otp" on the first channel, with the rest of the order as the message's fallback chain (so it
 moves on when the code is not delivered within `fallback_after_s`, or fails). `resend` moves to
-the next channel at once. `check` answers approved / incorrect / expired / too_many_attempts.
+the next channel at once. `check` answers approved / incorrect while the verification is pending
+and, once it is over (approved, expired, out of attempts, canceled), says so and compares nothing.
 
 Against SMS pumping: at most VERIFY_ADDRESS_LIMIT starts per address per 10 minutes and
 VERIFY_WORKSPACE_LIMIT per workspace per minute, and at most MAX_SENDS sends per verification."""
@@ -288,13 +289,32 @@ def _outcome_recorded(verification: Verification, outcome: str, now: dt.datetime
     )  # fmt: skip
 
 
+# What a check answers. The first two leave the verification pending (or fail it on the last
+# attempt); the others mean it was over before this check, like Twilio Verify's 404 (20404) for
+# an approved, expired or exhausted verification: nothing is compared, no attempt is counted.
+APPROVED, INCORRECT = "approved", "incorrect"
+OVER = {
+    Verification.Status.APPROVED: "already_approved",
+    Verification.Status.EXPIRED: "expired",
+    Verification.Status.FAILED: "too_many_attempts",
+    Verification.Status.CANCELED: "canceled",
+}
+OVER_TEXT = {
+    "already_approved": "it was already approved; a code can be checked only once",
+    "expired": "its code expired",
+    "too_many_attempts": "it used up its attempts",
+    "canceled": "a newer verification for the same address replaced it",
+}
+
+
 @transaction.atomic
 def verification_check(
     *, verification: Verification, code: str, now: dt.datetime, notify: bool = True
 ) -> str:
-    """approved | incorrect | expired | too_many_attempts | canceled. When the check ends the
-    verification (approved, failed, expired) an `otp.check` event records the outcome (`notify`;
-    the journey node that checks a code itself does not need one)."""
+    """approved | incorrect, or why the verification is over (OVER: already_approved, expired,
+    too_many_attempts, canceled). When the check ends the verification (approved, failed,
+    expired) an `otp.check` event records the outcome (`notify`; the journey node that checks a
+    code itself does not need one). An empty code is a field error while it is pending."""
     outcome = _check(verification=verification, code=code, now=now)
     if notify and outcome["ended"]:
         _outcome_recorded(outcome["verification"], outcome["status"], now)
@@ -308,21 +328,17 @@ def _check(*, verification: Verification, code: str, now: dt.datetime) -> dict:
     def answer(result: str, ended: bool = False) -> dict:
         return {"result": result, "ended": ended, "status": verification.status, "verification": verification}
 
-    if verification.status == S.APPROVED:
-        return answer("approved")
-    if verification.status == S.CANCELED:
-        return answer("canceled")
-    if verification.status == S.FAILED:
-        return answer("too_many_attempts")
-    if verification.status == S.EXPIRED or now >= verification.expires_at:
-        ended = verification.status != S.EXPIRED
-        if ended:
-            verification.status = S.EXPIRED
-            verification.save(update_fields=["status"])
-            _stop_fallbacks(verification)
-        return answer("expired", ended)
-    verification.attempts += 1
+    if verification.status != S.PENDING:
+        return answer(OVER[verification.status])
+    if now >= verification.expires_at:
+        verification.status = S.EXPIRED
+        verification.save(update_fields=["status"])
+        _stop_fallbacks(verification)
+        return answer(OVER[S.EXPIRED], True)
     code = "".join((code or "").split())
+    if not code:
+        raise ValidationError({"code": ["Enter the code that was sent."]})
+    verification.attempts += 1
     if (
         code.isdigit()
         and len(code) == verification.code_length
@@ -331,11 +347,11 @@ def _check(*, verification: Verification, code: str, now: dt.datetime) -> dict:
         verification.status, verification.approved_at = S.APPROVED, now
         verification.save(update_fields=["attempts", "status", "approved_at"])
         _stop_fallbacks(verification)
-        return answer("approved", True)
+        return answer(APPROVED, True)
     ended = False
     if verification.attempts >= verification.max_attempts:
         verification.status = S.FAILED
         _stop_fallbacks(verification)
         ended = True
     verification.save(update_fields=["attempts", "status"])
-    return answer("incorrect", ended)
+    return answer(INCORRECT, ended)

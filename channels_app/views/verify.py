@@ -27,6 +27,7 @@ from ..services.verify import (
 OUTCOMES = {
     "approved": ("success", "Approved: the code matches."),
     "incorrect": ("error", "Incorrect code."),
+    "already_approved": ("error", "This verification was already approved; a code is checked only once."),
     "expired": ("error", "The code has expired; start a new verification."),
     "too_many_attempts": ("error", "Too many attempts; start a new verification."),
     "canceled": ("error", "This verification was replaced by a newer one."),

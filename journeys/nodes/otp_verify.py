@@ -84,7 +84,7 @@ class OtpVerify(Node):
         return self._wait(run, verification.expires_at, verification=verification.pk)
 
     def resume(self, run, signal):
-        from channels_app.services.verify import verification_check
+        from channels_app.services.verify import verification_channel, verification_check
 
         verification = _verification(run)
         if verification is None:
@@ -94,29 +94,33 @@ class OtpVerify(Node):
         outcome_only = signal.kind == "event" and not (data.get("code") or data.get("text"))
         if outcome_only and str(data.get("verification")) != str(verification.pk):
             return self._wait(run, expires_at)  # another verification's outcome: not ours
-        if signal.kind == "timeout" or outcome_only:
-            status = verification.status
-            if status == "approved":
-                return go("verified", channel=verification.channels[verification.channel_index])
-            if status in ("failed", "canceled"):
-                return go("failed", reason=f"verification {status}")
-            if run.now >= expires_at:
-                return go("expired")
-            return self._wait(run, expires_at)
-        raw = str(signal.data.get("code") or signal.data.get("text") or "")
-        m = re.search(r"\d{4,10}", raw.replace(" ", ""))
-        result = verification_check(
-            verification=verification, code=m.group(0) if m else raw[:20], now=run.now, notify=False
-        )
-        if result == "approved":
-            return go("verified")
-        if result == "expired":
+        if signal.kind != "timeout" and not outcome_only:
+            raw = str(data.get("code") or data.get("text") or "")
+            m = re.search(r"\d{4,10}", raw.replace(" ", ""))
+            code = m.group(0) if m else raw.strip()[:20]
+            if not code:
+                return self._wait(run, expires_at)  # nothing that could be a code: not an attempt
+            if (
+                verification_check(verification=verification, code=code, now=run.now, notify=False)
+                == "approved"
+            ):
+                return go("verified", channel=verification_channel(verification))
+            verification.refresh_from_db()
+        return self._by_status(run, verification, expires_at)
+
+    def _by_status(self, run, verification, expires_at: dt.datetime):
+        """The verification's own status decides, whoever checked it (this node, the API, the
+        page), and however a check on a finished one was answered."""
+        from channels_app.services.verify import verification_channel
+
+        status = verification.status
+        if status == "approved":
+            return go("verified", channel=verification_channel(verification))
+        if status in ("failed", "canceled"):
+            reason = "too many wrong codes" if status == "failed" else "verification canceled"
+            return go("failed", reason=reason)
+        if status == "expired" or run.now >= expires_at:
             return go("expired")
-        if result in ("too_many_attempts", "canceled"):
-            return go("failed", reason=result)
-        verification.refresh_from_db()
-        if verification.status == "failed":
-            return go("failed", reason="too many wrong codes")
         return self._wait(run, expires_at, wrong_codes=verification.attempts)
 
 

@@ -260,6 +260,35 @@ def test_verification_start_check_resend(api, workspace, contact):
     assert api.get(f"/api/v1/verifications/{body['id']}/").json()["status"] == "approved"
 
 
+def test_a_finished_verification_answers_404_to_checks(api, workspace, contact):
+    """Twilio Verify answers 404 (20404) once a verification is approved, expired or out of
+    attempts; we do the same, in the API's one error shape, saying why."""
+    body = api.post("/api/v1/verifications/", {"contact_id": contact.pk}, format="json").json()
+    code = sent_code()
+    url = f"/api/v1/verifications/{body['id']}/check/"
+    assert api.post(url, {"code": code}, format="json").json()["status"] == "approved"
+    for later in (code, "000000", ""):
+        response = api.post(url, {"code": later}, format="json")
+        assert response.status_code == 404, later
+        assert error(response)["code"] == "not_found" and "approved" in error(response)["message"]
+    # the record itself is still there to read
+    assert api.get(f"/api/v1/verifications/{body['id']}/").json()["status"] == "approved"
+    # out of attempts
+    body = api.post(
+        "/api/v1/verifications/", {"to": "+447911123009", "max_attempts": 1}, format="json"
+    ).json()
+    code = sent_code()
+    url = f"/api/v1/verifications/{body['id']}/check/"
+    wrong = api.post(url, {"code": "000000" if code != "000000" else "111111"}, format="json")
+    assert wrong.status_code == 200 and wrong.json()["verification"]["status"] == "failed"
+    response = api.post(url, {"code": code}, format="json")
+    assert response.status_code == 404 and "attempts" in error(response)["message"]
+    # expired
+    Verification.objects.filter(pk=body["id"]).update(status="pending", expires_at=now())
+    response = api.post(url, {"code": code}, format="json")
+    assert response.status_code == 404 and "expired" in error(response)["message"]
+
+
 @override_settings(VERIFY_ADDRESS_LIMIT=2)
 def test_verification_rate_limit_is_429(api, workspace):
     for _ in range(2):

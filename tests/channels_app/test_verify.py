@@ -43,9 +43,41 @@ def test_happy_path_the_code_sent_by_sms_is_approved(workspace, contact):
     assert verification_check(verification=verification, code=code, now=at(20)) == "approved"
     verification.refresh_from_db()
     assert verification.status == "approved" and verification.approved_at == at(20)
-    assert (
-        verification_check(verification=verification, code="000000", now=at(21)) == "approved"
-    )  # stays approved
+
+
+@pytest.mark.parametrize("later", ["000000", "", "right code"])
+def test_an_approved_verification_approves_nothing_more(workspace, contact, later):
+    """Like Twilio Verify (404 for a finished verification): once approved, any later check,
+    wrong, empty or even the right code, hours later, says the verification is over."""
+    verification = start(workspace, contact)
+    drain(0)
+    code = code_received("sms")
+    assert verification_check(verification=verification, code=code, now=at(20)) == "approved"
+    again = code if later == "right code" else later
+    assert verification_check(verification=verification, code=again, now=at(3 * 3600)) == "already_approved"
+    verification.refresh_from_db()
+    assert (verification.status, verification.attempts, verification.approved_at) == ("approved", 1, at(20))
+
+
+def test_a_finished_verification_says_why_on_every_later_check(workspace, contact):
+    # expired: the check that finds it expired and every one after say so
+    expired = start(workspace, contact, expiry_s=120)
+    drain(0)
+    code = code_received("sms")
+    assert verification_check(verification=expired, code=code, now=at(121)) == "expired"
+    assert verification_check(verification=expired, code=code, now=at(122)) == "expired"
+    # too many attempts: the right code afterwards is refused
+    failed = start(workspace, contact, max_attempts=1, now=at(200))
+    drain(200)
+    code = code_received("sms")
+    assert verification_check(verification=failed, code="x", now=at(201)) == "incorrect"
+    assert verification_check(verification=failed, code=code, now=at(202)) == "too_many_attempts"
+    # canceled by a newer start for the same address
+    newer = start(workspace, contact, now=at(300))
+    assert verification_check(verification=failed, code=code, now=at(301)) == "too_many_attempts"
+    Verification.objects.filter(pk=newer.pk).update(status="canceled")
+    assert verification_check(verification=newer, code="123456", now=at(302)) == "canceled"
+    assert Verification.objects.get(pk=failed.pk).attempts == 1
 
 
 def test_a_wrong_code_is_incorrect_and_the_right_one_still_works(workspace, contact):
