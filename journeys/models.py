@@ -173,6 +173,11 @@ class Enrollment(models.Model):
     )
     resume_token = models.PositiveIntegerField(default=0)
     steps_count = models.PositiveIntegerField(default=0)
+    guard = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The runaway guard: visits per node since the last wait (v), steps (n) in the window from w",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     entered_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -34,7 +34,7 @@ def journey_totals(*, workspace: Workspace, journey: Journey) -> dict:
 
 
 def node_counters(*, workspace: Workspace, journey: Journey) -> dict[str, dict]:
-    """Per node: entered, waiting now, left by each exit."""
+    """Per node: entered, waiting now, failed there, left by each exit."""
     out = {}
     for node, values in counters_for(journey.pk).items():
         if not node:
@@ -42,6 +42,7 @@ def node_counters(*, workspace: Workspace, journey: Journey) -> dict[str, dict]:
         out[node] = {
             "entered": int(values.get("entered", 0)),
             "waiting": int(values.get("waiting", 0)),
+            "failed": int(values.get("failed", 0)),
             "exits": {k.split(":", 1)[1]: int(v) for k, v in values.items() if k.startswith("exit:")},
             "exposures": {k.split(":", 1)[1]: int(v) for k, v in values.items() if k.startswith("exposure:")},
         }

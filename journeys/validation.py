@@ -1,6 +1,7 @@
 """Validation of a whole graph: the format (one JSON Schema, `schema` version 1), every node's
 config (its type's schema, then its checks against the workspace), every exit connected or
-explicitly ended (null), nothing unreachable, no loop without a wait, one trigger at the start.
+explicitly ended (null), nothing unreachable, no loop that can go round without waiting (per exit:
+see `Node.waiting_exits`), one trigger at the start.
 Returns problems, never raises: [{"node": id or None, "field": "config.x" or "", "message"}]."""
 
 from __future__ import annotations
@@ -333,12 +334,61 @@ def validate_graph(graph, *, workspace=None, context: Context | None = None) -> 
         for nid, node in nodes.items():
             if nid not in seen and node["type"] != "goal":
                 problems.append(problem(nid, "", "Unreachable: no path from the trigger leads here."))
-        for cycle in _cycles(edges):
-            if not any(getattr(REGISTRY.get(nodes[n]["type"]), "waits", False) for n in cycle):
-                problems.append(
-                    problem(cycle[0], "", f"Loop without a wait: {' → '.join(cycle + [cycle[0]])}.")
-                )
+        problems += _loops_without_a_wait(nodes)
     return problems
+
+
+def _loops_without_a_wait(nodes: dict) -> list[dict]:
+    """A loop is allowed only through an exit that waits (for time, a reply or an event): any
+    cycle among the exits that may be taken at once would send a contact round it without a
+    pause. One problem per such loop, on the first exit of one concrete cycle."""
+    instant: dict[str, list[tuple[str, str]]] = {}  # node -> [(exit, target)] taken at once
+    for nid, node in nodes.items():
+        spec = REGISTRY.get(node["type"])
+        waiting = spec.waiting_exits(node["config"]) if spec else frozenset()
+        instant[nid] = [
+            (name, target)
+            for name, target in node["exits"].items()
+            if target in nodes and name not in waiting
+        ]
+    edges = {nid: [t for _, t in out] for nid, out in instant.items()}
+    problems = []
+    for component in _cycles(edges):
+        path = _cycle_through(component[0], set(component), instant)
+        hops = " → ".join(f"{nid} ({exit_})" for nid, exit_ in path)
+        first, first_exit = path[0]
+        problems.append(
+            problem(
+                first,
+                f"exits.{first_exit}",
+                f"Loop without a wait: {hops} → {first}. A contact would go round it at once; "
+                "lead it through an exit that waits (a wait, a question's reply or timeout, an event).",
+            )
+        )
+    return problems
+
+
+def _cycle_through(start: str, members: set[str], instant: dict) -> list[tuple[str, str]]:
+    """The shortest cycle from `start` back to it inside one strongly connected component:
+    [(node, exit taken), ...] (breadth first, so the message names a loop a person can follow)."""
+    came_from: dict[str, tuple[str, str]] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for nid in frontier:
+            for exit_, target in instant[nid]:
+                if target not in members:
+                    continue
+                if target == start:
+                    path = [(nid, exit_)]
+                    while path[0][0] != start:
+                        path.insert(0, came_from[path[0][0]])
+                    return path
+                if target not in came_from:
+                    came_from[target] = (nid, exit_)
+                    following.append(target)
+        frontier = following
+    return [(start, "")]  # not reached: a component from _cycles always holds a cycle
 
 
 def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:

@@ -182,6 +182,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# The journey engine's runaway guard (docs/journeys.md): an enrolment fails when it enters one
+# node this many times without waiting in between, or takes more steps than this in the window.
+JOURNEYS_MAX_NODE_VISITS = env.int("JOURNEYS_MAX_NODE_VISITS", default=10)
+JOURNEYS_MAX_STEPS_PER_WINDOW = env.int("JOURNEYS_MAX_STEPS_PER_WINDOW", default=100)
+JOURNEYS_STEP_WINDOW_S = env.int("JOURNEYS_STEP_WINDOW_S", default=60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

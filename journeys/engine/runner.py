@@ -11,7 +11,13 @@ resumes with its message ("sent"). One contact's failure (a handler that raises,
 cannot render) fails that enrolment with the reason; the round goes on.
 
 Editor test runs (`Enrollment.is_test`) are claimed even in a paused journey and their counter
-deltas go to a throwaway CounterDeltas: they count nowhere."""
+deltas go to a throwaway CounterDeltas: they count nowhere.
+
+The runaway guard bounds every enrolment across rounds (validation refuses loops that never
+wait, but a graph may predate that, and a loop through a short wait is still valid): it fails
+an enrolment that enters one node more than `JOURNEYS_MAX_NODE_VISITS` times without waiting,
+or more than `JOURNEYS_MAX_STEPS_PER_WINDOW` nodes within `JOURNEYS_STEP_WINDOW_S`. Its counts
+live on the enrolment (`guard`), so a loop cannot restart them by spilling into the next round."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -38,7 +45,6 @@ from .counters import CounterDeltas
 from .graph import Graph, graphs_for
 
 log = logging.getLogger("journeys.engine")
-MAX_STEPS = 100  # per enrolment and round: the loop guard
 BATCH = 1000
 S = Enrollment.Status
 SEND_PASSES = 10
@@ -162,7 +168,6 @@ class Item:
     action: str = ""  # enter | signal | "" (nothing to do)
     signal: Signal | None = None
     waiting_at: str = ""  # the node it was waiting at when the round began
-    steps: int = 0
     pending_send: object = None
     tags: set | None = None
     changed: bool = False
@@ -174,8 +179,26 @@ class Item:
 
 
 @dataclass
+class Guard:
+    """The runaway guard's limits (settings), read once per round."""
+
+    max_visits: int
+    max_steps: int
+    window_s: float
+
+    @classmethod
+    def from_settings(cls) -> Guard:
+        return cls(
+            settings.JOURNEYS_MAX_NODE_VISITS,
+            settings.JOURNEYS_MAX_STEPS_PER_WINDOW,
+            float(settings.JOURNEYS_STEP_WINDOW_S),
+        )
+
+
+@dataclass
 class Batch:
     now: dt.datetime
+    guard: Guard = field(default_factory=Guard.from_settings)
     steps: list = field(default_factory=list)
     events: list = field(default_factory=list)
     counters: CounterDeltas = field(default_factory=CounterDeltas)
@@ -235,7 +258,7 @@ def finish(batch: Batch, item: Item, status: str, reason: str = "") -> None:
         item.waiting_at = ""
     e.status, e.ended_at, e.end_reason = status, batch.now, reason[:300]
     _clear_wait(e)
-    e.due_at, e.active_lock, e.state = None, None, {}
+    e.due_at, e.active_lock, e.state, e.guard = None, None, {}, {}
     item.counters.add(e.journey_id, "", "active", -1)
     item.counters.add(e.journey_id, "", status, 1)
     item.action, item.changed = "", True
@@ -247,19 +270,45 @@ def _leave_wait(batch: Batch, item: Item) -> None:
         item.waiting_at = ""
 
 
+def runaway(batch: Batch, item: Item, node_id: str) -> str:
+    """Count one entry into `node_id` against the runaway guard; the reason to stop, or ""."""
+    limits, g, now = batch.guard, item.e.guard, batch.now.timestamp()
+    if "w" not in g or now - g["w"] >= limits.window_s:
+        g["w"], g["n"] = now, 0
+    g["n"] += 1
+    visits = g.setdefault("v", {})
+    visits[node_id] = visits.get(node_id, 0) + 1
+    if visits[node_id] > limits.max_visits:
+        return f"loop guard: entered '{node_id}' {limits.max_visits} times without waiting"
+    if g["n"] > limits.max_steps:
+        return f"loop guard: more than {limits.max_steps} steps within {limits.window_s:g} s"
+    return ""
+
+
+def fail_at(batch: Batch, item: Item, node_id: str, node_type: str, reason: str, detail=None) -> None:
+    """Fail the enrolment at a node: a step with the reason (the contact's history), the node's
+    `failed` counter (the canvas), the journey's."""
+    _leave_wait(batch, item)
+    _step(batch, item, node_id, node_type, "", {**(detail or {}), "reason": reason})
+    item.counters.add(item.e.journey_id, node_id, "failed")
+    finish(batch, item, S.FAILED, reason)
+
+
 def drive(batch: Batch, item: Item) -> None:
     """Run handlers until the enrolment waits, ends, or needs a send."""
     e = item.e
     item.changed = True
     while item.action in ("enter", "signal"):
-        if item.steps >= MAX_STEPS:
-            finish(batch, item, S.FAILED, f"loop guard: more than {MAX_STEPS} steps without a wait")
-            return
         node = item.graph.node(e.node)
         spec = item.graph.spec(e.node)
         if node is None or spec is None:
             finish(batch, item, S.FAILED, f"node '{e.node}' is missing from version {e.version_id}")
             return
+        if item.action == "enter":
+            reason = runaway(batch, item, e.node)
+            if reason:
+                fail_at(batch, item, e.node, node["type"], reason)
+                return
         run = Run(item, batch, e.node, node.get("config") or {})
         try:
             if item.action == "enter":
@@ -277,7 +326,6 @@ def drive(batch: Batch, item: Item) -> None:
                 exc_info=True,
             )
             outcome = fail(f"{node['type']} failed: {exc}"[:300])
-        item.steps += 1
         item.signal = None
         apply_outcome(batch, item, node, outcome)
 
@@ -316,11 +364,16 @@ def apply_outcome(batch: Batch, item: Item, node: dict, outcome: Outcome) -> Non
         e.resume = None
         e.resume_token += 1
         e.due_at = _due(e)
+        if outcome.until is None or outcome.until > batch.now:
+            e.guard.pop("v", None)  # it really waits: visits start again
         if outcome.wait == "webhook":
             item.started_webhook = True
         item.action = ""
         return
     # end
+    if outcome.status == S.FAILED:
+        fail_at(batch, item, e.node, node["type"], outcome.reason, outcome.detail)
+        return
     _step(
         batch,
         item,
@@ -493,7 +546,8 @@ def write(batch: Batch, items: list[Item]) -> None:
 
 
 SHARED_FIELDS = ("status", "node", "wait_kind", "wait_event", "wait_match", "wait_until", "waiting_since",
-                 "due_at", "resume", "ended_at", "end_reason", "active_lock")  # fmt: skip
+                 "due_at", "resume", "ended_at", "end_reason", "active_lock", "guard")  # fmt: skip
+JSON_FIELDS = frozenset({"wait_match", "resume", "guard"})
 
 
 def update_enrollments(items: list[Item]) -> None:
@@ -507,7 +561,7 @@ def update_enrollments(items: list[Item]) -> None:
     personal: list[Item] = []
     for item in items:
         e = item.e
-        key = tuple(json.dumps(getattr(e, f), sort_keys=True, default=str) if f in ("wait_match", "resume") else getattr(e, f)
+        key = tuple(json.dumps(getattr(e, f), sort_keys=True, default=str) if f in JSON_FIELDS else getattr(e, f)
                     for f in SHARED_FIELDS)  # fmt: skip
         key += (e.steps_count - item.loaded[2], e.resume_token - item.loaded[3])
         groups[key].append(e.pk)
@@ -554,7 +608,7 @@ def update_enrollments(items: list[Item]) -> None:
 
 
 def item_value(field_name: str, value):
-    if field_name in ("wait_match", "resume"):
+    if field_name in JSON_FIELDS:
         return json.loads(value)
     return value
 

@@ -169,11 +169,16 @@ class Node:
     schema: dict = obj({})
     form: list[dict] = []
     exits: tuple[str, ...] = ("next",)
-    waits: bool = False  # can stop and wait (a loop through it is allowed)
     defaults: dict = {}
 
     def exit_names(self, config: dict) -> list[str]:
         return list(self.exits)
+
+    def waiting_exits(self, config: dict) -> frozenset[str]:
+        """The exits a contact can only take after waiting for time, a reply or an event (a
+        loop is allowed only through one of them). An exit that may be taken at once (a send
+        that failed, a hand-off that continues immediately, a date already past) is not one."""
+        return frozenset()
 
     def check(self, config: dict, ctx) -> list[tuple[str, str]]:
         """Checks beyond the schema, against the workspace (ctx: journeys.validation.Context)."""
@@ -193,7 +198,6 @@ class Node:
             "icon": self.icon,
             "help": self.help,
             "exits": list(self.exits),
-            "waits": self.waits,
             "schema": self.schema,
             "form": self.form,
             "defaults": self.defaults,

@@ -46,8 +46,10 @@ class InboxHandoff(Node):
         },
         {"name": "timeout_s", "label": "Wait for resolution at most", "widget": "duration"},
     ]
-    waits = True
     defaults = {"queue": "support", "priority": "normal", "continue": "immediately"}
+
+    def waiting_exits(self, config):
+        return frozenset(self.exit_names(config)) if config.get("continue") == "on_resolved" else frozenset()
 
     def exit_names(self, config):
         return ["resolved", "timeout"] if config.get("continue") == "on_resolved" else ["next"]

@@ -105,12 +105,14 @@ class MessageAsk(Node):
         {"name": "save_as", "label": "Save the reply as context variable", "widget": "text"},
     ]
     exits = ("other", "timeout", "failed")
-    waits = True
     defaults = {
         "template": {"en": "Reply YES or NO"},
         "timeout_s": 86400,
         "branches": [{"exit": "yes", "match": "keywords", "values": ["yes", "y"]}],
     }
+
+    def waiting_exits(self, config):
+        return frozenset(self.exit_names(config)) - {"failed"}  # failed: the send, at once
 
     def exit_names(self, config):
         names = []

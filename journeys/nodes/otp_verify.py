@@ -47,13 +47,15 @@ class OtpVerify(Node):
         {"name": "code_length", "label": "Digits", "widget": "number"},
     ]
     exits = ("verified", "failed", "expired")
-    waits = True
     defaults = {
         "channels": ["sms", "whatsapp", "voice"],
         "fallback_after_s": 30,
         "expiry_s": 300,
         "max_attempts": 3,
     }
+
+    def waiting_exits(self, config):
+        return frozenset({"verified", "expired"})  # failed: also when it cannot start
 
     def check(self, config, ctx):
         problems = []

@@ -48,9 +48,11 @@ class PaymentLink(Node):
         ]
     )
     exits = ("paid", "timeout", "failed")
-    waits = True
     defaults = {"url": "https://pay.example.com/{{contact.external_id}}", "template": {"en": "Pay securely here: {{link}}"},
                 "paid_event": "payment_completed", "timeout_s": 3 * 86400}  # fmt: skip
+
+    def waiting_exits(self, config):
+        return frozenset({"paid", "timeout"})
 
     def check(self, config, ctx):
         problems = check_message(config, ctx) + ctx.check_event(

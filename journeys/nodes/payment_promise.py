@@ -146,9 +146,11 @@ class PaymentPromise(Node):
         {"name": "paid_event", "label": "Payment event", "widget": "event"},
         {"name": "wait_for_payment", "label": "Wait for the payment", "widget": "checkbox", "default": True},
     ]
-    waits = True
     defaults = {"template": {"en": "When can you pay? Reply with a date."}, "options": ["Today", "Tomorrow", "Next week"],
                 "timeout_s": 86400, "purpose": "collections", "paid_event": "payment_completed", "wait_for_payment": True}  # fmt: skip
+
+    def waiting_exits(self, config):
+        return frozenset(self.exit_names(config)) - {"failed"}  # failed: the send, at once
 
     def exit_names(self, config):
         if config.get("wait_for_payment", True):

@@ -55,12 +55,14 @@ class SurveyRating(Node):
             {"name": "save_as", "label": "Store the score in attribute", "widget": "attribute"},
         ]
     )
-    waits = True
     defaults = {
         "scale": "csat",
         "template": {"en": "How did we do? Reply 1 (bad) to 5 (great)."},
         "timeout_s": 86400,
     }
+
+    def waiting_exits(self, config):
+        return frozenset(self.exit_names(config)) - {"failed"}  # failed: the send, at once
 
     def exit_names(self, config):
         return [b[0] for b in BANDS.get(config.get("scale", "csat"), BANDS["csat"])] + [

@@ -11,8 +11,10 @@ class WaitDelay(Node):
     help = "Waits a fixed time (seconds to months) before the next step; fires within about a second."
     schema = obj({"seconds": SECONDS}, ["seconds"])
     form = [{"name": "seconds", "label": "Wait for", "widget": "duration", "required": True}]
-    waits = True
     defaults = {"seconds": 3600}
+
+    def waiting_exits(self, config):
+        return frozenset({"next"})
 
     def enter(self, run):
         return wait("timer", until=run.after(run.config["seconds"]))

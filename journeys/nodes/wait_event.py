@@ -34,8 +34,10 @@ class WaitEvent(Node):
         {"name": "timeout_s", "label": "Give up after", "widget": "duration", "required": True},
     ]
     exits = ("event", "timeout")
-    waits = True
     defaults = {"event": "purchase", "timeout_s": 86400}
+
+    def waiting_exits(self, config):
+        return frozenset({"event", "timeout"})
 
     def check(self, config, ctx):
         return ctx.check_event(config.get("event"), "event") + ctx.check_merge_fields(

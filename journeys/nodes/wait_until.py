@@ -53,8 +53,12 @@ class WaitUntil(Node):
         {"name": "attribute", "label": "Date attribute", "widget": "attribute"},
         {"name": "offset_days", "label": "Days before (-) or after (+)", "widget": "number"},
     ]
-    waits = True
     defaults = {"mode": "time_of_day", "time": "09:00", "weekdays": [0, 1, 2, 3, 4]}
+
+    def waiting_exits(self, config):
+        # a time of day is always ahead (the next one); a date attribute may be past already
+        # (continues at once, late) or missing
+        return frozenset() if config.get("mode") == "attribute" else frozenset({"next"})
 
     def exit_names(self, config):
         return ["next", "missing"] if config.get("mode") == "attribute" else ["next"]

@@ -63,8 +63,10 @@ class WebhookCall(Node):
         },
     ]
     exits = ("success", "failure")
-    waits = True
     defaults = {"method": "POST", "url": "https://example.com/hook", "timeout_s": 5, "retries": 0}
+
+    # no waiting exit: the answer comes back as soon as the other side replies (milliseconds),
+    # so a loop through a webhook alone would go round at that pace
 
     def check(self, config, ctx):
         problems = ctx.check_merge_fields(config.get("url"), "url") + ctx.check_merge_fields(

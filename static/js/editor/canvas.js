@@ -230,7 +230,7 @@ export class Canvas {
       const exits = state.exits[id] || spec.exits || [];
       const probs = state.problemsByNode[id] || 0;
       const cnt = state.counts?.[id];
-      const countText = cnt ? `▶ ${cnt.entered || 0} entered · ⏸ ${cnt.waiting || 0} waiting` : '';
+      const countText = cnt ? `▶ ${cnt.entered || 0} entered · ⏸ ${cnt.waiting || 0} waiting${cnt.failed ? ` · ✖ ${cnt.failed} failed` : ''}` : '';
       const exitState = exits.map((e) => `${e}=${id in nodes && e in (n.exits || {}) ? (n.exits[e] === null ? 'end' : 'to') : 'open'}:${cnt?.[`exit:${e}`] ?? ''}`);
       const sig = JSON.stringify([n.type, n.label, summary(n), exitState, probs, countText]);
       let el = jg.getCell(id);
