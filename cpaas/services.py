@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -76,6 +77,21 @@ def member_add(
         data={"role": role},
     )
     return membership
+
+
+@transaction.atomic
+def member_unlock(*, membership: Membership, actor: Actor) -> int:
+    """Lift a log-in lockout of a member (every address's failed attempts for their user name
+    are forgotten); how many attempt records were removed."""
+    removed = axes_reset(username=membership.user.username)
+    audit_record(
+        workspace=membership.workspace,
+        actor=actor,
+        action="cpaas.membership.unlocked",
+        target=membership,
+        data={"attempt_records_removed": removed},
+    )
+    return removed
 
 
 def _ensure_an_admin_remains(membership: Membership, new_role: str, active: bool) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("settings/users/", views.user_list, name="user_list"),
     path("settings/users/add/", views.user_add, name="user_add"),
     path("settings/users/<int:pk>/", views.membership_edit, name="membership_edit"),
+    path("settings/users/<int:pk>/unlock/", views.membership_unlock, name="membership_unlock"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("settings/audit/", views.audit_list, name="audit_list"),

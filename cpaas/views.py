@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import lockout, services
 from .forms import ApiTokenForm, MemberAddForm, MembershipForm, WorkspaceForm, apply_errors
 from .models import ApiToken, AuditEntry, Membership
 from .tenancy import SESSION_KEY, Actor, workspace_required
@@ -71,16 +71,19 @@ def workspace_edit(request):
 
 @workspace_required("users.manage")
 def user_list(request):
-    memberships = (
+    return render(request, "cpaas/user_list.html", _users_context(request, MemberAddForm()))
+
+
+def _users_context(request, form) -> dict:
+    memberships = list(
         Membership.objects.filter(workspace=request.workspace)
         .select_related("user")
         .order_by("user__username")
     )
-    return render(
-        request,
-        "cpaas/user_list.html",
-        {"memberships": memberships, "form": MemberAddForm(), "section": "users"},
-    )
+    locked = lockout.locked_usernames(m.user.username for m in memberships)
+    for m in memberships:
+        m.locked_out = m.user.username in locked
+    return {"memberships": memberships, "form": form, "section": "users"}
 
 
 @workspace_required("users.manage")
@@ -98,13 +101,23 @@ def user_add(request):
                 request, f"{form.cleaned_data['username']} added as {form.cleaned_data['role']}."
             )
             return redirect("user_list")
-    memberships = Membership.objects.filter(workspace=request.workspace).select_related("user")
     return render(
         request,
         "cpaas/user_list.html",
-        {"memberships": memberships, "form": form, "section": "users"},
+        _users_context(request, form),
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_POST
+@workspace_required("users.manage")
+def membership_unlock(request, pk):
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), workspace=request.workspace, pk=pk
+    )
+    services.member_unlock(membership=membership, actor=Actor.from_request(request))
+    messages.success(request, f"{membership.user.username} can log in again.")
+    return redirect("user_list")
 
 
 @workspace_required("users.manage")

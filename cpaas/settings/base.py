@@ -2,6 +2,7 @@
 DATABASE_URL moves from embedded SQLite to PostgreSQL, REDIS_URL moves the channel layer,
 the task broker and the cache to Redis."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "channels",
+    "axes",  # log-in throttling (cpaas/lockout.py)
     "cpaas",
     "contacts",
     "consent",
@@ -51,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpaas.tenancy.WorkspaceMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the locked-out log-in page
 ]
 
 ROOT_URLCONF = "cpaas.urls"
@@ -133,6 +136,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes: failed log-ins are counted per user name + client address and per user name (a
+# guesser rotating addresses is stopped too); a lock lasts the cool-off after the last failure, or
+# until a workspace admin unlocks the user (Settings › Users) or `manage.py axes_reset_username`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cpaas.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "cpaas.lockout.client_ip"
+AXES_VERBOSE = False
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
