@@ -9,13 +9,21 @@ class WorkspaceForm(forms.ModelForm):
         fields = ["name", "timezone", "default_country", "default_language"]
 
 
-class MemberAddForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    email = forms.EmailField(required=False)
+class InvitationForm(forms.Form):
+    email = forms.EmailField(help_text="The link to join is sent there; it works once, until it expires.")
     role = forms.ChoiceField(choices=Role.choices)
-    password = forms.CharField(
-        widget=forms.PasswordInput, required=False, help_text="Needed only when the user is new."
-    )
+
+
+class InvitationSignupForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Choose a user name")
+    password1 = forms.CharField(widget=forms.PasswordInput, label="Choose a password")
+    password2 = forms.CharField(widget=forms.PasswordInput, label="The password again")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
+            self.add_error("password2", "The two passwords differ.")
+        return data
 
 
 class MembershipForm(forms.Form):

@@ -93,6 +93,58 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
 
+class Invitation(models.Model):
+    """An offer to join a workspace with a role, sent to an email address. The link carries a
+    random token of which only a hash is stored; it works once, until `expires_at`, unless
+    revoked. Whoever opens it either logs in and accepts, or creates an account."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "email"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invitation_accepted_or_revoked_not_both",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.workspace} as {self.role}"
+
+    def status_at(self, now) -> str:
+        if self.accepted_at:
+            return self.Status.ACCEPTED
+        if self.revoked_at:
+            return self.Status.REVOKED
+        return self.Status.EXPIRED if now >= self.expires_at else self.Status.PENDING
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        # 256 random bits: a fast hash is enough (as for API keys)
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
 class AuditEntry(models.Model):
     """Who did what to which object; written by services in the same transaction."""
 

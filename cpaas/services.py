@@ -1,22 +1,31 @@
-"""Writes for workspaces, memberships and API tokens."""
+"""Writes for workspaces, memberships, invitations and API tokens."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import secrets
+
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
 from cpaas.locks import lock_refresh
 
 from .audit import audit_record
-from .models import ApiToken, Membership, Role, Workspace
+from .models import ApiToken, Invitation, Membership, Role, Workspace
 from .tenancy import Actor
 
 User = get_user_model()
+log = logging.getLogger("cpaas")
 
 
 @transaction.atomic
@@ -49,34 +58,150 @@ def workspace_update(*, workspace: Workspace, actor: Actor, data: dict) -> Works
 
 
 @transaction.atomic
-def member_add(
-    *, workspace: Workspace, actor: Actor, username: str, email: str, role: str, password: str | None = None
-) -> Membership:
-    """Add a user (created if new) to the workspace with a role."""
+def invitation_create(
+    *, workspace: Workspace, actor: Actor, email: str, role: str, now
+) -> tuple[Invitation, str]:
+    """Invite an email address to the workspace with a role; (invitation, the token for the link,
+    which is not stored). A pending invitation of the same address is replaced. Nothing here
+    depends on whether the address belongs to an account, so the answer reveals nothing."""
     if role not in Role.values:
         raise ValidationError({"role": [f"Unknown role '{role}'."]})
-    username = username.strip()
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        if not password:
-            raise ValidationError({"password": ["A new user needs a password."]})
-        candidate = User(username=username, email=email)
-        try:
-            validate_password(password, candidate)
-        except ValidationError as exc:
-            raise ValidationError({"password": exc.messages}) from None
-        user = User.objects.create_user(username=username, email=email, password=password)
-    elif Membership.objects.filter(workspace=workspace, user=user).exists():
-        raise ValidationError({"username": [f"{username} is already a member of this workspace."]})
-    membership = Membership.objects.create(workspace=workspace, user=user, role=role)
+    email = User.objects.normalize_email(email.strip())
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": ["Enter a valid email address."]}) from None
+    for old in Invitation.objects.select_for_update().filter(
+        workspace=workspace, email__iexact=email, accepted_at=None, revoked_at=None, expires_at__gt=now
+    ):
+        _invitation_revoke(old, actor, now, reason="replaced")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=Invitation.hash_token(token),
+        invited_by=actor.user if actor.kind == "user" else None,
+        created_at=now,
+        expires_at=now + dt.timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
     audit_record(
         workspace=workspace,
         actor=actor,
-        action="cpaas.membership.created",
+        action="cpaas.invitation.created",
+        target=invitation,
+        data={"email": email, "role": role},
+        at=now,
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: Actor, now) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status_at(now) != Invitation.Status.PENDING:
+        raise ValidationError(
+            f"This invitation is {invitation.status_at(now)}; only a pending one can be revoked."
+        )
+    _invitation_revoke(invitation, actor, now, reason="revoked")
+    return invitation
+
+
+def _invitation_revoke(invitation: Invitation, actor: Actor, now, *, reason: str) -> None:
+    invitation.revoked_at = now
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(
+        workspace=invitation.workspace,
+        actor=actor,
+        action="cpaas.invitation.revoked",
+        target=invitation,
+        data={"reason": reason},
+        at=now,
+    )
+
+
+def invitation_by_token(token: str, *, now) -> Invitation | None:
+    """The pending invitation this link's token opens, or None (unknown, used, revoked, expired)."""
+    invitation = (
+        Invitation.objects.select_related("workspace").filter(token_hash=Invitation.hash_token(token)).first()
+    )
+    if invitation is None or invitation.status_at(now) != Invitation.Status.PENDING:
+        return None
+    return invitation
+
+
+INVITATION_GONE = "This invitation link is not valid: it was used, revoked or has expired."
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user, now) -> Membership:
+    """The logged-in `user` accepts: they join with the invitation's role (a deactivated
+    membership is reactivated). The link works once."""
+    invitation = (
+        Invitation.objects.select_for_update().filter(token_hash=Invitation.hash_token(token)).first()
+    )
+    if invitation is None or invitation.status_at(now) != Invitation.Status.PENDING:
+        raise ValidationError(INVITATION_GONE)
+    membership = Membership.objects.filter(workspace=invitation.workspace, user=user).first()
+    if membership is not None and membership.is_active:
+        raise ValidationError(f"You are already a member of {invitation.workspace.name}.")
+    if membership is None:
+        membership = Membership.objects.create(
+            workspace=invitation.workspace, user=user, role=invitation.role
+        )
+    else:
+        membership.role, membership.is_active = invitation.role, True
+        membership.save(update_fields=["role", "is_active"])
+    invitation.accepted_at, invitation.accepted_by = now, user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        workspace=invitation.workspace,
+        actor=Actor.for_user(user),
+        action="cpaas.invitation.accepted",
         target=membership,
-        data={"role": role},
+        data={"invitation_id": invitation.pk, "email": invitation.email, "role": invitation.role},
+        at=now,
     )
     return membership
+
+
+@transaction.atomic
+def invitation_accept_as_new_user(*, token: str, username: str, password: str, now) -> Membership:
+    """Someone without an account accepts: the account is created with the invitation's email
+    and the user name and password they chose, then joins."""
+    if invitation_by_token(token, now=now) is None:
+        raise ValidationError(INVITATION_GONE)
+    invitation = Invitation.objects.get(token_hash=Invitation.hash_token(token))
+    username = username.strip()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": ["This user name is taken; choose another."]})
+    candidate = User(username=username, email=invitation.email)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password1": exc.messages}) from None
+    user = User.objects.create_user(username=username, email=invitation.email, password=password)
+    return invitation_accept(token=token, user=user, now=now)
+
+
+def invitation_email_send(*, invitation: Invitation, link: str) -> None:
+    """Mail the link to the invited address after the invitation committed; a mail server that
+    fails is logged (the admin also sees the link once, to pass it on another way)."""
+
+    def send():
+        try:
+            send_mail(
+                subject=f"You are invited to {invitation.workspace.name}",
+                message=render_to_string(
+                    "cpaas/invitation_email.txt", {"invitation": invitation, "link": link}
+                ),
+                from_email=None,
+                recipient_list=[invitation.email],
+            )
+        except Exception:  # noqa: BLE001 - any mail transport error; the invitation stands
+            log.exception("invitation %s: the email could not be sent", invitation.pk)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import invitation_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,7 +12,9 @@ urlpatterns = [
     path("settings/", views.settings_home, name="settings"),
     path("settings/workspace/", views.workspace_edit, name="workspace_edit"),
     path("settings/users/", views.user_list, name="user_list"),
-    path("settings/users/add/", views.user_add, name="user_add"),
+    path("settings/users/invite/", views.invitation_create, name="invitation_create"),
+    path("settings/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("invitations/<str:token>/", invitation_views.invitation_accept, name="invitation_accept"),
     path("settings/users/<int:pk>/", views.membership_edit, name="membership_edit"),
     path("settings/users/<int:pk>/unlock/", views.membership_unlock, name="membership_unlock"),
     path("settings/tokens/", views.token_list, name="token_list"),

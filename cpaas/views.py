@@ -8,11 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import lockout, services
-from .forms import ApiTokenForm, MemberAddForm, MembershipForm, WorkspaceForm, apply_errors
-from .models import ApiToken, AuditEntry, Membership
+from .forms import ApiTokenForm, InvitationForm, MembershipForm, WorkspaceForm, apply_errors
+from .models import ApiToken, AuditEntry, Invitation, Membership
 from .tenancy import SESSION_KEY, Actor, workspace_required
 
 
@@ -71,10 +73,10 @@ def workspace_edit(request):
 
 @workspace_required("users.manage")
 def user_list(request):
-    return render(request, "cpaas/user_list.html", _users_context(request, MemberAddForm()))
+    return render(request, "cpaas/user_list.html", _users_context(request, InvitationForm()))
 
 
-def _users_context(request, form) -> dict:
+def _users_context(request, form, **extra) -> dict:
     memberships = list(
         Membership.objects.filter(workspace=request.workspace)
         .select_related("user")
@@ -83,30 +85,55 @@ def _users_context(request, form) -> dict:
     locked = lockout.locked_usernames(m.user.username for m in memberships)
     for m in memberships:
         m.locked_out = m.user.username in locked
-    return {"memberships": memberships, "form": form, "section": "users"}
+    now = timezone.now()
+    pending = Invitation.objects.filter(
+        workspace=request.workspace, accepted_at=None, revoked_at=None, expires_at__gt=now
+    ).select_related("invited_by")
+    return {"memberships": memberships, "invitations": pending, "form": form, "section": "users", **extra}
 
 
 @workspace_required("users.manage")
-def user_add(request):
-    form = MemberAddForm(request.POST or None)
+def invitation_create(request):
+    """Invite by email. The answer is the same whether or not the address has an account."""
+    form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_add(
-                workspace=request.workspace, actor=Actor.from_request(request), **form.cleaned_data
+            invitation, token = services.invitation_create(
+                workspace=request.workspace,
+                actor=Actor.from_request(request),
+                now=timezone.now(),
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(
-                request, f"{form.cleaned_data['username']} added as {form.cleaned_data['role']}."
-            )
-            return redirect("user_list")
+            link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
+            services.invitation_email_send(invitation=invitation, link=link)
+            context = _users_context(request, InvitationForm(), new_invitation=invitation, new_link=link)
+            return render(request, "cpaas/user_list.html", context)
     return render(
         request,
         "cpaas/user_list.html",
         _users_context(request, form),
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_POST
+@workspace_required("users.manage")
+def invitation_revoke(request, pk):
+    invitation = get_object_or_404(Invitation, workspace=request.workspace, pk=pk)
+    try:
+        services.invitation_revoke(
+            invitation=invitation, actor=Actor.from_request(request), now=timezone.now()
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"The invitation of {invitation.email} is revoked; its link no longer works."
+        )
+    return redirect("user_list")
 
 
 @require_POST

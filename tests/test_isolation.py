@@ -60,6 +60,24 @@ class Objects:
         )
 
     @property
+    def invitation(self):
+        from django.utils import timezone
+
+        from cpaas.services import invitation_create
+        from cpaas.tenancy import Actor
+
+        return self.get(
+            "invitation",
+            lambda o: invitation_create(
+                workspace=o.workspace,
+                actor=Actor.for_user(o.user),
+                email="i@example.com",
+                role="agent",
+                now=timezone.now(),
+            )[0],
+        )
+
+    @property
     def attribute(self):
         return self.get("attribute", lambda o: AttributeDefinitionFactory(workspace=o.workspace))
 
@@ -205,6 +223,7 @@ OBJECT_URLS = {
     "segment_delete": ("post", lambda o: {"pk": o.segment.pk}),
     "membership_edit": ("get", lambda o: {"pk": o.membership.pk}),
     "membership_unlock": ("post", lambda o: {"pk": o.membership.pk}),
+    "invitation_revoke": ("post", lambda o: {"pk": o.invitation.pk}),
     "token_revoke": ("post", lambda o: {"pk": o.token.pk}),
     "api_contact_detail": ("get", lambda o: {"contact_id": o.contact.pk}),
     "api_contact_events": ("get", lambda o: {"contact_id": o.contact.pk}),
@@ -280,7 +299,7 @@ WORKSPACE_URLS = {
     "settings",
     "workspace_edit",
     "user_list",
-    "user_add",
+    "invitation_create",
     "token_list",
     "audit_list",
     "contact_list",
@@ -332,7 +351,16 @@ WORKSPACE_URLS = {
     "editor_simulator",
 }
 
-PUBLIC_URLS = {"login", "logout", "api_schema", "api_docs", "webhook_inbound", "webhook_status"}
+# invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
+PUBLIC_URLS = {
+    "invitation_accept",
+    "login",
+    "logout",
+    "api_schema",
+    "api_docs",
+    "webhook_inbound",
+    "webhook_status",
+}
 # Third-party URL names that come with included apps.
 IGNORED_URLS = {"api-root"}
 
@@ -394,7 +422,8 @@ FORBIDDEN = [
     ("settings", "get", "marketer"),
     ("workspace_edit", "get", "marketer"),
     ("user_list", "get", "agent"),
-    ("user_add", "post", "marketer"),
+    ("invitation_create", "post", "marketer"),
+    ("invitation_revoke", "post", "agent"),
     ("membership_edit", "get", "viewer"),
     ("membership_unlock", "post", "marketer"),
     ("token_list", "get", "marketer"),

@@ -149,9 +149,15 @@ AXES_CLIENT_IP_CALLABLE = "cpaas.lockout.client_ip"
 AXES_VERBOSE = False
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- email (invitations) -------------------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 or submissions:// (TLS); the console by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="journeys@localhost")
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

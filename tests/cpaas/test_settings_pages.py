@@ -11,30 +11,6 @@ from tests.factories import MembershipFactory, WorkspaceFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_admin_adds_a_user_with_a_role_who_can_then_log_in(admin_client, workspace):
-    response = admin_client.post(
-        reverse("user_add"),
-        {"username": "newbie", "email": "n@example.com", "role": "agent", "password": "a-long-pass-phrase-9"},
-    )
-    assert response.status_code == 302
-    membership = Membership.objects.get(user__username="newbie")
-    assert (membership.workspace, membership.role) == (workspace, "agent")
-    assert AuditEntry.objects.filter(action="cpaas.membership.created").exists()
-    from django.test import Client
-
-    login = Client().post(reverse("login"), {"username": "newbie", "password": "a-long-pass-phrase-9"})
-    assert login.status_code == 302
-
-
-def test_weak_password_is_a_field_error(admin_client):
-    response = admin_client.post(
-        reverse("user_add"), {"username": "weak", "role": "agent", "password": "123"}
-    )
-    assert response.status_code == 400
-    assert "too short" in response.content.decode()
-    assert not Membership.objects.filter(user__username="weak").exists()
-
-
 def test_change_role_and_deactivate(admin_client, admin_user, marketer):
     membership = Membership.objects.get(user=marketer)
     admin_client.post(reverse("membership_edit", args=[membership.pk]), {"role": "viewer", "is_active": "on"})
