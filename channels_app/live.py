@@ -24,10 +24,15 @@ def simulator_messages(workspace_id: int, messages: list) -> None:
     if not messages:
         return
     group = workspace_group(workspace_id, TOPIC)
+    # A message with a sealed secret (an OTP code) is stored masked: the phone re-reads what the
+    # sandbox received instead, so no realtime row ever holds the code.
+    sealed = sorted({m.contact_id for m in messages if getattr(m, "sealed", "")})
+    messages = [m for m in messages if not getattr(m, "sealed", "")]
     if len(messages) > RENDER_LIMIT:
-        contacts = sorted({m.contact_id for m in messages})[:500]
-        publish(group, {"type": "sim.refresh", "contacts": contacts})
-        return
+        sealed = sorted({*sealed, *(m.contact_id for m in messages)})
+        messages = []
+    if sealed:
+        publish(group, {"type": "sim.refresh", "contacts": sealed[:500]})
     for m in messages:
         publish(
             group,

@@ -130,6 +130,13 @@ class Message(models.Model):
     text = models.TextField(blank=True, help_text="The main text, for lists and search.")
     content = models.JSONField(default=dict, blank=True)
     content_notes = models.JSONField(default=list, blank=True, help_text="How content was adapted.")
+    sealed = models.TextField(
+        blank=True,
+        default="",
+        help_text="Secrets (an OTP code) that only the provider gets: encrypted replacements for "
+        "their masks in the content, applied at the send and cleared once no longer needed "
+        "(channels_app/sealing.py).",
+    )
     purpose = models.CharField(max_length=32, default=Purpose.TRANSACTIONAL)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.API)
     origin_ref = models.CharField(max_length=120, blank=True, help_text="e.g. journey 4 / node otp")

@@ -10,7 +10,7 @@ from contacts.models import ChannelKind, Contact
 from cpaas.models import Workspace
 
 from .addresses import contact_address
-from .models import Channel, Message, MessageStatusEvent, Verification
+from .models import Channel, Message, MessageStatusEvent, SandboxDelivery, Verification
 
 MESSAGE_FILTERS = (
     "channel",
@@ -142,6 +142,8 @@ def simulator_phones(*, workspace: Workspace, contact: Contact) -> list[dict]:
         .order_by("-created_at", "-id")[: SIMULATOR_HISTORY * 4]
     )
     by_kind: dict[str, list[Message]] = {}
+    shown = list(shown)
+    _as_received(shown)
     for message in shown:
         by_kind.setdefault(message.kind, []).append(message)
     return [
@@ -154,6 +156,22 @@ def simulator_phones(*, workspace: Workspace, contact: Contact) -> list[dict]:
         }
         for kind, label in ChannelKind.choices
     ]
+
+
+def _as_received(messages: list[Message]) -> None:
+    """The phone shows what the sandbox received, which holds an OTP code that our stored
+    message only holds masked (channels_app/sealing.py)."""
+    outbound = {m.reference: m for m in messages if m.direction == Message.Direction.OUTBOUND}
+    if not outbound:
+        return
+    received = SandboxDelivery.objects.filter(
+        channel_id__in={m.channel_id for m in outbound.values()}, reference__in=list(outbound)
+    ).values_list("reference", "content")
+    for reference, content in received:
+        m = outbound[reference]
+        if content != m.content:
+            m.content = content
+            m.text = content.get("text") or content.get("email", {}).get("body") or m.text
 
 
 def verification_list(*, workspace: Workspace) -> QuerySet[Verification]:

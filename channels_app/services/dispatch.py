@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 
-from .. import conf, consent_gate, live
+from .. import conf, consent_gate, live, sealing
 from ..models import Channel, ChannelBucket, Message, MessageStatusEvent
 from ..providers import all_providers, get_provider
 from ..providers.base import Outbound, SendResult
@@ -53,6 +53,7 @@ SEND_FIELDS = (
     "reference",
     "address",
     "content",
+    "sealed",
     "options",
     "attempts",
     "fallback_chain",
@@ -151,7 +152,7 @@ def _outbound(m: Message, channel: Channel) -> Outbound:
         kind=m.kind,
         to=m.address,
         from_=channel.address,
-        content=m.content,
+        content=sealing.unsealed(m.content, m.sealed),  # an OTP code reaches the provider only
         attempt=m.attempts,
         options=m.options,
         status_callback_url=status_callback_url(channel, m.reference),
@@ -316,6 +317,7 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
             fallback_next(
                 message=Message.objects.get(pk=m.pk), now=now, reason=f"failed ({m.error_code or 'error'})"
             )
+    sealing.sealed_spent([m.pk for m in messages if m.sealed])  # secrets no send needs any more
     if sent:
         consent_gate.sends_recorded(sent, now)
         if channel.provider == "sandbox":
@@ -412,7 +414,7 @@ def fallbacks_due(*, now: dt.datetime, limit: int = 200) -> int:
         )
         for m in due:
             if m.status in (S.DELIVERED, S.READ):
-                Message.objects.filter(pk=m.pk).update(fallback_deadline=None)
+                Message.objects.filter(pk=m.pk).update(fallback_deadline=None, sealed="")
                 continue
             fallback_next(message=m, now=now, reason=f"no delivery receipt within {m.fallback_after_s}s")
             done += 1

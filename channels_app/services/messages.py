@@ -511,7 +511,8 @@ def fallback_next(*, message: Message, now: dt.datetime, reason: str) -> Message
     address for the contact are skipped and noted."""
     if not message.fallback_chain or Message.objects.filter(fallback_of=message).exists():
         return None
-    Message.objects.filter(pk=message.pk).update(fallback_deadline=None)
+    # the next message carries the sealed secrets (an OTP code) on: this one needs them no more
+    Message.objects.filter(pk=message.pk).update(fallback_deadline=None, sealed="")
     channels = active_channels(message.workspace)
     contact = message.contact
     chain = list(message.fallback_chain)
@@ -557,6 +558,7 @@ def fallback_next(*, message: Message, now: dt.datetime, reason: str) -> Message
             first_attempt=message.first_attempt or message,
             reply_to=message.reply_to,
         )
+        nxt.sealed = message.sealed
         try:
             with transaction.atomic():
                 nxt.save()

@@ -18,6 +18,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from contacts.models import Contact
 from cpaas.audit import audit_record
@@ -27,6 +28,7 @@ from cpaas.tenancy import Actor
 
 from ..addresses import contact_address, contact_find_or_create, normalize_address
 from ..models import Message, Verification
+from ..sealing import seal, sealed_spent
 from .messages import message_send
 
 CODE_LENGTH = (4, 10)
@@ -201,16 +203,24 @@ def verification_start(
     return verification
 
 
+def _masks(code: str) -> dict[str, str]:
+    """What stored messages show in place of the code (written and spoken), and the code."""
+    return {"*" * len(code): code, ", ".join("*" * len(code)): ", ".join(code)}
+
+
 def _send(verification: Verification, code: str, index: int, now: dt.datetime) -> Message:
+    """The code goes out masked in the stored message and sealed for the provider only
+    (channels_app/sealing.py): message text, content, API and pages never hold it."""
     kind = verification.channels[index]
     expiry_s = int((verification.expires_at - now).total_seconds())
+    key = f"verification:{verification.pk}:{verification.sends}"
     message = message_send(
         workspace=verification.workspace,
         contact=verification.contact,
         channel=kind,
         content=otp_content(
             kind=kind,
-            code=code,
+            code="*" * len(code),
             locale=verification.locale,
             workspace=verification.workspace,
             expiry_s=expiry_s,
@@ -218,11 +228,17 @@ def _send(verification: Verification, code: str, index: int, now: dt.datetime) -
         purpose="otp",
         origin=Message.Origin.OTP,
         origin_ref=f"verification {verification.pk}",
-        idempotency_key=f"verification:{verification.pk}:{verification.sends}",
+        idempotency_key=key,
         fallback=verification.channels[index + 1 :],
         fallback_after_s=verification.fallback_after_s,
         now=now,
     )
+    # this send's messages still to go out (a blocked first one may already have a fallback)
+    Message.objects.filter(
+        Q(idempotency_key=key) | Q(idempotency_key__startswith=key + "~"),
+        workspace=verification.workspace,
+        status__in=(Message.Status.QUEUED, Message.Status.DEFERRED),
+    ).update(sealed=seal(_masks(code)))
     verification.sends += 1
     verification.channel_index = index
     verification.last_message = message
@@ -239,8 +255,10 @@ def _messages(verification: Verification):
 
 
 def _stop_fallbacks(verification: Verification) -> None:
-    """No more codes for this verification: its pending fallbacks are dropped."""
+    """No more codes for this verification: its pending fallbacks are dropped, and the sealed
+    code of every message that no send needs any more is cleared."""
     _messages(verification).exclude(fallback_chain=[]).update(fallback_chain=[], fallback_deadline=None)
+    sealed_spent(list(_messages(verification).exclude(sealed="").values_list("pk", flat=True)))
 
 
 def verification_channel(verification: Verification) -> str:
