@@ -5,12 +5,19 @@ that no one ever contacts that address again."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-
-from cpaas.gdpr import register_eraser, register_exporter
+from contacts.gdpr import uploads_scrub
+from cpaas.gdpr import Subject, register
 
 from .addresses import contact_identities
-from .models import ConsentEvent, ConsentRecord, ErasureGate, InboundRecord, SendRecord, Suppression
+from .models import (
+    ConsentEvent,
+    ConsentImport,
+    ConsentRecord,
+    ErasureGate,
+    InboundRecord,
+    SendRecord,
+    Suppression,
+)
 
 RECORD_FIELDS = ("channel_kind", "purpose", "sender_scope", "status", "lawful_basis", "captured_at",
                  "confirmed_at", "expires_at", "revoked_at")  # fmt: skip
@@ -48,8 +55,8 @@ def export(contact) -> dict:
     }
 
 
-def erase(contact, actor) -> dict:
-    now = timezone.now()
+def erase(subject: Subject) -> dict:
+    contact, now = subject.contact, subject.at
     identities = contact_identities(contact)
     existing = {
         s.address_hash
@@ -57,7 +64,9 @@ def erase(contact, actor) -> dict:
             workspace_id=contact.workspace_id, channel_kind="", address_hash__in=list(identities)
         )
     }
-    kept = _suppressions_of(contact).update(contact=None, address_hint="", note="")
+    linked = _suppressions_of(contact)
+    subject.rows_erased(Suppression, linked.values_list("pk", flat=True))
+    kept = linked.update(contact=None, address_hint="", note="")
     Suppression.objects.bulk_create(
         [
             Suppression(
@@ -74,6 +83,9 @@ def erase(contact, actor) -> dict:
             if h not in existing
         ]
     )
+    subject.rows_erased(
+        ConsentRecord, ConsentRecord.objects.filter(contact=contact).values_list("pk", flat=True)
+    )
     # The one delete path for consent events: open the gate for this contact, delete, close it.
     gate = ErasureGate.objects.create(contact_id=contact.pk)
     events = ConsentEvent.objects.all()._erase_contact_events(contact.pk)
@@ -81,6 +93,12 @@ def erase(contact, actor) -> dict:
     records, _ = ConsentRecord.objects.filter(contact=contact).delete()
     sends, _ = SendRecord.objects.filter(contact=contact).delete()
     inbound, _ = InboundRecord.objects.filter(contact=contact).delete()
+    imports = uploads_scrub(
+        subject,
+        ConsentImport.objects.filter(workspace_id=contact.workspace_id),
+        encoding=lambda upload: "utf-8-sig",
+        external_id_columns=lambda upload: ["external_id"],
+    )
     return {
         "events": events,
         "records": records,
@@ -88,8 +106,15 @@ def erase(contact, actor) -> dict:
         "inbound": inbound,
         "suppression_hashes": len(identities),
         "suppressions_unlinked": kept,
+        "imports_scrubbed": imports,
     }
 
 
-register_exporter("consent", export)
-register_eraser("consent", erase)
+register(
+    "consent",
+    export=export,
+    erase=erase,
+    covers=[ConsentEvent, ConsentRecord, Suppression, SendRecord, InboundRecord],
+    copies=[ConsentImport],
+    not_personal={ErasureGate: "holds a contact id only inside the erasure's own transaction"},
+)

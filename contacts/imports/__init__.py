@@ -14,6 +14,7 @@ A row error names the file's physical line, the CSV column, the bad value and wh
 from .files import (
     ENCODING_LABELS,
     ENCODINGS,
+    csv_blank_records,
     decode_csv,
     import_check_size,
     import_preview,
@@ -26,6 +27,7 @@ from .run import errors_csv_rows, import_fail_if_stale, import_run
 from .writing import ImportConflict, import_write
 
 __all__ = [
+    "csv_blank_records",
     "ENCODINGS",
     "ENCODING_LABELS",
     "ImportConflict",

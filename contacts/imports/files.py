@@ -7,7 +7,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -274,3 +274,29 @@ def import_preview(
         if len(preview) >= limit:
             break
     return preview
+
+
+def csv_blank_records(
+    content: bytes, encoding: str, is_theirs: Callable[[list[str]], bool]
+) -> tuple[bytes, list[int]]:
+    """The file with every record (after the header) that `is_theirs` picks turned into empty
+    lines, and the lines where those records started. Used by GDPR erasure: one person's lines
+    leave a stored upload that holds many people's. Empty lines are skipped by every reader, and
+    every other line keeps its number, so row errors still point at the right lines. A file that
+    no longer parses as CSV is scrubbed line by line instead."""
+    codec = "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding  # a BOM stays a character
+    text = bytes(content).decode(codec, errors="replace")
+    lines = io.StringIO(text, newline="").readlines()
+    theirs: list[tuple[int, int]] = []  # (first, last) physical line, 1-based
+    try:
+        rows = CsvRows(text)
+        for index, cells in enumerate(rows):
+            if index and is_theirs(cells):
+                theirs.append((rows.line, rows.reader.line_num))
+    except ValidationError:
+        theirs = [(n, n) for n, line in enumerate(lines, start=1) if n > 1 and is_theirs([line])]
+    for first, last in theirs:
+        for n in range(first, last + 1):
+            line = lines[n - 1]
+            lines[n - 1] = line[len(line.rstrip("\r\n")) :]  # keep only the line ending
+    return "".join(lines).encode(codec), [first for first, _ in theirs]

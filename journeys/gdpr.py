@@ -1,0 +1,72 @@
+"""What the journey engine holds about a person, for GDPR export and erasure through cpaas.gdpr:
+their enrolments (context, state, every step with its detail), A/B assignments and promises to
+pay; audience runs list contact ids, from which theirs is removed."""
+
+from __future__ import annotations
+
+from cpaas.gdpr import Subject, register
+
+from .models import Assignment, AudienceRun, Enrollment, PromiseToPay, Step
+
+ENROLLMENT_FIELDS = ("id", "journey_id", "journey__name", "version__number", "status", "node", "context",
+                     "state", "wait_kind", "wait_event", "wait_until", "entered_at", "ended_at",
+                     "end_reason", "is_test")  # fmt: skip
+STEP_FIELDS = ("enrollment_id", "node", "node_type", "exit", "at", "detail")
+PROMISE_FIELDS = ("id", "journey_id", "amount", "currency", "due_date", "status", "source_text", "created_at",
+                  "settled_at")  # fmt: skip
+
+
+def export(contact) -> dict:
+    enrollments = list(
+        Enrollment.objects.filter(contact=contact).order_by("entered_at", "id").values(*ENROLLMENT_FIELDS)
+    )
+    steps: dict[int, list] = {}
+    for step in Step.objects.filter(enrollment__contact=contact).order_by("at", "id").values(*STEP_FIELDS):
+        steps.setdefault(step.pop("enrollment_id"), []).append(step)
+    for enrollment in enrollments:
+        enrollment["steps"] = steps.get(enrollment["id"], [])
+    return {
+        "enrollments": enrollments,
+        "assignments": list(
+            Assignment.objects.filter(contact=contact)
+            .order_by("exposed_at", "id")
+            .values("journey_id", "node", "variant", "exposed_at", "exposures")
+        ),
+        "promises_to_pay": list(
+            PromiseToPay.objects.filter(contact=contact).order_by("created_at", "id").values(*PROMISE_FIELDS)
+        ),
+    }
+
+
+def erase(subject: Subject) -> dict:
+    contact = subject.contact
+    enrollments = Enrollment.objects.filter(contact=contact)
+    subject.rows_erased(Enrollment, enrollments.values_list("pk", flat=True))
+    steps = Step.objects.filter(enrollment__contact=contact).delete()[0]
+    promises = PromiseToPay.objects.filter(contact=contact).delete()[0]
+    assignments = Assignment.objects.filter(contact=contact).delete()[0]
+    enrollment_count = enrollments.delete()[1].get(Enrollment._meta.label, 0)
+    runs = 0
+    for run in AudienceRun.objects.filter(
+        workspace_id=subject.workspace_id, source=AudienceRun.Source.CONTACTS
+    ):
+        if contact.pk in run.contact_ids:
+            run.contact_ids = [pk for pk in run.contact_ids if pk != contact.pk]
+            run.save(update_fields=["contact_ids"])
+            runs += 1
+    return {
+        "enrollments": enrollment_count,
+        "steps": steps,
+        "assignments": assignments,
+        "promises_to_pay": promises,
+        "audience_runs": runs,
+    }
+
+
+register(
+    "journeys",
+    export=export,
+    erase=erase,
+    covers=[Enrollment, Step, Assignment, PromiseToPay],
+    copies=[AudienceRun],
+)
