@@ -254,7 +254,7 @@ class Subject:
             if (strong_patterns or name_patterns)
             else None
         )
-        self._exact = {value.casefold() for value in self.strong}
+        self._exact = {value.casefold() for value in self.strong if len(value) >= 5 or "@" in value}
         # (model label, pk) of every row an eraser deleted or scrubbed: their audit entries
         # lose their labels and personal data too.
         self.erased_rows: set[tuple[str, str]] = {("contacts.contact", str(contact.pk))}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from cpaas.gdpr import Subject, register
 
 from .models import Assignment, AudienceRun, Enrollment, PromiseToPay, Step
+from .services.enrollments import enrollment_cancel
 
 ENROLLMENT_FIELDS = ("id", "journey_id", "journey__name", "version__number", "status", "node", "context",
                      "state", "wait_kind", "wait_event", "wait_until", "entered_at", "ended_at",
@@ -41,6 +42,9 @@ def export(contact) -> dict:
 def erase(subject: Subject) -> dict:
     contact = subject.contact
     enrollments = Enrollment.objects.filter(contact=contact)
+    # Open ones are cancelled first, through the one service, so the canvas counters stay true.
+    for enrollment in enrollments.filter(status__in=Enrollment.OPEN):
+        enrollment_cancel(enrollment=enrollment, actor=subject.actor, reason="GDPR erasure", now=subject.at)
     subject.rows_erased(Enrollment, enrollments.values_list("pk", flat=True))
     steps = Step.objects.filter(enrollment__contact=contact).delete()[0]
     promises = PromiseToPay.objects.filter(contact=contact).delete()[0]

@@ -23,7 +23,10 @@ class JourneyInputSerializer(StrictInputSerializer):
         required=False, help_text="A journey graph (schema 1); default: trigger → exit."
     )
     template = serializers.CharField(
-        required=False, help_text="Start from a template, by key: " + ", ".join(TEMPLATES) + " (docs/journeys.md describes them)."
+        required=False,
+        help_text="Start from a template, by key: "
+        + ", ".join(TEMPLATES)
+        + " (docs/journeys.md describes them).",
     )
 
 
