@@ -40,7 +40,7 @@ from django.db import models, transaction
 from django.utils.module_loading import autodiscover_modules
 
 from .audit import audit_record
-from .models import AuditEntry, RealtimeEvent
+from .models import AuditEntry, Invitation, RealtimeEvent
 from .tenancy import Actor
 
 CONFIRMATION_WORD = "ERASE"
@@ -482,4 +482,5 @@ register(
     erase=_erase,
     covers=[AuditEntry],
     copies=[RealtimeEvent, "django_q.Task"],
+    not_personal={Invitation: "the email of a team member invited to the workspace, not a contact's"},
 )
