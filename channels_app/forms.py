@@ -3,6 +3,7 @@
 from django import forms
 
 from contacts.models import ChannelKind
+from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 
 from .models import Message, Purpose
 
@@ -98,15 +99,13 @@ class ChannelForm(forms.Form):
             self.initial.setdefault("settings_json", json.dumps(editing.settings) if editing.settings else "")
 
     def clean_settings_json(self):
-        import json
-
         raw = self.cleaned_data.get("settings_json", "").strip()
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not JSON: {exc}") from None
+            value = json_parse(raw)
+        except JSONInputError as exc:
+            raise forms.ValidationError(f"Not JSON: {json_problem(exc)}") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("A JSON object, e.g. {}.")
         return value

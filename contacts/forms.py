@@ -1,5 +1,7 @@
 from django import forms
 
+from cpaas.jsoninput import JSONFormField
+
 from .models import AttributeDefinition, ChannelKind
 
 ADDRESS_FIELDS = {"whatsapp": "WhatsApp id", "messenger": "Messenger id", "viber": "Viber id"}
@@ -105,7 +107,7 @@ class AttributeForm(forms.Form):
 
 class EventForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="e.g. payment_completed")
-    properties = forms.JSONField(
+    properties = JSONFormField(
         required=False,
         initial=dict,
         help_text='JSON object, e.g. {"amount": 120}',

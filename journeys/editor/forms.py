@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 
+from cpaas.jsoninput import json_parse
+
 from ..merge import CONTACT_FIELDS
 from ..validation import STANDARD_EVENTS, Context, _node_validators, _schema_errors
 from . import subforms
@@ -186,7 +188,7 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
                 elif widget == "weekdays":
                     value = [int(p) for p in raw.replace(" ", "").split(",") if p != ""] or None
                 elif widget in SIMPLE_JSON:
-                    value = json.loads(raw) if raw.strip() else None
+                    value = json_parse(raw) if raw.strip() else None
                 elif widget == "channel":
                     value = int(raw) if raw.isdigit() else (raw or None)
                 elif widget == "segment":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 
+from cpaas.jsoninput import json_parse
+
 from ..nodes.base import KINDS
 from ..nodes.split_condition import SOURCES
 
@@ -271,7 +273,7 @@ def is_blank(widget: str, row: dict) -> bool:
 def _typed(text: str, kind: str):
     if kind == "json":
         try:
-            return json.loads(text)
+            return json_parse(text)
         except ValueError:
             return text
     return text

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.segments import count_segments
 from contacts.models import Contact
+from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
@@ -223,12 +224,13 @@ def editor_version(request, pk, number):
     )  # fmt: skip
 
 
-def _json_body(request) -> dict | None:
+def _json_body(request) -> tuple[dict | None, str]:
+    """The body as a JSON object, or None and why not."""
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+        body = json_parse(request.body or b"{}")
+    except JSONInputError as exc:
+        return None, json_problem(exc)
+    return (body, "") if isinstance(body, dict) else (None, "The body must be a JSON object.")
 
 
 @workspace_required("journeys.edit")
@@ -237,9 +239,9 @@ def editor_save(request, pk):
     """Save the draft. Body: {"graph": {...}, "etag": "<the etag the editor started from>"}.
     200 {etag, problems, exits}; 409 {conflict, graph, etag, author} when someone else saved."""
     journey = _journey(request, pk)
-    body = _json_body(request)
+    body, problem = _json_body(request)
     if body is None or not isinstance(body.get("graph"), dict):
-        return JsonResponse({"error": "Send {graph, etag} as JSON."}, status=400)
+        return JsonResponse({"error": f"Send {{graph, etag}} as JSON. {problem}".strip()}, status=400)
     try:
         draft, problems = draft_save_checked(
             journey=journey,
@@ -272,9 +274,10 @@ def editor_node_form(request, pk):
     if node is None:
         return HttpResponseBadRequest("Unknown node type.")
     try:
-        config = json.loads(request.POST.get("config") or "{}")
-        assert isinstance(config, dict)
-    except (ValueError, AssertionError):
+        config = json_parse(request.POST.get("config") or "{}")
+    except JSONInputError as exc:
+        return HttpResponseBadRequest(f"config must be a JSON object. {json_problem(exc)}")
+    if not isinstance(config, dict):
         return HttpResponseBadRequest("config must be a JSON object.")
     parse_errors: dict = {}
     applied = False
@@ -419,9 +422,12 @@ def editor_test_start(request, pk):
             testrun.test_wait_fire(journey=journey, contact=contact, now=now)
         elif action == "event":
             try:
-                props = json.loads(request.POST.get("properties") or "{}")
-                assert isinstance(props, dict)
-            except (ValueError, AssertionError):
+                props = json_parse(request.POST.get("properties") or "{}")
+            except JSONInputError as exc:
+                return JsonResponse(
+                    {"error": f"Properties must be a JSON object. {json_problem(exc)}"}, status=400
+                )
+            if not isinstance(props, dict):
                 return JsonResponse({"error": "Properties must be a JSON object."}, status=400)
             testrun.test_event_send(journey=journey, contact=contact, name=request.POST.get("event", "").strip(),
                                     properties=props, now=now)  # fmt: skip

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cpaas.jsoninput import json_parse
+
 from ..models import Enrollment
 
 log = logging.getLogger("journeys.webhooks")
@@ -198,8 +200,8 @@ def _send(opener, req, timeout: float) -> dict:
 
 def _parse(raw: bytes):
     try:
-        return json.loads(raw.decode() or "null")
-    except (UnicodeDecodeError, ValueError):
+        return json_parse(raw or b"null")
+    except ValueError:
         return None
 
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 import time
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from cpaas.jsoninput import json_parse
 
 from ..base import (
     Capabilities,
@@ -181,7 +182,7 @@ class SandboxProvider(Provider):
 
     def _json(self, request: WebhookRequest) -> dict:
         try:
-            data = json.loads(request.body)
+            data = json_parse(request.body)
         except (ValueError, UnicodeDecodeError):
             raise MalformedPayload("The body is not JSON.") from None
         if not isinstance(data, dict):

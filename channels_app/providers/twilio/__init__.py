@@ -28,6 +28,8 @@ from decimal import Decimal, InvalidOperation
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from cpaas.jsoninput import json_parse
+
 from ... import conf
 from ..base import (
     Capabilities,
@@ -135,7 +137,7 @@ class TwilioProvider(Provider):
     @staticmethod
     def _json(raw: bytes) -> dict:
         try:
-            data = json.loads(raw or b"{}")
+            data = json_parse(raw or b"{}")
         except ValueError:
             return {"message": raw[:300].decode(errors="replace")}
         return data if isinstance(data, dict) else {}
