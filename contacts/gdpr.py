@@ -11,7 +11,7 @@ from cpaas.gdpr import Subject, register
 from cpaas.realtime import publish, workspace_group
 
 from .imports import csv_blank_records
-from .models import Contact, ContactImport, Event
+from .models import Contact, ContactImport, Event, Segment
 
 PROFILE_FIELDS = ("id", "external_id", "first_name", "last_name", "phone", "email", "language", "timezone",
                   "preferred_channel", "addresses", "is_vulnerable", "vulnerability_note", "created_at",
@@ -97,11 +97,27 @@ def erase(subject: Subject) -> dict:
             c for c, f in (upload.mapping or {}).items() if f == "external_id"
         ],
     )
+    # A segment rule that names them ("email is ...") would match no one now: keep the rule,
+    # without the value.
+    segments = [
+        (pk, definition)
+        for pk, definition in Segment.objects.filter(workspace_id=subject.workspace_id).values_list(
+            "pk", "definition"
+        )
+        if subject.mentions(definition)
+    ]
+    for pk, definition in segments:
+        Segment.objects.filter(pk=pk).update(definition=subject.scrub(definition))
     contact_id, workspace_id = contact.pk, contact.workspace_id
     contact.tags.clear()
     contact.delete()
     publish(workspace_group(workspace_id, "contacts"), {"type": "contact.deleted", "id": contact_id})
-    return {"contact": 1, "events": len(event_ids), "imports_scrubbed": imports}
+    return {
+        "contact": 1,
+        "events": len(event_ids),
+        "imports_scrubbed": imports,
+        "segments_scrubbed": len(segments),
+    }
 
 
 register(
@@ -109,6 +125,6 @@ register(
     export=export,
     erase=erase,
     covers=[Contact, Contact.tags.through, Event],
-    copies=[ContactImport],
+    copies=[ContactImport, Segment],
     identifiers=identifiers,
 )

@@ -27,7 +27,9 @@ erased), all in one transaction with one audit entry that holds no personal data
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,14 +107,19 @@ def registrations() -> dict[str, Registration]:
 
 # --- coverage: every model that holds contact data is some app's business ---------------------
 
-_ADDRESS_NAME = re.compile(r"(^|_)(address|addresses|phone|phones|email|emails|msisdn|to|from|recipient)$")
+_ADDRESS_NAME = re.compile(
+    r"(^|_)(address|addresses|phone|phones|email|emails|msisdn|to|from|recipient|destination|ip)$"
+)
+# what a provider, a browser or a person sent, kept as it came: it quotes whoever it was about
+_PAYLOAD_NAME = re.compile(r"(^|_)(payload|raw|body|content|request|response)$")
 _CONTACT_ID_NAME = re.compile(r"(^|_)contacts?(_ids?)?$")
 CONTACT_RELATION = "relation to Contact"
 
 
 def personal_markers(model) -> list[str]:
-    """Why a model looks like it holds contact data: a relation to Contact, a contact id column,
-    an address column, a stored file (uploads hold many people's rows)."""
+    """Why a model looks like it holds contact data: a relation to Contact (directly or through
+    another row), a contact id column, an address column, a stored file (uploads hold many
+    people's rows), a payload column (a webhook's or a push's body quotes whoever it was about)."""
     contact = apps.get_model("contacts", "Contact")
     found = []
     for f in model._meta.get_fields():
@@ -133,6 +140,8 @@ def personal_markers(model) -> list[str]:
             found.append(f"address column ({f.name})")
         elif isinstance(f, models.BinaryField | models.FileField):
             found.append(f"stored file ({f.name})")
+        elif _PAYLOAD_NAME.search(f.name):
+            found.append(f"payload column ({f.name})")
     return found
 
 
@@ -317,6 +326,8 @@ def _json_safe(value):
         return value.isoformat()
     if isinstance(value, bytes | memoryview):
         return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)  # exact, as stored
     if isinstance(value, models.Model):
         return value.pk
     return value

@@ -58,7 +58,7 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
     from channels_app.services.messages import message_send
     from channels_app.services.verify import verification_check, verification_start
     from consent.services.imports import consent_import_start, consent_import_upload
-    from contacts.services import contact_update, event_record
+    from contacts.services import contact_update, event_record, segment_save
     from journeys.engine import run_pending
     from journeys.services import journey_create, journey_publish
 
@@ -107,6 +107,22 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
         content={"text": f"Dear {FIRST} {LAST}, we will call {PHONE}"},
         origin="agent",
     )
+    # on email too
+    message_send(
+        workspace=workspace,
+        contact=contact,
+        channel="email",
+        content={"text": f"Hello {FIRST}", "email": {"subject": f"For {FIRST} {LAST}", "body": "Hi"}},
+        purpose="transactional",
+        origin="agent",
+    )
+    # a segment that names them ("everyone but them")
+    segment_save(
+        workspace=workspace,
+        actor=actor,
+        name="Not the tester",
+        definition={"match": "all", "rules": [{"field": "email", "op": "neq", "value": EMAIL.lower()}]},
+    )
     # an OTP
     verification = verification_start(workspace=workspace, contact=contact, channels=["sms"], now=now)
     dispatch_pending(now=now + dt.timedelta(seconds=1))
@@ -114,10 +130,24 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
     # they reply in the phone simulator, naming themselves
     response = admin_client.post(
         reverse("simulator_reply"),
-        {"contact": contact.pk, "kind": "sms", "text": f"It's {FIRST}, mail me at {EMAIL}"},
+        {"contact": contact.pk, "kind": "whatsapp", "text": f"It's {FIRST}, mail me at {EMAIL}"},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
+    # which opens the WhatsApp window for an answer
+    message_send(
+        workspace=workspace,
+        contact=contact,
+        channel="whatsapp",
+        content={"text": f"Hi {FIRST}"},
+        origin="agent",
+    )
+    dispatch_pending(now=timezone.now())
+    # and then ask, in their own words, to be left alone
+    admin_client.post(
+        reverse("simulator_reply"),
+        {"contact": contact.pk, "kind": "sms", "text": f"stop sending me messages, {FIRST} {LAST}"},
+    )
     # a background task that failed with a value in its error (as PostgreSQL's DETAIL quotes it)
     from django_q.models import Task
 
@@ -133,7 +163,8 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
     )
     # everything happened: both directions, the provider's copy, steps, realtime pushes
     assert set(Message.objects.filter(contact=contact).values_list("direction", flat=True)) == {"in", "out"}
-    assert SandboxDelivery.objects.filter(to_address=PHONE).count() >= 2
+    assert SandboxDelivery.objects.filter(to_address=PHONE).count() >= 3
+    assert SandboxDelivery.objects.filter(to_address=EMAIL.lower()).exists()
     assert contact.enrollments.get().steps.count() >= 2
     assert Verification.objects.filter(contact=contact).exists()
     assert RealtimeEvent.objects.filter(group__endswith=".simulator").exists()
@@ -216,7 +247,8 @@ def test_the_search_finds_what_a_person_leaves(person):
     for table in ("contacts_contact.", "contacts_contactimport.content", "consent_consentimport.content",
                   "channels_app_message.", "channels_app_sandboxdelivery.", "cpaas_realtimeevent.payload",
                   "cpaas_auditentry.", "journeys_enrollment.context",
-                  "contacts_event.properties", "channels_app_verification.address", "django_q_task.result"):  # fmt: skip
+                  "contacts_event.properties", "channels_app_verification.address", "django_q_task.result",
+                  "contacts_segment.definition"):  # fmt: skip
         assert table in found, table
 
 

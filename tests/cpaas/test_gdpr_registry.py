@@ -24,7 +24,7 @@ def test_the_apps_with_contact_data_register_an_exporter_and_an_eraser():
 @pytest.mark.parametrize(
     "model",
     ["channels_app.Message", "channels_app.MessageStatusEvent", "journeys.Step", "contacts.ContactImport",
-     "channels_app.SandboxDelivery", "journeys.AudienceRun", "consent.ErasureGate"],
+     "channels_app.SandboxDelivery", "journeys.AudienceRun", "consent.ErasureGate", "cpaas.RealtimeEvent"],
 )  # fmt: skip
 def test_a_model_left_out_of_its_app_s_registration_is_reported(model, monkeypatch):
     app = model.split(".")[0]
