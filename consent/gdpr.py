@@ -98,6 +98,7 @@ def erase(subject: Subject) -> dict:
         ConsentImport.objects.filter(workspace_id=contact.workspace_id),
         encoding=lambda upload: "utf-8-sig",
         external_id_columns=lambda upload: ["external_id"],
+        busy=lambda upload: upload.status in (ConsentImport.Status.RUNNING, ConsentImport.Status.WRITING),
     )
     return {
         "events": events,

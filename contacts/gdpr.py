@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
+
 from cpaas.gdpr import Subject, register
 from cpaas.realtime import publish, workspace_group
 
@@ -59,10 +61,14 @@ def uploads_scrub(
     *,
     encoding: Callable[[object], str],
     external_id_columns: Callable[[object], list],
+    busy: Callable[[object], bool],
 ) -> int:
     """Blank the person's lines in stored CSV uploads (`uploads`: a queryset of rows with
-    `content`, `headers`, `errors` and `failure_reason`), and drop the kept row errors of those
-    lines and any other error that quotes them. Shared with the consent import."""
+    `content`, `headers`, `errors`, `failure_reason` and `filename`), and drop the kept row errors
+    of those lines and any other error that quotes them. Shared with the consent import.
+
+    A `busy` upload (its worker has read the file and will write rows and errors from memory)
+    that lists the person refuses the whole erasure: it would bring them back."""
     changed = 0
     external_id = (subject.contact.external_id or "").strip()
     for upload in uploads.iterator():
@@ -75,10 +81,22 @@ def uploads_scrub(
             continue
         is_theirs = _line_is_theirs(subject, list(upload.headers or []), external_id_columns(upload))
         content, lines = csv_blank_records(content, codec, is_theirs)
+        if lines and busy(upload):
+            raise ValidationError(
+                {
+                    "__all__": [
+                        f"The import of '{upload.filename}' lists this person and is running now: "
+                        "erase them once it has finished."
+                    ]
+                }
+            )
         gone = set(lines)
         errors = [e for e in upload.errors if e.get("line") not in gone and not subject.mentions(e)]
         type(upload).objects.filter(pk=upload.pk).update(
-            content=content, errors=errors, failure_reason=subject.scrub(upload.failure_reason)
+            content=content,
+            errors=errors,
+            failure_reason=subject.scrub(upload.failure_reason),
+            filename=subject.scrub(upload.filename),
         )
         changed += 1
     return changed
@@ -96,6 +114,7 @@ def erase(subject: Subject) -> dict:
         external_id_columns=lambda upload: [
             c for c, f in (upload.mapping or {}).items() if f == "external_id"
         ],
+        busy=lambda upload: upload.status in (ContactImport.Status.VALIDATING, ContactImport.Status.WRITING),
     )
     # A segment rule that names them ("email is ...") would match no one now: keep the rule,
     # without the value.

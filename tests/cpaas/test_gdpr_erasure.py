@@ -13,6 +13,7 @@ import uuid
 import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -284,3 +285,16 @@ def test_an_erased_line_stays_out_of_a_later_look_at_the_upload(person, actor):
     preview = imports.import_preview(contact_import=upload)
     assert [cells[0] for _, cells in preview] == ["CUST-1"]
     assert preview[0][0] == 3  # the bystander is still on line 3
+
+
+@pytest.mark.parametrize("model", [ContactImport, ConsentImport])
+def test_erasure_waits_for_a_running_import_that_lists_the_person(person, actor, model):
+    # the worker has read the file and would write their row (or its errors) back from memory
+    model.objects.update(status="writing")
+    with pytest.raises(ValidationError) as error:
+        gdpr.contact_erase(
+            contact=person, actor=actor, reason="Art. 17", confirmation="ERASE", at=timezone.now()
+        )
+    assert "is running now: erase them once it has finished" in error.value.messages[0]
+    assert Contact.objects.filter(pk=person.pk).exists() and Message.objects.filter(contact=person).exists()
+    assert NATIONAL in bytes(model.objects.get().content).decode()
