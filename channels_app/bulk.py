@@ -2,7 +2,11 @@
 `nextval` query reserves the primary keys and `COPY ... FROM STDIN` writes the rows, several
 times cheaper than `bulk_create` for wide rows (no per-field preparation, no UNNEST arrays);
 elsewhere it is `bulk_create`. Either way the rows are written in the caller's transaction and
-the objects come back with their primary keys set."""
+the objects come back with their primary keys set.
+
+Django's cursor wrapper does not wrap `cursor.copy()`, so each COPY runs inside
+`connection.wrap_database_errors`: a lost connection mid-COPY surfaces as Django's
+OperationalError (and marks the connection unusable) like any other query's error."""
 
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ def insert_rows(model, objs: list, *, batch_size: int = 1000) -> list:
             obj.pk = pk
         columns = ", ".join(quote(c) for c in [meta.pk.column] + [f.column for f in fields])
         getters = _getters(fields)
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row([obj.pk] + [get(obj) for get in getters])
     alias = connection.alias
@@ -93,7 +97,7 @@ def copy_values(model, columns: list[str], rows: list[tuple]) -> None:
     quote = connection.ops.quote_name
     names = {f.attname: f.column for f in model._meta.concrete_fields}
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(names[c]) for c in columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -146,7 +150,7 @@ def _copy_ignoring_conflicts(model, objs: list) -> list[int]:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS "
             f"AS SELECT {columns} FROM {table} WITH NO DATA"
         )
-        with cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy:
+        with connection.wrap_database_errors, cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row([get(obj) for get in getters])
         cursor.execute(

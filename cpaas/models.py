@@ -186,3 +186,27 @@ class RealtimeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} #{self.pk}"
+
+
+class Heartbeat(models.Model):
+    """One row per running background process (dispatcher, engine, task worker), touched every
+    few seconds by its loop: a health check reads which processes are alive and when each last
+    managed to reach the database. Written by `cpaas.loops.Heartbeat`; a process removes its row
+    when it stops cleanly, so a stale `beat_at` means a process that died or hangs."""
+
+    kind = models.CharField(max_length=32)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+    # database incidents this process survived, and the last one's one-line description
+    incidents = models.PositiveIntegerField(default=0)
+    last_incident = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "host", "pid"], name="heartbeat_unique_process")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.host}:{self.pid}"

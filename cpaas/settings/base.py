@@ -124,6 +124,8 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # the ORM broker, but surviving a lost database with one log line per incident and a heartbeat
+    Q_CLUSTER["broker_class"] = "cpaas.taskbroker.GuardedORM"
 
 # Realtime relay (embedded mode): how often each web process looks for new events.
 REALTIME_RELAY_INTERVAL = env.float("REALTIME_RELAY_INTERVAL", default=0.1)

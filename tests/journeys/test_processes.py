@@ -24,12 +24,13 @@ from tests.journeys.conftest import graph, linear, node, reply
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def start(command, log_path, *args):
+def start(command, log_path, *args, env=None):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpaas.settings.test",
         "DATABASE_URL": _database_url(connection.settings_dict),
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.Popen(

@@ -1,20 +1,18 @@
 """`manage.py dispatcher`: the long-lived loop that hands queued messages to providers (see
 channels_app/services/dispatch.py). `serve` starts one; run more on any machine to scale out,
-they share the work through the database. SIGTERM/SIGINT finish the current round and exit."""
+they share the work through the database. SIGTERM/SIGINT finish the current round and exit.
+A lost database never ends it: `cpaas.loops.run_loop` reconnects with backoff."""
 
-import logging
 import os
-import signal
 import time
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from channels_app import conf
 from channels_app.services.dispatch import dispatch_batch, sweep
+from cpaas.loops import run_loop
 
-log = logging.getLogger("channels_app.dispatcher")
 SWEEP_EVERY_S = 0.2
 
 
@@ -32,41 +30,28 @@ class Command(BaseCommand):
 
     def handle(self, *args, max_seconds, batch, exit_when_idle, **options):
         verbose = options["verbosity"] >= 2
-        stopping = False
+        last_sweep = time.monotonic()
 
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        started = last_sweep = last_work = time.monotonic()
-        poll = float(conf.get("CHANNELS_POLL_S"))
-        self.stdout.write(f"dispatcher {os.getpid()} started", ending="\n")
-        self.stdout.flush()
-        while not stopping:
+        def work() -> int:
+            nonlocal last_sweep
             now = timezone.now()
-            done = 0
-            try:
-                claimed = dispatch_batch(now=now, limit=batch or None)
-                done += claimed
-                if verbose and claimed:
-                    self.stdout.write(f"pid={os.getpid()} claimed={claimed}")
-                    self.stdout.flush()
-                if not claimed or time.monotonic() - last_sweep >= SWEEP_EVERY_S:
-                    last_sweep = time.monotonic()
-                    done += sweep(now=now)
-            except DatabaseError:
-                log.exception("dispatcher round failed; reconnecting")
-                connection.close()
-                time.sleep(1)
-            clock = time.monotonic()
-            if done:
-                last_work = clock
-            if max_seconds and clock - started >= max_seconds:
-                break
-            if exit_when_idle and clock - last_work >= exit_when_idle:
-                break
-            if not done:
-                time.sleep(poll)
+            claimed = dispatch_batch(now=now, limit=batch or None)
+            done = claimed
+            if verbose and claimed:
+                self.stdout.write(f"pid={os.getpid()} claimed={claimed}")
+                self.stdout.flush()
+            if not claimed or time.monotonic() - last_sweep >= SWEEP_EVERY_S:
+                last_sweep = time.monotonic()
+                done += sweep(now=now)
+            return done
+
+        self.stdout.write(f"dispatcher {os.getpid()} started")
+        self.stdout.flush()
+        run_loop(
+            kind="dispatcher",
+            work=work,
+            poll=float(conf.get("CHANNELS_POLL_S")),
+            max_seconds=max_seconds,
+            exit_when_idle=exit_when_idle,
+        )
         self.stdout.write(f"dispatcher {os.getpid()} stopped")

@@ -3,18 +3,19 @@ in a batch (new ones, resumed ones, timers whose time came) and advances them; b
 it enrols audiences chunk by chunk and starts scheduled runs. Idle, it sleeps 50 ms, so a timer
 fires within about a tenth of a second of its time. `serve` starts one; run more on any machine:
 they share the work through the database (SKIP LOCKED on PostgreSQL). Webhook calls run on a
-small thread pool, never inside a round's transaction. SIGTERM/SIGINT finish the round and exit."""
+small thread pool, never inside a round's transaction. SIGTERM/SIGINT finish the round and exit.
+A lost database never ends it: `cpaas.loops.run_loop` reconnects with backoff."""
 
 import logging
 import os
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, connection, connections
+from django.db import connections
 from django.utils import timezone
 
+from cpaas.loops import run_loop
 from journeys.engine.audience import audience_step, schedules_due
 from journeys.engine.runner import BATCH, run_round
 from journeys.engine.webhooks import call_and_record
@@ -45,46 +46,27 @@ class Command(BaseCommand):
         parser.add_argument("--exit-when-idle", type=float, default=0)
 
     def handle(self, *args, max_seconds, batch, poll, exit_when_idle, **options):
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
-        started = last_work = last_maintenance = time.monotonic()
+        last_maintenance = time.monotonic()
         last_schedules = 0.0
+
+        def work() -> int:
+            nonlocal last_maintenance, last_schedules
+            n, calls = run_round(now=timezone.now(), limit=batch)
+            done = n
+            for call in calls:
+                pool.submit(_call, call)
+            clock = time.monotonic()
+            if not n or clock - last_maintenance >= MAINTENANCE_EVERY_S:
+                last_maintenance = clock
+                done += audience_step(now=timezone.now())
+                if clock - last_schedules >= SCHEDULES_EVERY_S:
+                    last_schedules = clock
+                    done += schedules_due(now=timezone.now())
+            return done
+
         self.stdout.write(f"engine {os.getpid()} started")
         self.stdout.flush()
-        while not stopping:
-            done = 0
-            try:
-                now = timezone.now()
-                n, calls = run_round(now=now, limit=batch)
-                done += n
-                for call in calls:
-                    pool.submit(_call, call)
-                clock = time.monotonic()
-                if not n or clock - last_maintenance >= MAINTENANCE_EVERY_S:
-                    last_maintenance = clock
-                    done += audience_step(now=timezone.now())
-                    if clock - last_schedules >= SCHEDULES_EVERY_S:
-                        last_schedules = clock
-                        done += schedules_due(now=timezone.now())
-            except DatabaseError:
-                log.exception("engine round failed; reconnecting")
-                connection.close()
-                time.sleep(0.5)
-            clock = time.monotonic()
-            if done:
-                last_work = clock
-            if max_seconds and clock - started >= max_seconds:
-                break
-            if exit_when_idle and clock - last_work >= exit_when_idle:
-                break
-            if not done:
-                time.sleep(poll)
+        run_loop(kind="engine", work=work, poll=poll, max_seconds=max_seconds, exit_when_idle=exit_when_idle)
         pool.shutdown(wait=True)
         self.stdout.write(f"engine {os.getpid()} stopped")
