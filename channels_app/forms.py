@@ -91,7 +91,11 @@ class ChannelForm(forms.Form):
                 required=False,
                 widget=forms.PasswordInput(render_value=False) if field.secret else forms.TextInput,
                 help_text=(f"Stored: {stored}. Leave blank to keep it." if stored else field.help)
-                or ("Generated for you when blank." if provider == "sandbox" else ""),
+                or (
+                    "Generated for you when blank."
+                    if field.name in get_provider(provider).generated_credentials()
+                    else ""
+                ),
             )
         if editing is not None:
             for name in ("kind", "provider"):

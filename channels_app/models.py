@@ -101,6 +101,7 @@ class Message(models.Model):
         DEFERRED = "deferred", "Deferred"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
+        UNKNOWN = "unknown", "Outcome unknown"
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         FAILED = "failed", "Failed"
@@ -239,19 +240,6 @@ class Message(models.Model):
         return self.direction == self.Direction.OUTBOUND
 
 
-# Status order for receipts: a status only moves forward (a late "sent" never overwrites
-# "delivered"). failed and blocked end a message.
-STATUS_RANK = {
-    Message.Status.QUEUED: 0,
-    Message.Status.DEFERRED: 0,
-    Message.Status.SENDING: 1,
-    Message.Status.SENT: 2,
-    Message.Status.DELIVERED: 3,
-    Message.Status.READ: 4,
-}
-TERMINAL = frozenset({Message.Status.FAILED, Message.Status.BLOCKED})
-
-
 class MessageStatusEvent(models.Model):
     """Every status change of a message, and every receipt even when it changed nothing."""
 
@@ -269,6 +257,34 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.status} at {self.at}"
+
+
+class PendingReceipt(models.Model):
+    """A receipt whose message could not be found yet: it came before the dispatcher recorded
+    the send (so the provider's id is not on any message). Kept, and applied in the same
+    transaction that records the send (or by the next sweep); never dropped."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    reference = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=10)
+    at = models.DateTimeField(help_text="When the provider says it happened (else when it came).")
+    received_at = models.DateTimeField()
+    source = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_reason = models.CharField(max_length=500, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
+    raw_status = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["channel", "provider_message_id"], name="pending_receipt_provider_id"),
+            models.Index(fields=["reference"], name="pending_receipt_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pending {self.status} receipt for {self.provider_message_id or self.reference}"
 
 
 class SandboxDelivery(models.Model):

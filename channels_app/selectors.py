@@ -11,6 +11,7 @@ from cpaas.models import Workspace
 
 from .addresses import contact_address
 from .models import Channel, Message, MessageStatusEvent, SandboxDelivery, Verification
+from .providers import simulator_providers
 
 MESSAGE_FILTERS = (
     "channel",
@@ -133,11 +134,13 @@ def simulator_phones(*, workspace: Workspace, contact: Contact) -> list[dict]:
     messages the phone shows (what reached it and what the contact sent), oldest first."""
     channels = {}
     for channel in Channel.objects.filter(
-        workspace=workspace, provider="sandbox", status=Channel.Status.ACTIVE
+        workspace=workspace, provider__in=simulator_providers(), status=Channel.Status.ACTIVE
     ).order_by("pk"):
         channels.setdefault(channel.kind, channel)
     shown = (
-        Message.objects.filter(workspace=workspace, contact=contact, channel__provider="sandbox")
+        Message.objects.filter(
+            workspace=workspace, contact=contact, channel__provider__in=simulator_providers()
+        )
         .exclude(direction=Message.Direction.OUTBOUND, sent_at__isnull=True)
         .order_by("-created_at", "-id")[: SIMULATOR_HISTORY * 4]
     )

@@ -32,3 +32,14 @@ def provider_choices() -> list[tuple[str, str]]:
 
 def all_providers() -> list[Provider]:
     return [get_provider(name) for name in PROVIDERS]
+
+
+def simulator_providers() -> list[str]:
+    """The providers whose messages the phone simulator plays."""
+    return [name for name in PROVIDERS if get_provider(name).simulator]
+
+
+def default_provider() -> str:
+    """The provider a new workspace's channels start on: the first that plays the simulator
+    (it needs no account)."""
+    return simulator_providers()[0]

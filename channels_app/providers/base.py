@@ -1,10 +1,14 @@
 """The one interface every provider adapter implements, and the plain values that cross it.
-Adapters never touch Message rows: the dispatcher hands them `Outbound` values and records the
-`SendResult`s; the webhook views hand them a `WebhookRequest` and store what they parse."""
+Adapters never touch Message rows and import no service: the dispatcher hands them `Outbound`
+values and records the `SendResult`s; the webhook views hand them a `WebhookRequest` and store
+what they parse; receipts they produce themselves go to the `apply` the core hands them. What
+the core needs to know about a provider is declared here as capabilities (`idempotent`,
+`simulator`, `can_lookup`...), so the core never names one."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -50,13 +54,25 @@ class Outbound:
     attempt: int  # 1 for the first call
     options: dict = field(default_factory=dict)
     status_callback_url: str = ""
+    # time.monotonic() by which the call must be over, answer or not (a total deadline, not a
+    # per-read timeout): the dispatcher's claim lease is longer, so no one takes over meanwhile
+    deadline: float = float("inf")
+
+    def remaining_s(self) -> float:
+        import time
+
+        return self.deadline - time.monotonic()
 
 
 @dataclass(frozen=True)
 class SendResult:
     ok: bool
     provider_message_id: str | None = None
-    transient: bool = False  # retry later (timeouts, 5xx, 429)
+    transient: bool = False  # retry later (429, a refused connection, "not processed" 5xx)
+    # the request may have reached the provider and been accepted (a timeout after it was
+    # written, a reset, a 5xx from behind the front door): repeated only by an idempotent
+    # provider; otherwise the message's outcome is unknown
+    ambiguous: bool = False
     error_code: str = ""
     error_reason: str = ""
     retry_after_s: float | None = None
@@ -71,6 +87,17 @@ class SendResult:
     def retry(cls, code: str, reason: str, retry_after_s: float | None = None) -> SendResult:
         return cls(
             ok=False, transient=True, error_code=code, error_reason=reason, retry_after_s=retry_after_s
+        )
+
+    @classmethod
+    def unknown(cls, code: str, reason: str, provider_message_id: str | None = None) -> SendResult:
+        return cls(
+            ok=False,
+            transient=True,
+            ambiguous=True,
+            error_code=code,
+            error_reason=reason,
+            provider_message_id=provider_message_id,
         )
 
     @classmethod
@@ -143,6 +170,9 @@ class Provider:
     idempotent = False  # resending with the same reference can never send twice
     adopts_reference = False  # its message id is our reference (lets the dispatcher write in bulk)
     batch = False  # send_batch is one call, not a loop
+    simulator = False  # what it carries shows on the phone simulator (live updates)
+    can_lookup = False  # lookup() can say what became of a message, given its provider id
+    needs_address = True  # a channel must give its sender address (number, sender id, email)
     credential_fields: tuple[CredentialField, ...] = ()
     setting_fields: tuple[CredentialField, ...] = ()
 
@@ -172,6 +202,16 @@ class Provider:
         """A sentence saying the credentials work, or ProviderError."""
         return "No test for this provider."
 
-    def tick(self, now: dt.datetime) -> int:
-        """Periodic work (the sandbox sends its receipts here). Returns how much it did."""
+    def generated_credentials(self) -> dict:
+        """Credentials the provider makes up itself when left blank (e.g. a signing secret)."""
+        return {}
+
+    def lookup(self, channel, provider_message_id: str, deadline: float) -> StatusUpdate | None:
+        """Ask the provider what became of a message (with `can_lookup`); None: no answer."""
+        return None
+
+    def tick(self, now: dt.datetime, apply: Callable[[int, list[StatusUpdate]], None]) -> int:
+        """Periodic work (the sandbox sends its receipts here): receipts go to
+        `apply(channel_id, updates)` inside the transaction that marks them sent, so a crash
+        in between loses nothing. Returns how much it did."""
         return 0

@@ -12,9 +12,8 @@ from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
 from ..models import Channel, ChannelBucket
-from ..providers import PROVIDERS, get_provider
+from ..providers import PROVIDERS, default_provider, get_provider
 from ..providers.base import ProviderError
-from ..providers.sandbox import new_secret
 
 SANDBOX_ADDRESSES = {
     "sms": "+15005550006",
@@ -59,7 +58,7 @@ def _clean(
         rate = None
     if not isinstance(settings, dict):
         errors["settings"] = ["Must be an object."]
-    if provider != "sandbox" and not (address or "").strip():
+    if provider in PROVIDERS and get_provider(provider).needs_address and not (address or "").strip():
         errors["address"] = ["The sender's number, id or email address."]
     if errors:
         raise ValidationError(errors)
@@ -74,9 +73,8 @@ def _clean(
 
 
 def _check_credentials(provider: str, credentials: dict, existing: dict) -> dict:
-    merged = {**existing, **{k: v for k, v in credentials.items() if v}}
-    if provider == "sandbox" and not merged.get("secret"):
-        merged["secret"] = new_secret()
+    given = {**existing, **{k: v for k, v in credentials.items() if v}}
+    merged = {**get_provider(provider).generated_credentials(), **given}
     missing = [f.name for f in get_provider(provider).credential_fields if not merged.get(f.name)]
     if missing:
         raise ValidationError({f"credentials.{name}": ["Required."] for name in missing})
@@ -204,6 +202,7 @@ def sandbox_channels_ensure(*, workspace: Workspace) -> list[Channel]:
     """A sandbox channel of every kind the workspace has no channel of yet (a new workspace
     starts with all of them; a disabled one stays disabled)."""
     have = set(Channel.objects.filter(workspace=workspace).values_list("kind", flat=True))
+    provider = default_provider()
     created = []
     for kind, label in ChannelKind.choices:
         if kind in have:
@@ -214,12 +213,12 @@ def sandbox_channels_ensure(*, workspace: Workspace) -> list[Channel]:
         channel = Channel(
             workspace=workspace,
             kind=kind,
-            provider="sandbox",
+            provider=provider,
             name=name,
             address=SANDBOX_ADDRESSES[kind],
             rate_limit_per_second=SANDBOX_RATE,
         )
-        channel.set_credentials({"secret": new_secret()})
+        channel.set_credentials(get_provider(provider).generated_credentials())
         created.append(channel)
     if created:
         Channel.objects.bulk_create(created)

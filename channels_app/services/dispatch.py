@@ -5,21 +5,31 @@ One round (`dispatch_batch`):
    PostgreSQL; SQLite's IMMEDIATE transactions serialise claims), take tokens from each
    channel's shared bucket (row lock, channel-id order), and move the granted messages to
    `sending` with this round's claim token, all set-based;
-2. hand over, outside any transaction: a batch provider gets the whole group in one call; a
-   per-message provider gets each message after a conditional update stamps `handoff_at`
-   (if the stamp fails, someone else owns the message now and it is skipped);
-3. record: set-based updates guarded by `status=sending AND claim_token=<ours>`, so a receipt
-   that arrived first is never overwritten.
+2. hand over, outside any transaction, each call with a total deadline
+   (`CHANNELS_SEND_DEADLINE_S`, which the provider honours): a batch provider gets the whole
+   group in one call; a per-message provider gets each message after a conditional update
+   stamps `handoff_at` and renews the claim's lease (if the stamp fails, someone else owns the
+   message now and it is skipped);
+3. record: through the state machine (`transitions`), guarded by `status=sending AND
+   claim_token=<ours>`, so a receipt that arrived first is never overwritten; the provider's id
+   is kept either way, and receipts kept before the send was recorded are applied in the same
+   transaction.
 
-A worker killed at any point: messages it claimed stay `sending` until their lease runs out.
+An answer that may hide an accepted message (a timeout after the request was written, a reset,
+some 5xx) is `ambiguous`: a provider that honours our reference as an idempotency key gets it
+again; any other provider is never asked again: the message becomes `unknown`, with the reason,
+until a receipt (or asking the provider) settles it.
+
+A worker killed at any point: messages it claimed stay `sending` until their lease runs out
+(the lease is longer than a call's deadline, so a call still in flight is never taken over).
 Then `recover_stale` requeues those never handed over, and those handed to an idempotent
-provider (it keys on our reference, so a resend is received once). A message handed to a
-provider without idempotency is never sent again: it is marked failed with `outcome_unknown`,
-which a later receipt can still settle.
+provider (it keys on our reference, so a resend is received once); one handed to any other
+provider becomes `unknown`.
 
-Between rounds `sweep` releases deferred messages whose time has come (asking consent again),
-starts fallbacks whose receipt did not arrive in time, recovers stale claims and lets providers
-do periodic work (the sandbox's receipts)."""
+Between rounds `sweep` applies kept receipts, recovers stale claims, releases deferred messages
+whose time has come (asking consent again), starts fallbacks whose receipt did not arrive in time,
+lets providers do periodic work (the sandbox's receipts, each batch marked and applied in one
+transaction) and asks providers that can about messages whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -28,22 +38,26 @@ import logging
 import math
 import random
 import secrets
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from .. import conf, consent_gate, live, sealing
-from ..models import Channel, ChannelBucket, Message, MessageStatusEvent
+from ..models import Channel, ChannelBucket, Message
 from ..providers import all_providers, get_provider
 from ..providers.base import Outbound, SendResult
-from .messages import fallback_next, status_event
-from .status import OUTCOME_UNKNOWN
+from . import status, transitions
+from .fallback import after_blocked, after_failed, fallbacks_due
+from .transitions import OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 S = Message.Status
 BURST_S = 1.0  # a bucket holds one second of tokens
+LEASE_MARGIN_S = 1.0  # a lease outlives the longest call by this much
+LOOKUP_EVERY_S = 30.0  # how often unknown outcomes are asked about (providers that can)
 SEND_FIELDS = (
     "id",
     "workspace_id",
@@ -63,7 +77,18 @@ SEND_FIELDS = (
     "direction",
     "status",
     "created_at",
+    "provider_message_id",
 )
+
+
+def send_deadline_s() -> float:
+    return float(conf.get("CHANNELS_SEND_DEADLINE_S"))
+
+
+def lease_s() -> float:
+    """A claim older than this belongs to a worker that died: never shorter than a provider
+    call may last, so a call still in flight is not taken over (and marked) by another worker."""
+    return max(float(conf.get("CHANNELS_LEASE_S")), send_deadline_s() + LEASE_MARGIN_S)
 
 
 # --- token buckets ------------------------------------------------------------------------------
@@ -130,22 +155,25 @@ def claim(*, now: dt.datetime, limit: int) -> Claim:
             ids = by_channel[channel_id]
             n = bucket_take(channel_id, rates.get(channel_id, 1), len(ids), now)
             granted.extend(ids[:n])
-        if granted:
-            Message.objects.filter(pk__in=granted).update(
-                status=S.SENDING,
-                status_changed_at=now,
-                claim_token=token,
-                claimed_at=now,
-                handoff_at=None,
-                attempts=F("attempts") + 1,
-            )
+        # "sending" is the row's claim (no event: the hot path keeps it on the row)
+        transitions.transition(
+            ids=granted,
+            to=S.SENDING,
+            at=now,
+            source="dispatcher",
+            event=False,
+            claim_token=token,
+            claimed_at=now,
+            handoff_at=None,
+            attempts=F("attempts") + 1,
+        )
     return Claim(token, len(granted))
 
 
 # --- hand over and record -----------------------------------------------------------------------
 
 
-def _outbound(m: Message, channel: Channel) -> Outbound:
+def _outbound(m: Message, channel: Channel, deadline: float = float("inf")) -> Outbound:
     return Outbound(
         message_id=m.pk,
         reference=m.reference,
@@ -156,6 +184,7 @@ def _outbound(m: Message, channel: Channel) -> Outbound:
         attempt=m.attempts,
         options=m.options,
         status_callback_url=status_callback_url(channel, m.reference),
+        deadline=deadline,
     )
 
 
@@ -176,17 +205,41 @@ def backoff_s(attempt: int, retry_after_s: float | None = None) -> float:
     return delay
 
 
+class _Clock:
+    """The round's `now` moved on by the time the round has taken: a lease renewed at a call's
+    start must say when that call started, also when the round's `now` is a test's clock."""
+
+    def __init__(self, now: dt.datetime):
+        self.now, self.started = now, time.monotonic()
+
+    def __call__(self) -> dt.datetime:
+        return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
+
+
+def _hand_over(provider, channel: Channel, outs: list[Outbound], now: dt.datetime) -> list[SendResult]:
+    try:
+        if provider.batch:
+            return provider.send_batch(channel, outs, now)
+        return [provider.send(channel, outs[0])]
+    except Exception as exc:  # a provider bug must not strand messages in `sending`
+        log.exception("provider %s failed on a call", provider.name)
+        # it may have sent before it broke: ambiguous, never repeated on a non-idempotent provider
+        return [SendResult.unknown("provider_error", str(exc)[:300])] * len(outs)
+
+
 def dispatch_batch(*, now: dt.datetime, limit: int | None = None) -> int:
     """Claim one batch and hand it over. Returns how many messages were claimed."""
     limit = limit or int(conf.get("CHANNELS_DISPATCH_BATCH"))
     claimed = claim(now=now, limit=limit)
     if not claimed.count:
         return 0
+    clock = _Clock(now)
     messages = list(Message.objects.filter(claim_token=claimed.token, status=S.SENDING).only(*SEND_FIELDS))
     by_channel: dict[int, list[Message]] = defaultdict(list)
     for m in messages:
         by_channel[m.channel_id].append(m)
     channels = {c.pk: c for c in Channel.objects.filter(pk__in=by_channel)}
+    ours = Q(status=S.SENDING, claim_token=claimed.token)
     for channel_id, group in by_channel.items():
         channel = channels[channel_id]
         if not channel.is_active:
@@ -196,40 +249,35 @@ def dispatch_batch(*, now: dt.datetime, limit: int | None = None) -> int:
         provider = get_provider(channel.provider)
         if provider.batch:
             if not provider.idempotent:
-                Message.objects.filter(pk__in=[m.pk for m in group], claim_token=claimed.token).update(
-                    handoff_at=now
+                started = clock()
+                Message.objects.filter(ours, pk__in=[m.pk for m in group]).update(
+                    handoff_at=started, claimed_at=started
                 )
-            try:
-                results = provider.send_batch(channel, [_outbound(m, channel) for m in group], now)
-            except Exception as exc:  # a provider bug must not strand the batch in `sending`
-                log.exception("provider %s failed on a batch", channel.provider)
-                results = [SendResult.retry("provider_error", str(exc)[:300])] * len(group)
+            deadline = time.monotonic() + send_deadline_s()
+            outs = [_outbound(m, channel, deadline) for m in group]
+            results = _hand_over(provider, channel, outs, now)
             record(channel=channel, messages=group, results=results, now=now, token=claimed.token)
             continue
         for m in group:
-            stamped = Message.objects.filter(pk=m.pk, status=S.SENDING, claim_token=claimed.token).update(
-                handoff_at=now
-            )
-            if not stamped:
+            started = clock()
+            # the stamp renews the lease: the call may last the deadline, the lease is longer
+            if not Message.objects.filter(ours, pk=m.pk).update(handoff_at=started, claimed_at=started):
                 continue  # no longer ours (recovered by another worker, or a receipt came first)
-            try:
-                result = provider.send(channel, _outbound(m, channel))
-            except Exception as exc:
-                log.exception("provider %s failed on message %s", channel.provider, m.pk)
-                result = SendResult.retry("provider_error", str(exc)[:300])
+            out = _outbound(m, channel, time.monotonic() + send_deadline_s())
+            [result] = _hand_over(provider, channel, [out], now)
             record(channel=channel, messages=[m], results=[result], now=now, token=claimed.token)
     return claimed.count
 
 
 @transaction.atomic
 def record(*, channel: Channel, messages: list[Message], results: list[SendResult], now, token: str) -> None:
+    """Record the provider's answers through the state machine, guarded by our claim."""
     provider = get_provider(channel.provider)
-    ours = {"status": S.SENDING, "claim_token": token}
-    events: list[MessageStatusEvent] = []
-    sent: list[Message] = []
-    bulk_ok: list[Message] = []
+    ours = Q(status=S.SENDING, claim_token=token)
     max_attempts = int(conf.get("CHANNELS_MAX_ATTEMPTS"))
-    failed: list[Message] = []
+    sent: list[Message] = []
+    bulk_ok: list[int] = []
+    failed: list[int] = []
     for m, r in zip(messages, results, strict=True):
         if r.ok:
             sent.append(m)
@@ -239,89 +287,94 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
                 and r.cost is None
                 and not m.fallback_chain
             ):
-                bulk_ok.append(m)
+                bulk_ok.append(m.pk)
                 continue
-            fields = {
-                "status": S.SENT,
-                "status_changed_at": now,
-                "sent_at": now,
-                "provider_message_id": r.provider_message_id,
-                "claim_token": "",
-                "error_code": "",
-                "error_reason": "",
-            }
+            extra = {"provider_message_id": r.provider_message_id}
             if r.cost is not None:
-                fields["cost"], fields["cost_currency"] = r.cost, r.cost_currency[:3]
+                extra["cost"], extra["cost_currency"] = r.cost, r.cost_currency[:3]
             if m.fallback_chain and m.fallback_after_s:
-                fields["fallback_deadline"] = now + dt.timedelta(seconds=m.fallback_after_s)
-            Message.objects.filter(pk=m.pk, **ours).update(**fields)
+                extra["fallback_deadline"] = now + dt.timedelta(seconds=m.fallback_after_s)
+            # ours, or one a recovery marked unknown while this call was still answering
+            done = transitions.transition(
+                ids=[m.pk],
+                to=S.SENT,
+                at=now,
+                source="dispatcher",
+                guard=ours | Q(status=S.UNKNOWN),
+                detail=f"accepted by {provider.label}",
+                **extra,
+            )
+            if not done and r.provider_message_id:
+                # a receipt came first and moved it on: the provider's id is still ours to keep
+                Message.objects.filter(pk=m.pk, provider_message_id__isnull=True).update(
+                    provider_message_id=r.provider_message_id
+                )
+            m.provider_message_id = r.provider_message_id
+        elif r.ambiguous and not provider.idempotent:
+            transitions.transition(
+                ids=[m.pk],
+                to=S.UNKNOWN,
+                at=now,
+                source="dispatcher",
+                guard=ours,
+                error=(r.error_code or OUTCOME_UNKNOWN, _unknown_reason(provider, r)),
+                detail=f"attempt {m.attempts}: {r.error_reason}; not sent again"[:500],
+                provider_message_id=r.provider_message_id,
+            )
         elif r.transient and m.attempts < max_attempts:
             delay = backoff_s(m.attempts, r.retry_after_s)
-            Message.objects.filter(pk=m.pk, **ours).update(
-                status=S.QUEUED,
-                status_changed_at=now,
+            transitions.transition(
+                ids=[m.pk],
+                to=S.QUEUED,
+                at=now,
+                source="dispatcher",
+                guard=ours,
+                error=(r.error_code, r.error_reason),
+                detail=f"attempt {m.attempts} failed ({r.error_reason}); retry in {delay:.1f}s",
                 due_at=now + dt.timedelta(seconds=delay),
-                claim_token="",
-                error_code=r.error_code[:40],
-                error_reason=r.error_reason[:500],
-            )
-            events.append(
-                status_event(
-                    m,
-                    S.QUEUED,
-                    now,
-                    "dispatcher",
-                    error_code=r.error_code[:40],
-                    detail=f"attempt {m.attempts} failed ({r.error_reason}); retry in {delay:.1f}s"[:500],
-                )
             )
         else:
             reason = r.error_reason
             if r.transient:
                 reason = f"gave up after {m.attempts} attempts: {r.error_reason}"
-            Message.objects.filter(pk=m.pk, **ours).update(
-                status=S.FAILED,
-                status_changed_at=now,
-                failed_at=now,
-                claim_token="",
-                error_code=r.error_code[:40] or "failed",
-                error_reason=reason[:500],
-            )
-            events.append(
-                status_event(
-                    m, S.FAILED, now, "dispatcher", error_code=r.error_code[:40], detail=reason[:500]
-                )
-            )
-            failed.append(m)
+            if transitions.transition(
+                ids=[m.pk],
+                to=S.FAILED,
+                at=now,
+                source="dispatcher",
+                guard=ours,
+                error=(r.error_code or "failed", reason),
+                detail=reason,
+            ):
+                failed.append(m.pk)
     if bulk_ok:
-        Message.objects.filter(pk__in=[m.pk for m in bulk_ok], **ours).update(
-            status=S.SENT,
-            status_changed_at=now,
-            sent_at=now,
-            provider_message_id=F("reference"),
-            claim_token="",
-            error_code="",
-            error_reason="",
-        )
-    bulk_ids = {m.pk for m in bulk_ok}
-    for m in sent:
         # The bulk path's "sent" is the row's sent_at (selectors.message_history shows it): one
-        # insert less per message on the hot path.
-        if m.pk not in bulk_ids:
-            events.append(status_event(m, S.SENT, now, "dispatcher", detail=f"accepted by {provider.label}"))
-        m.status = S.SENT
-    MessageStatusEvent.objects.bulk_create(events, batch_size=1000)
-    for m in failed:
-        if m.fallback_chain:
-            m.status = S.FAILED
-            fallback_next(
-                message=Message.objects.get(pk=m.pk), now=now, reason=f"failed ({m.error_code or 'error'})"
-            )
+        # insert less per message on the hot path. Its provider id is our reference.
+        transitions.transition(
+            ids=bulk_ok,
+            to=S.SENT,
+            at=now,
+            source="dispatcher",
+            guard=ours,
+            event=False,
+            provider_message_id=F("reference"),
+        )
+    if sent:
+        status.pending_receipts_apply(now=now, channel=channel, messages=sent)
+    after_failed(failed, now=now)
     sealing.sealed_spent([m.pk for m in messages if m.sealed])  # secrets no send needs any more
     if sent:
         consent_gate.sends_recorded(sent, now)
-        if channel.provider == "sandbox":
+        if provider.simulator:
             live.simulator_messages(channel.workspace_id, sent)
+
+
+def _unknown_reason(provider, r: SendResult) -> str:
+    how = "asked about it" if provider.can_lookup else "settled by its delivery receipt"
+    return (
+        f"{r.error_reason} The message may or may not have reached {provider.label}; it is not "
+        f"sent again (that could send it twice). It will be {how}."
+    )[:500]
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -329,14 +382,14 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
 
 def recover_stale(*, now: dt.datetime, limit: int = 1000) -> int:
     """Claims older than the lease belong to a worker that died (or hangs)."""
-    lease = dt.timedelta(seconds=float(conf.get("CHANNELS_LEASE_S")))
-    if not Message.objects.filter(status=S.SENDING, claimed_at__lt=now - lease).exists():
+    expired = Q(status=S.SENDING, claimed_at__lt=now - dt.timedelta(seconds=lease_s()))
+    if not Message.objects.filter(expired).exists():
         return 0
     with transaction.atomic():
         stale = list(
-            Message.objects.filter(status=S.SENDING, claimed_at__lt=now - lease)
+            Message.objects.filter(expired)
             .select_for_update(skip_locked=True)
-            .values_list("id", "channel_id", "handoff_at", "claim_token")[:limit]
+            .values_list("id", "channel_id", "handoff_at")[:limit]
         )
         if not stale:
             return 0
@@ -344,81 +397,40 @@ def recover_stale(*, now: dt.datetime, limit: int = 1000) -> int:
             Channel.objects.filter(pk__in={row[1] for row in stale}).values_list("pk", "provider")
         )
         requeue, unknown = [], []
-        for message_id, channel_id, handoff_at, _ in stale:
-            provider = get_provider(providers[channel_id])
-            if handoff_at is None or provider.idempotent:
+        for message_id, channel_id, handoff_at in stale:
+            if handoff_at is None or get_provider(providers[channel_id]).idempotent:
                 requeue.append(message_id)
             else:
                 unknown.append(message_id)
-        if requeue:
-            Message.objects.filter(pk__in=requeue, status=S.SENDING).update(
-                status=S.QUEUED, status_changed_at=now, due_at=now, claim_token="", handoff_at=None
-            )
-        if unknown:
-            Message.objects.filter(pk__in=unknown, status=S.SENDING).update(
-                status=S.FAILED,
-                status_changed_at=now,
-                failed_at=now,
-                claim_token="",
-                error_code=OUTCOME_UNKNOWN,
-                error_reason="The worker stopped while handing this message to the provider. It is not sent "
-                "again, to avoid a double send; a later receipt from the provider still updates it.",
-            )
-        events = [
-            MessageStatusEvent(
-                message_id=i,
-                status=S.QUEUED,
-                at=now,
-                source="recovery",
-                detail="its worker stopped before finishing; sent again with the same reference",
-            )
-            for i in requeue
-        ] + [
-            MessageStatusEvent(
-                message_id=i,
-                status=S.FAILED,
-                at=now,
-                source="recovery",
-                error_code=OUTCOME_UNKNOWN,
-                detail="its worker stopped during the provider call; not sent again",
-            )
-            for i in unknown
-        ]
-        MessageStatusEvent.objects.bulk_create(events)
-        # a fallback chain still runs if no receipt settles it in time
-        for m in Message.objects.filter(pk__in=unknown).exclude(fallback_chain=[]):
-            if m.fallback_after_s:
-                Message.objects.filter(pk=m.pk).update(
-                    fallback_deadline=now + dt.timedelta(seconds=m.fallback_after_s)
-                )
-    if requeue or unknown:
-        log.warning(
-            "recovered %s stale messages (%s requeued, %s outcome unknown)",
-            len(stale),
-            len(requeue),
-            len(unknown),
+        transitions.transition(
+            ids=requeue,
+            to=S.QUEUED,
+            at=now,
+            source="recovery",
+            guard=expired,
+            detail="its worker stopped before finishing; sent again with the same reference",
+            due_at=now,
         )
+        transitions.transition(
+            ids=unknown,
+            to=S.UNKNOWN,
+            at=now,
+            source="recovery",
+            guard=expired,
+            error=(
+                OUTCOME_UNKNOWN,
+                "The worker stopped while handing this message to the provider. It is not sent "
+                "again, to avoid a double send; a later receipt from the provider settles it.",
+            ),
+            detail="its worker stopped during the provider call; not sent again",
+        )
+    log.warning(
+        "recovered %s stale messages (%s requeued, %s outcome unknown)",
+        len(stale),
+        len(requeue),
+        len(unknown),
+    )
     return len(stale)
-
-
-def fallbacks_due(*, now: dt.datetime, limit: int = 200) -> int:
-    """Messages that had no delivery receipt within their fallback time go out on the next kind."""
-    done = 0
-    if not Message.objects.filter(fallback_deadline__lte=now).exists():
-        return 0
-    with transaction.atomic():
-        due = list(
-            Message.objects.filter(fallback_deadline__lte=now)
-            .select_for_update(skip_locked=True)
-            .select_related("workspace", "contact")[:limit]
-        )
-        for m in due:
-            if m.status in (S.DELIVERED, S.READ):
-                Message.objects.filter(pk=m.pk).update(fallback_deadline=None, sealed="")
-                continue
-            fallback_next(message=m, now=now, reason=f"no delivery receipt within {m.fallback_after_s}s")
-            done += 1
-    return done
 
 
 def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
@@ -436,7 +448,7 @@ def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
         groups: dict[tuple, list[Message]] = defaultdict(list)
         for m in due:
             groups[(m.kind, m.purpose, "template" in m.content)].append(m)
-        allowed, events, blocked = [], [], []
+        allowed, blocked = [], []
         for (kind, purpose, is_template), group in groups.items():
             verdicts = consent_gate.check_many(
                 [m.contact for m in group], kind, purpose, now, is_template=is_template
@@ -445,7 +457,6 @@ def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
                 v = verdicts[m.contact_id]
                 if v.outcome == "allow":
                     allowed.append(m.pk)
-                    events.append(status_event(m, S.QUEUED, now, "consent", detail="released: now allowed"))
                 elif v.outcome == "defer":
                     until = (
                         v.defer_until
@@ -455,50 +466,92 @@ def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
                     Message.objects.filter(pk=m.pk).update(
                         due_at=until, consent_rule=v.rule[:60], consent_reason=v.reason[:500]
                     )
-                    events.append(
-                        status_event(
-                            m,
-                            S.DEFERRED,
-                            now,
-                            "consent",
-                            applied=False,
-                            detail=f"still deferred until {until.isoformat()}: {v.reason}"[:500],
-                        )
+                    transitions.note(
+                        message_id=m.pk,
+                        status=S.DEFERRED,
+                        at=now,
+                        source="consent",
+                        detail=f"still deferred until {until.isoformat()}: {v.reason}",
                     )
-                else:
-                    Message.objects.filter(pk=m.pk, status=S.DEFERRED).update(
-                        status=S.BLOCKED,
-                        status_changed_at=now,
-                        failed_at=now,
-                        error_code="consent",
-                        error_reason=v.reason[:500],
-                        consent_outcome=v.outcome,
-                        consent_rule=v.rule[:60],
-                        consent_reason=v.reason[:500],
-                    )
-                    events.append(
-                        status_event(
-                            m, S.BLOCKED, now, "consent", error_code=v.rule[:40], detail=v.reason[:500]
-                        )
-                    )
+                elif transitions.transition(
+                    ids=[m.pk],
+                    to=S.BLOCKED,
+                    at=now,
+                    source="consent",
+                    error=("consent", v.reason),
+                    event_code=v.rule,
+                    detail=v.reason,
+                    consent_outcome=v.outcome,
+                    consent_rule=v.rule[:60],
+                    consent_reason=v.reason[:500],
+                ):
+                    m.status = S.BLOCKED
                     blocked.append(m)
-        if allowed:
-            Message.objects.filter(pk__in=allowed, status=S.DEFERRED).update(
-                status=S.QUEUED, status_changed_at=now, due_at=now, consent_outcome="allow"
-            )
-        MessageStatusEvent.objects.bulk_create(events)
-        for m in blocked:
-            if m.fallback_chain:
-                m.status = S.BLOCKED
-                fallback_next(message=m, now=now, reason="blocked")
+        transitions.transition(
+            ids=allowed,
+            to=S.QUEUED,
+            at=now,
+            source="consent",
+            detail="released: now allowed",
+            due_at=now,
+            consent_outcome="allow",
+        )
+        after_blocked(blocked, now=now)
     return len(due)
 
 
+def receipts_tick(*, now: dt.datetime) -> int:
+    """Providers' periodic work (the sandbox's receipts). What a provider marks as sent is
+    applied by `apply` inside the same transaction: a crash in between loses nothing."""
+
+    def apply(channel_id: int, updates) -> None:
+        channel = Channel.objects.get(pk=channel_id)
+        status.statuses_apply(channel=channel, updates=updates, now=now, source="receipt")
+
+    return sum(provider.tick(now, apply) for provider in all_providers())
+
+
+_last_lookup = [0.0]
+
+
+def unknown_resolve(*, now: dt.datetime, limit: int = 50) -> int:
+    """Ask providers that can (an id to look up, an API to ask) what became of messages whose
+    outcome is unknown. Outside any transaction: these are network calls."""
+    if time.monotonic() - _last_lookup[0] < LOOKUP_EVERY_S:
+        return 0
+    _last_lookup[0] = time.monotonic()
+    names = [p.name for p in all_providers() if p.can_lookup]
+    rows = list(
+        Message.objects.filter(
+            status=S.UNKNOWN, provider_message_id__isnull=False, channel__provider__in=names
+        )
+        .select_related("channel")
+        .order_by("status_changed_at")[:limit]
+    )
+    settled = 0
+    for m in rows:
+        try:
+            update = get_provider(m.channel.provider).lookup(
+                m.channel, m.provider_message_id, time.monotonic() + send_deadline_s()
+            )
+        except Exception:
+            log.exception("asking %s about message %s failed", m.channel.provider, m.pk)
+            continue
+        if update is not None:
+            status.statuses_apply(channel=m.channel, updates=[update], now=now, source="lookup")
+            settled += 1
+    return settled
+
+
 def sweep(*, now: dt.datetime) -> int:
-    done = recover_stale(now=now) + deferred_release(now=now) + fallbacks_due(now=now)
-    for provider in all_providers():
-        done += provider.tick(now)
-    return done
+    return (
+        status.pending_receipts_apply(now=now)
+        + recover_stale(now=now)
+        + deferred_release(now=now)
+        + receipts_tick(now=now)
+        + fallbacks_due(now=now)
+        + unknown_resolve(now=now)
+    )
 
 
 def dispatch_pending(*, now: dt.datetime, rounds: int = 100) -> int:

@@ -19,6 +19,7 @@ from cpaas.tenancy import Actor
 from .. import consent_gate, live
 from ..addresses import contact_find_or_create, normalize_address
 from ..models import Channel, Message, MessageStatusEvent
+from ..providers import get_provider
 from ..providers.base import Inbound, MalformedPayload
 from .messages import message_send
 
@@ -165,7 +166,7 @@ def inbound_receive(*, channel: Channel, inbound: Inbound, now: dt.datetime | No
         idempotency_key=f"message.received:{message.pk}",
         now=now,
     )
-    if channel.provider == "sandbox":
+    if get_provider(channel.provider).simulator:
         live.simulator_messages(channel.workspace_id, [message])
     return InboundOutcome(
         message, created=True, keyword=keyword.action if keyword.handled else "", reply=reply

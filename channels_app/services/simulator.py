@@ -14,6 +14,7 @@ from contacts.models import Contact
 
 from ..addresses import contact_address, missing_address_reason
 from ..models import Channel, Message
+from ..providers import simulator_providers
 from ..providers.base import WebhookRequest
 from ..providers.sandbox import SIGNATURE_HEADER, sign
 
@@ -23,7 +24,7 @@ TEXT_MAX = 2000
 def sandbox_channel(*, workspace, kind: str) -> Channel:
     channel = (
         Channel.objects.filter(
-            workspace=workspace, kind=kind, provider="sandbox", status=Channel.Status.ACTIVE
+            workspace=workspace, kind=kind, provider__in=simulator_providers(), status=Channel.Status.ACTIVE
         )
         .order_by("pk")
         .first()
@@ -92,7 +93,7 @@ def simulator_read(*, workspace, contact: Contact, kind: str) -> int:
             workspace=workspace,
             contact=contact,
             kind=kind,
-            channel__provider="sandbox",
+            channel__provider__in=simulator_providers(),
             direction=Message.Direction.OUTBOUND,
             status__in=[Message.Status.SENT, Message.Status.DELIVERED],
             provider_message_id__isnull=False,

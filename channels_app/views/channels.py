@@ -15,7 +15,7 @@ from cpaas.tenancy import Actor, workspace_required
 from .. import selectors
 from ..forms import ChannelForm
 from ..models import Channel
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, default_provider
 from ..services import channels as services
 
 
@@ -38,9 +38,9 @@ def channel_list(request):
 
 @workspace_required("channels.manage")
 def channel_create(request):
-    provider = request.POST.get("provider") or request.GET.get("provider") or "sandbox"
+    provider = request.POST.get("provider") or request.GET.get("provider") or default_provider()
     if provider not in PROVIDERS:
-        provider = "sandbox"
+        provider = default_provider()
     form = ChannelForm(
         request.POST or None,
         provider=provider,

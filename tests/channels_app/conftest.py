@@ -43,6 +43,47 @@ def drain(seconds: float = 0) -> int:
     return dispatch_pending(now=at(seconds))
 
 
+# --- Twilio, played by a local server ---------------------------------------------------------
+
+
+@pytest.fixture
+def fake():
+    """A local server playing Twilio's REST API (providers/twilio/fake.py)."""
+    from .providers.twilio.fake import FakeTwilio
+
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio(workspace, fake):
+    """Twilio SMS, WhatsApp and voice channels pointed at the fake; the sandbox ones disabled."""
+    from channels_app.models import Channel
+    from channels_app.services.channels import channel_create
+    from cpaas.tenancy import Actor
+
+    from .providers.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+
+    Channel.objects.filter(workspace=workspace, kind__in=["sms", "whatsapp", "voice"]).update(
+        status="disabled"
+    )
+    return {
+        kind: channel_create(
+            workspace=workspace,
+            actor=Actor.system("test"),
+            kind=kind,
+            provider="twilio",
+            name=f"Twilio {kind}",
+            address="+15017122661",
+            credentials={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
+            rate_limit_per_second=100,
+            settings={"api_base": fake.url},
+        )
+        for kind in ("sms", "whatsapp", "voice")
+    }
+
+
 # --- real dispatcher processes on the test database --------------------------------------------
 
 

@@ -222,6 +222,9 @@ def test_a_throttled_channel_does_not_hold_up_another(workspace, contact, channe
 
 @override_settings(CHANNELS_LEASE_S=30)
 def test_a_dead_workers_claims_are_sent_again_once_by_an_idempotent_provider(workspace, contact, channels):
+    # (no receipts: a receipt would settle what was handed over before any recovery)
+    Channel.objects.filter(pk=channels["sms"].pk).update(settings={"sandbox": {"receipt": "none"}})
+    channels["sms"].refresh_from_db()
     messages = [send(workspace, contact, idempotency_key=f"d{i}") for i in range(3)]
     # given a worker that claimed the batch, handed it to the sandbox, and died before recording
     claim = dispatch.claim(now=at(0), limit=10)
@@ -256,10 +259,13 @@ def test_inline_dispatch_runs_only_after_commit(workspace, contact, django_captu
     assert fresh(message).status == S.SENT
 
 
-def test_receipts_for_unknown_messages_are_counted_not_stored(workspace, channels):
+def test_receipts_for_messages_not_found_yet_are_kept_not_dropped(workspace, channels):
+    from channels_app.models import PendingReceipt
+
     counts = statuses_apply(
         channel=channels["sms"],
         updates=[StatusUpdate(status="delivered", provider_message_id="nope")],
         now=at(0),
     )
-    assert counts == {"applied": 0, "ignored": 0, "unknown": 1}
+    assert counts == {"applied": 0, "ignored": 0, "pending": 1}
+    assert PendingReceipt.objects.get().provider_message_id == "nope"

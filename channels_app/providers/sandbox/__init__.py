@@ -79,10 +79,15 @@ class SandboxProvider(Provider):
     idempotent = True
     adopts_reference = True
     batch = True
+    simulator = True
+    needs_address = False  # SANDBOX_ADDRESSES give every kind a made-up sender
     credential_fields = (CredentialField("secret", "Webhook signing secret", help="Generated for you."),)
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]
+
+    def generated_credentials(self) -> dict:
+        return {"secret": new_secret()}
 
     # --- sending --------------------------------------------------------------------------
 
@@ -130,8 +135,8 @@ class SandboxProvider(Provider):
 
             insert_ignoring_conflicts(SandboxDelivery, accepted)
         latency = max((float(behaviour(channel, m.options).get("latency_s", 0)) for m in messages), default=0)
-        if latency:
-            time.sleep(min(latency, 10))
+        if latency:  # it has the messages meanwhile; the answer comes late, never past the deadline
+            time.sleep(max(0.0, min(latency, 10, min(m.remaining_s() for m in messages))))
         return results
 
     def send(self, channel, message: Outbound) -> SendResult:
@@ -139,38 +144,38 @@ class SandboxProvider(Provider):
 
     # --- receipts -------------------------------------------------------------------------
 
-    def tick(self, now: dt.datetime, limit: int = 1000) -> int:
-        """Send the receipts that are due, through the status pipeline."""
-        from channels_app.models import Channel, SandboxDelivery
-        from channels_app.services.status import statuses_apply
+    def tick(self, now: dt.datetime, apply, limit: int = 1000) -> int:
+        """Send the receipts that are due: marked sent and handed to `apply` (the status
+        pipeline) in one transaction, so a crash in between leaves them due, not lost."""
+        from channels_app.models import SandboxDelivery
 
         pending = SandboxDelivery.objects.filter(receipt_sent_at__isnull=True, receipt_due_at__lte=now)
         if not pending.exists():  # a plain read first: SQLite's atomic() takes the write lock
             return 0
         with transaction.atomic():
             due = list(
-                SandboxDelivery.objects.filter(receipt_sent_at__isnull=True, receipt_due_at__lte=now)
-                .order_by("receipt_due_at")
+                pending.order_by("receipt_due_at")
                 .select_for_update(skip_locked=True)
                 .values_list("id", "channel_id", "reference", "receipt_status", "receipt_error")[:limit]
             )
             if not due:
                 return 0
             SandboxDelivery.objects.filter(id__in=[row[0] for row in due]).update(receipt_sent_at=now)
-        by_channel: dict[int, list[StatusUpdate]] = {}
-        for _, channel_id, reference, status, error in due:
-            by_channel.setdefault(channel_id, []).append(
-                StatusUpdate(
-                    status=status,
-                    provider_message_id=reference,
-                    at=now,
-                    error_code=error,
-                    error_reason="Sandbox: the phone did not take it." if error else "",
-                    raw_status=status,
+            by_channel: dict[int, list[StatusUpdate]] = {}
+            for _, channel_id, reference, status, error in due:
+                by_channel.setdefault(channel_id, []).append(
+                    StatusUpdate(
+                        status=status,
+                        provider_message_id=reference,
+                        reference=reference,  # it echoes ours: found even before the send is recorded
+                        at=now,
+                        error_code=error,
+                        error_reason="Sandbox: the phone did not take it." if error else "",
+                        raw_status=status,
+                    )
                 )
-            )
-        for channel in Channel.objects.filter(pk__in=by_channel):
-            statuses_apply(channel=channel, updates=by_channel[channel.pk], now=now, source="receipt")
+            for channel_id, updates in by_channel.items():
+                apply(channel_id, updates)
         return len(due)
 
     # --- webhooks (the simulator posts these, signed) ---------------------------------------

@@ -8,21 +8,24 @@
   inbound webhook, so keyed digits arrive as an inbound message).
 - Webhooks: form-encoded, signed with X-Twilio-Signature (HMAC-SHA1 of the URL + sorted params,
   checked with the official SDK's RequestValidator).
-- Answers: 2xx accepted; 429 and 5xx retried (Retry-After honoured); timeouts and connection
-  errors retried; other 4xx fail with Twilio's error code (e.g. 21211 invalid 'To').
+- Answers: 2xx accepted; 429 and 503 (not processed) retried, Retry-After honoured; no
+  connection retried; other 4xx fail with Twilio's error code (e.g. 21211 invalid 'To').
+- Twilio has no idempotency key for message creation, so an answer that may hide an accepted
+  message (a timeout after the request was written, a reset, a 500/502/504) is `unknown`, never
+  sent again: the StatusCallback (it carries our reference) settles it, or, when we have the
+  SID, asking for the message resource does (`lookup`).
+- Every call has a total deadline (`providers/http.py`), not a per-read timeout.
 
-Twilio has no idempotency key for message creation, so a call whose answer was lost is never
-repeated (see the dispatcher's sending-state guard). `settings["api_base"]` points the adapter at
-another host (tests run a local server that plays Twilio)."""
+`settings["api_base"]` points the adapter at another host (tests run a local server that plays
+Twilio)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
 from decimal import Decimal, InvalidOperation
 
 from twilio.request_validator import RequestValidator
@@ -31,6 +34,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from cpaas.jsoninput import json_parse
 
 from ... import conf
+from .. import http
 from ..base import (
     Capabilities,
     CredentialField,
@@ -99,6 +103,7 @@ def twiml_for(content: dict, gather_action: str = "") -> str:
 class TwilioProvider(Provider):
     name = "twilio"
     label = "Twilio"
+    can_lookup = True
     kinds = frozenset(CAPABILITIES)
     credential_fields = (
         CredentialField("account_sid", "Account SID", help="Starts with AC."),
@@ -117,22 +122,24 @@ class TwilioProvider(Provider):
     def _base(self, channel) -> str:
         return (channel.settings or {}).get("api_base") or API_BASE
 
-    def _call(self, channel, method: str, path: str, form: dict | None = None) -> tuple[int, dict, dict]:
+    def _call(
+        self, channel, method: str, path: str, form: dict | None = None, deadline: float | None = None
+    ) -> tuple[int, dict, dict]:
+        """Raises http.NotSent or http.Ambiguous when there is no answer by the deadline."""
         creds = channel.credentials
         sid, token = creds.get("account_sid", ""), creds.get("auth_token", "")
         url = f"{self._base(channel).rstrip('/')}/{API_VERSION}/Accounts/{urllib.parse.quote(sid)}{path}"
         data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Authorization", "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode())
-        request.add_header("Accept", "application/json")
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode(),
+            "Accept": "application/json",
+        }
         if data is not None:
-            request.add_header("Content-Type", "application/x-www-form-urlencoded")
-        timeout = float(conf.get("CHANNELS_HTTP_TIMEOUT_S"))
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, dict(response.headers), self._json(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers or {}), self._json(exc.read())
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if deadline is None:
+            deadline = time.monotonic() + float(conf.get("CHANNELS_SEND_DEADLINE_S"))
+        status, answer_headers, body = http.call(method, url, headers=headers, body=data, deadline=deadline)
+        return status, answer_headers, self._json(body)
 
     @staticmethod
     def _json(raw: bytes) -> dict:
@@ -155,7 +162,7 @@ class TwilioProvider(Provider):
             )
         code = str(body.get("code") or status)
         reason = str(body.get("message") or f"HTTP {status}")
-        if status == 429 or status >= 500:
+        if status in (429, 503):  # refused before it was processed: safe to send again
             retry_after = None
             header = {k.lower(): v for k, v in headers.items()}.get("retry-after")
             if header:
@@ -163,9 +170,9 @@ class TwilioProvider(Provider):
                     retry_after = float(header)
                 except ValueError:
                     retry_after = None
-            return SendResult.retry(
-                str(status) if status >= 500 else "429", reason, retry_after_s=retry_after
-            )
+            return SendResult.retry(str(status), reason, retry_after_s=retry_after)
+        if status >= 500:  # from behind the front door: it may have been accepted
+            return SendResult.unknown(str(status), f"Twilio answered {status} ({reason}).", body.get("sid"))
         return SendResult.failed(code, reason)
 
     # --- sending --------------------------------------------------------------------------
@@ -199,17 +206,38 @@ class TwilioProvider(Provider):
             if content.get("media_url"):
                 form["MediaUrl"] = content["media_url"]
         try:
-            status, headers, body = self._call(channel, "POST", path, form)
-        except TimeoutError:
-            return SendResult.retry("timeout", "Twilio did not answer in time.")
-        except (urllib.error.URLError, ConnectionError) as exc:
-            return SendResult.retry("network", f"Could not reach Twilio: {getattr(exc, 'reason', exc)}")
+            status, headers, body = self._call(channel, "POST", path, form, deadline=message.deadline)
+        except http.NotSent as exc:
+            return SendResult.retry("network", f"Could not reach Twilio: {exc}")
+        except http.Ambiguous as exc:
+            return SendResult.unknown("no_answer", f"Twilio took the request but gave no answer: {exc}.")
         return self._result(status, headers, body)
+
+    def lookup(self, channel, provider_message_id: str, deadline: float) -> StatusUpdate | None:
+        """The message (or call) resource by its SID: what Twilio says became of it."""
+        calls = provider_message_id.startswith("CA")
+        path = f"/{'Calls' if calls else 'Messages'}/{urllib.parse.quote(provider_message_id)}.json"
+        try:
+            status, _, body = self._call(channel, "GET", path, deadline=deadline)
+        except (http.NotSent, http.Ambiguous):
+            return None
+        if status != 200 or not body.get("status"):
+            return None
+        raw = str(body["status"])
+        # queued, accepted, sending...: Twilio has it, which is what "sent" means here
+        mapped = (CALL_STATUS if calls else MESSAGE_STATUS).get(raw, "sent")
+        return StatusUpdate(
+            status=mapped,
+            provider_message_id=provider_message_id,
+            error_code=str(body.get("error_code") or ""),
+            error_reason=str(body.get("error_message") or ""),
+            raw_status=raw,
+        )
 
     def test_credentials(self, channel) -> str:
         try:
             status, _, body = self._call(channel, "GET", ".json")
-        except (urllib.error.URLError, OSError) as exc:
+        except (http.NotSent, http.Ambiguous) as exc:
             raise ProviderError(f"Could not reach Twilio: {exc}") from None
         if status != 200:
             raise ProviderError(

@@ -1,12 +1,20 @@
 """A local HTTP server that plays Twilio's REST API for the adapter under test: basic auth,
 form-encoded Messages and Calls, Twilio's JSON answers (recorded in payloads/), and scripted
-429 / 5xx answers. It keeps every request it received, like Twilio's own message log."""
+429 / 5xx answers. It keeps every request it received, like Twilio's own message log.
+
+`fault` makes it misbehave after it has read (and accepted) a message, as a real network does:
+"slow" answers after `fault_s`; "reset" drops the connection with a TCP reset instead of
+answering; "drip" sends its answer one byte every `fault_s`. `answered` counts answers it
+finished writing (a client that kept its deadline left before that)."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import socket
+import struct
 import threading
+import time
 import urllib.parse
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +34,9 @@ class FakeTwilio:
         self.requests: list[dict] = []
         self.script: deque = deque()  # (status, headers, body bytes) answered in order, then 201s
         self.on_request = None  # called with each request record before the answer
+        self.fault = ""  # "slow" | "reset" | "drip"
+        self.fault_s = 2.0
+        self.answered = 0
         self.lock = threading.Lock()
         fake = self
 
@@ -75,15 +86,40 @@ class FakeTwilio:
                 with fake.lock:
                     fake.requests.append(record)
                     scripted = fake.script.popleft() if fake.script else None
-                if fake.on_request is not None:
-                    fake.on_request(record)
                 try:
+                    if fake.on_request is not None:
+                        fake.on_request(record)
+                    if fake.fault:
+                        self._misbehave(record)
+                        return
                     if scripted is not None:
                         self._answer(*scripted)
                         return
                     self._created(record)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller died while we answered (the killed-worker test)
+
+            def _misbehave(self, record):
+                if fake.fault == "slow":
+                    time.sleep(fake.fault_s)
+                    self._created(record)
+                elif fake.fault == "reset":  # SO_LINGER 0: close() sends RST, not FIN
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    self.wfile = open("/dev/null", "wb")  # nothing left to flush
+                elif fake.fault == "drip":
+                    body = json.loads(payload("message_created.json"))
+                    body["sid"] = "SM" + secrets.token_hex(16)
+                    raw = json.dumps(body).encode()
+                    head = f"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+                    for byte in head.encode() + raw:
+                        time.sleep(fake.fault_s)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    self.close_connection = True
+                    with fake.lock:
+                        fake.answered += 1
 
             def _created(self, record):
                 is_call = self.path.endswith("/Calls.json")
@@ -92,6 +128,8 @@ class FakeTwilio:
                 body["to"] = record["form"].get("To", "")
                 body["body"] = record["form"].get("Body", "")
                 self._answer(201, {}, json.dumps(body).encode())
+                with fake.lock:
+                    fake.answered += 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

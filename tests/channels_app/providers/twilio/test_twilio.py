@@ -9,45 +9,16 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from channels_app.models import Channel, Message
-from channels_app.services.channels import channel_create, channel_test
+from channels_app.services.channels import channel_test
 from channels_app.services.messages import message_send
 from contacts.models import Contact, Event
 from cpaas.tenancy import Actor
 
 from ...conftest import at, drain
-from .fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, payload
+from .fake import ACCOUNT_SID, AUTH_TOKEN, payload
 
 pytestmark = pytest.mark.django_db
 S = Message.Status
-
-
-@pytest.fixture
-def fake():
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def twilio(workspace, fake):
-    """Twilio SMS, WhatsApp and voice channels pointed at the fake; the sandbox ones disabled."""
-    Channel.objects.filter(workspace=workspace, kind__in=["sms", "whatsapp", "voice"]).update(
-        status="disabled"
-    )
-    return {
-        kind: channel_create(
-            workspace=workspace,
-            actor=Actor.system("test"),
-            kind=kind,
-            provider="twilio",
-            name=f"Twilio {kind}",
-            address="+15017122661",
-            credentials={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
-            rate_limit_per_second=100,
-            settings={"api_base": fake.url},
-        )
-        for kind in ("sms", "whatsapp", "voice")
-    }
 
 
 def send(workspace, contact, **kw):
@@ -143,9 +114,9 @@ def test_429_with_retry_after_then_success(workspace, contact, twilio, fake):
     assert len(fake.messages()) == 2  # the refused call and the accepted one
 
 
-def test_5xx_is_retried_then_succeeds(workspace, contact, twilio, fake):
+def test_503_not_processed_is_retried_then_succeeds(workspace, contact, twilio, fake):
     fake.answer_next(503, "error_503.json")
-    fake.answer_next(500, "error_503.json")
+    fake.answer_next(503, "error_503.json")
     message = send(workspace, contact)
     for second in (0, 10, 30):
         drain(second)
@@ -153,8 +124,21 @@ def test_5xx_is_retried_then_succeeds(workspace, contact, twilio, fake):
     assert (m.status, m.attempts) == (S.SENT, 3)
     assert [e.error_code for e in m.status_events.filter(source="dispatcher", status=S.QUEUED)] == [
         "503",
-        "500",
+        "503",
     ]
+
+
+def test_a_500_may_hide_an_accepted_message_so_it_is_unknown_and_never_sent_again(
+    workspace, contact, twilio, fake
+):
+    fake.answer_next(500, "error_503.json")
+    message = send(workspace, contact)
+    for second in (0, 10, 30, 600):
+        drain(second)
+    m = fresh(message)
+    assert (m.status, m.error_code) == (S.UNKNOWN, "500")
+    assert "not sent again" in m.error_reason
+    assert len(fake.messages()) == 1
 
 
 def test_a_4xx_fails_with_twilios_error_code(workspace, contact, twilio, fake):
