@@ -1,41 +1,24 @@
-"""A contact's address on each channel kind, and finding (or creating) the contact behind an
-address a provider gives us."""
+"""Finding (or creating) the contact behind an address a provider or an API caller gives us.
+What a contact's address is on each kind, and which kinds share the phone number, is defined
+once in contacts.addresses (consent uses it too); re-exported here for channels_app."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from contacts.addresses import PHONE_KINDS, contact_address, is_phone_address, missing_address_reason
 from contacts.models import Contact
 from contacts.validation import normalize_phone
 
-PHONE_KINDS = frozenset({"sms", "voice", "whatsapp", "rcs"})
-
-
-def contact_address(contact: Contact, kind: str) -> str | None:
-    addresses = contact.addresses or {}
-    if kind in ("sms", "voice"):
-        return contact.phone or None
-    if kind in ("whatsapp", "rcs", "viber"):  # their own id when set, else the phone number
-        return addresses.get(kind) or contact.phone or None
-    if kind == "email":
-        return contact.email or None
-    return addresses.get(kind) or None
-
-
-def missing_address_reason(contact: Contact, kind: str) -> str:
-    what = {"sms": "phone number", "voice": "phone number", "email": "email address"}.get(
-        kind,
-        f"{kind} address (or phone number)" if kind in ("whatsapp", "rcs", "viber") else f"{kind} address",
-    )
-    return f"{contact.display_name} has no {what} for {kind}."
+__all__ = ["PHONE_KINDS", "contact_address", "missing_address_reason", "normalize_address", "contact_find"]
 
 
 def normalize_address(workspace, kind: str, raw: str) -> str:
     raw = str(raw or "").strip()
     if not raw:
         raise ValidationError({"to": ["An address is required."]})
-    if kind in PHONE_KINDS:
+    if is_phone_address(kind, raw):
         try:
             return normalize_phone(raw, workspace.default_country)
         except ValueError as exc:
@@ -55,7 +38,7 @@ def contact_find(workspace, kind: str, address: str) -> Contact | None:
     qs = Contact.objects.filter(workspace=workspace)
     if kind in ("sms", "voice"):
         return qs.filter(phone=address).first()
-    if kind in ("whatsapp", "rcs", "viber"):
+    if kind in PHONE_KINDS:  # their own id first, else the phone number
         return qs.filter(**{f"addresses__{kind}": address}).first() or qs.filter(phone=address).first()
     if kind == "email":
         return qs.filter(email__iexact=address).order_by("pk").first()
@@ -70,7 +53,7 @@ def contact_find_or_create(workspace, kind: str, address: str, actor) -> tuple[C
     contact = contact_find(workspace, kind, address)
     if contact is not None:
         return contact, False
-    if kind in PHONE_KINDS:
+    if is_phone_address(kind, address):
         data = {"phone": address}
     elif kind == "email":
         data = {"email": address}

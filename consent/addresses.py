@@ -1,17 +1,18 @@
 """A contact's address on a channel kind, normalised and hashed for the suppression list.
 
 A phone number is one identity whichever phone channel reaches it (SMS, voice, WhatsApp, RCS,
-Viber), so its hash is the same for all of them: `sha256("phone:+447911123456")`."""
+Viber), so its hash is the same for all of them: `sha256("phone:+447911123456")`. Which kinds
+those are, and a contact's address on each, is defined once in contacts.addresses."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 
+from contacts.addresses import PHONE_KINDS, contact_address
 from contacts.models import ChannelKind, Contact
 
 _NOT_DIGIT = re.compile(r"\D")
-PHONE_KINDS = {ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.WHATSAPP, ChannelKind.RCS, ChannelKind.VIBER}
 
 
 def address_kind(channel_kind: str) -> str:
@@ -39,19 +40,6 @@ def address_hash(kind: str, address: str) -> str:
 
 def _digest(kind: str, normal: str) -> str:
     return hashlib.sha256(f"{kind}:{normal}".encode()).hexdigest()
-
-
-def contact_address(contact: Contact, channel_kind: str) -> str:
-    """The address a message of this channel kind would go to ('' when the contact has none).
-    WhatsApp, RCS and Viber use their own id when set, else the phone number."""
-    addresses = contact.addresses or {}
-    if channel_kind in (ChannelKind.SMS, ChannelKind.VOICE):
-        return contact.phone or ""
-    if channel_kind in (ChannelKind.WHATSAPP, ChannelKind.RCS, ChannelKind.VIBER):
-        return str(addresses.get(channel_kind) or contact.phone or "")
-    if channel_kind == ChannelKind.EMAIL:
-        return contact.email or ""
-    return str(addresses.get(channel_kind) or "")
 
 
 def contact_hash(contact: Contact, channel_kind: str) -> str | None:

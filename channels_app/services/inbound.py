@@ -37,10 +37,8 @@ class InboundOutcome:
 
 
 def _address(channel: Channel, raw: str) -> str:
-    kind = channel.kind
-    phone = kind in ("sms", "voice", "whatsapp") or (kind in ("rcs", "viber") and raw.strip().startswith("+"))
     try:
-        return normalize_address(channel.workspace, "sms" if phone else kind, raw)
+        return normalize_address(channel.workspace, channel.kind, raw)
     except ValidationError as exc:
         raise MalformedPayload(f"Bad sender address: {exc.messages[0]}") from None
 

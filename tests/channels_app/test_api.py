@@ -103,6 +103,30 @@ def test_send_to_a_new_address_creates_the_contact(api, workspace):
     assert Contact.objects.get(workspace=workspace, phone="+447911123001").pk == response.json()["contact_id"]
 
 
+def test_a_viber_send_to_a_phone_number_finds_the_contact_and_respects_their_phone_opt_out(
+    api, workspace, contact
+):
+    """Viber reaches a person by phone number like SMS: the one definition of addresses
+    (contacts.addresses) says so for channels_app and consent alike."""
+    from consent.services.suppression import suppression_add
+    from cpaas.tenancy import Actor
+
+    # given Ada (+447911123456) asked to hear nothing more on her number, on any channel
+    suppression_add(workspace=workspace, actor=Actor.system("test"), channel_kind="",
+                    address=contact.phone, reason="complaint", note="STOP by phone", at=now())  # fmt: skip
+    # when an API caller sends on Viber to her number, written nationally
+    response = api.post(
+        "/api/v1/messages/",
+        {"to": "07911 123456", "channel": "viber", "content": {"text": "Hi"}},
+        format="json",
+    )
+    # then it is Ada (no second contact for the same number), and the send is blocked
+    assert response.status_code == 201, response.json()
+    assert response.json()["contact_id"] == contact.pk
+    assert Contact.objects.filter(workspace=workspace).count() == 1
+    assert response.json()["status"] == S.BLOCKED
+
+
 @pytest.mark.parametrize(
     ("payload", "field", "words"),
     [
