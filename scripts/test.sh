@@ -15,6 +15,10 @@ echo "== ruff"
 echo "== migrations are up to date"
 DATABASE_URL=sqlite:///:memory: $PY manage.py makemigrations --check --dry-run >/dev/null || {
   echo "Models changed without a migration: run '.venv/bin/python manage.py makemigrations'"; exit 1; }
+echo "== deploy checks with the production settings (HSTS, SSL redirect, cookies, CSP)"
+DJANGO_SETTINGS_MODULE=cpaas.settings.production DATABASE_URL=sqlite:///:memory: \
+  SECRET_KEY="$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=journeys.example.com \
+  $PY manage.py check --deploy --fail-level WARNING || { echo "manage.py check --deploy found problems"; exit 1; }
 
 if [ ! -x /usr/bin/chromium ]; then
   skip_or_fail "/usr/bin/chromium is missing: the browser tests (run as root on Debian to install it)"

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django_q",
     "channels",
     "axes",  # log-in throttling (cpaas/lockout.py)
+    "csp",
     "cpaas",
     "contacts",
     "consent",
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,11 +74,33 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cpaas.tenancy.workspace_context",
+                "cpaas.security.csp_nonce",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
     }
 ]
+
+# --- Content-Security-Policy (django-csp), in every mode so browser tests see violations ----------
+# Scripts only from this site or with the per-response nonce ({% htmx_script %} reads it from the
+# context); no inline handlers, no eval (htmx's allowEval is off in base.html's htmx-config meta).
+# Styles likewise: no style attributes or <style> without the nonce (scripts may still set styles
+# through the DOM). frame-ancestors: only the editor's simulator may be framed, by this site
+# (journeys/editor/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- database -------------------------------------------------------------------------------
 SQLITE_OPTIONS = {

@@ -1,3 +1,5 @@
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.urls import path
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
@@ -9,7 +11,11 @@ urlpatterns = [
     path("", views.editor_index, name="editor_index"),
     path("sms/", views.editor_sms, name="editor_sms"),
     # the phone simulator, framed beside the canvas for test runs (same origin only)
-    path("simulator/", xframe_options_sameorigin(simulator), name="editor_simulator"),
+    path(
+        "simulator/",
+        xframe_options_sameorigin(csp_replace({"frame-ancestors": [SELF]})(simulator)),
+        name="editor_simulator",
+    ),
     path("<int:pk>/", views.editor, name="editor"),
     path("<int:pk>/save/", views.editor_save, name="editor_save"),
     path("<int:pk>/node/", views.editor_node_form, name="editor_node_form"),

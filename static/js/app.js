@@ -27,4 +27,30 @@ document.addEventListener("DOMContentLoaded", () => {
   if (topics.length) connectLive([...new Set(topics)]);
 });
 
+// Declarative behaviours instead of inline handlers (the Content-Security-Policy allows no inline
+// script): data-autosubmit on a control submits its form when it changes; data-confirm on a form
+// asks before submitting; after a successful htmx request, data-reset-on-success resets the form
+// and data-clear-on-success="selector" empties the matching fields.
+document.addEventListener("change", (event) => {
+  const control = event.target.closest?.("[data-autosubmit]");
+  if (control?.form) control.form.requestSubmit();
+});
+document.addEventListener(
+  "submit",
+  (event) => {
+    const question = event.target.dataset?.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (!event.detail.successful || !form?.dataset) return;
+  if ("resetOnSuccess" in form.dataset) form.reset();
+  if (form.dataset.clearOnSuccess) form.querySelectorAll(form.dataset.clearOnSuccess).forEach((f) => { f.value = ""; });
+});
+
 window.appToast = toast;

@@ -44,6 +44,10 @@ const NodeShape = joint.dia.Element.define('cpaas.Node', {
   ],
 });
 
+// JointJS would inject its one CSS rule as a <style> element, which the Content-Security-Policy
+// refuses without a nonce: the rule lives in editor.css instead.
+joint.dia.Paper.prototype.stylesheet = '';
+
 function cut(s, n) { s = String(s ?? ''); return s.length > n ? `${s.slice(0, n - 1)}…` : s; }
 
 export class Canvas {
