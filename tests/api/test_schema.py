@@ -50,4 +50,7 @@ def test_docs_page_loads_its_scripts_locally(client):
     # its start-up script is a file (the CSP allows no inline script), pointing at the schema
     assert '<script src="/api/docs/?script="></script>' in html
     script = client.get("/api/docs/?script=")
-    assert script["Content-Type"].startswith("application/javascript") and "/api/schema/" in script.content.decode()
+    assert (
+        script["Content-Type"].startswith("application/javascript")
+        and "/api/schema/" in script.content.decode()
+    )
