@@ -118,4 +118,5 @@ register(
     covers=[ConsentEvent, ConsentRecord, Suppression, SendRecord, InboundRecord],
     copies=[ConsentImport],
     not_personal={ErasureGate: "holds a contact id only inside the erasure's own transaction"},
+    unswept={ConsentEvent: "append-only evidence; another person's event is their evidence, unchanged"},
 )

@@ -39,6 +39,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils.module_loading import autodiscover_modules
 
 from .audit import audit_record
@@ -60,6 +61,7 @@ class Registration:
     copies: tuple[str, ...] = ()
     not_personal: dict[str, str] = field(default_factory=dict)
     identifiers: Callable[[object], dict] | None = None
+    unswept: dict[str, str] = field(default_factory=dict)
 
 
 _registry: dict[str, Registration] = {}
@@ -79,6 +81,7 @@ def register(
     copies: Iterable = (),
     not_personal: dict | None = None,
     identifiers: Callable[[object], dict] | None = None,
+    unswept: dict | None = None,
 ) -> Registration:
     """Register an app's part of the export and the erasure (see the module docstring)."""
     registration = Registration(
@@ -89,6 +92,7 @@ def register(
         copies=tuple(_label(m) for m in copies),
         not_personal={_label(m): why for m, why in (not_personal or {}).items()},
         identifiers=identifiers,
+        unswept={_label(m): why for m, why in (unswept or {}).items()},
     )
     _registry[app] = registration
     return registration
@@ -172,9 +176,10 @@ def coverage_problems() -> list[str]:
     owner: dict[str, tuple[str, str]] = {}
     problems = []
     for reg in registrations().values():
-        for kind in ("covers", "copies", "not_personal"):
+        for kind in ("covers", "copies", "not_personal", "unswept"):
             for label in getattr(reg, kind):
-                owner[label] = (reg.app, kind)
+                if kind != "unswept":
+                    owner[label] = (reg.app, kind)
                 try:
                     apps.get_model(label)
                 except LookupError:
@@ -479,11 +484,83 @@ def _tasks_scrub(subject: Subject) -> int:
     return changed
 
 
+def _workspace_path(model) -> str | None:
+    """The lookup from a model to its workspace id (directly or through one foreign key)."""
+    names = {f.name: f for f in model._meta.concrete_fields if f.is_relation}
+    if "workspace" in names and names["workspace"].related_model._meta.label == "cpaas.Workspace":
+        return "workspace_id"
+    for f in names.values():
+        if f.related_model is not model and any(
+            g.name == "workspace" and g.is_relation for g in f.related_model._meta.concrete_fields
+        ):
+            return f"{f.name}__workspace_id"
+    return None
+
+
+def _free_text_fields(model) -> list:
+    """Columns that may quote anyone: text and JSON, not the row's own address or identity
+    columns (a unique value, a status choice), which belong to whoever the row is about."""
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.CharField | models.TextField | models.JSONField)
+        and not f.primary_key
+        and not f.unique
+        and not f.choices
+        and not _ADDRESS_NAME.search(f.name)
+    ]
+
+
+def _sweep(subject: Subject) -> dict[str, int]:
+    """The net under every eraser: rows of the workspace in any project model that still quote
+    one of the person's strong identifiers in free text (another contact's message that gives
+    their number, an enrolment context, a segment rule, a table a later app adds) lose the
+    person's identifiers and names there. Apps name the models that must never be rewritten
+    (`unswept`, e.g. append-only evidence)."""
+    unswept = {label for reg in registrations().values() for label in reg.unswept}
+    # A first cut in SQL that both databases run (PostgreSQL's regex, the REGEXP function Django
+    # gives SQLite); Python's matcher decides. A phone's digits may be split by separators.
+    literals = [s for s in subject.strong if not _looks_like_phone(s) and (len(s) >= 5 or "@" in s)]
+    phones = ["[^0-9]{0,4}".join(re.sub(r"\D", "", s)[-8:]) for s in subject.strong if _looks_like_phone(s)]
+    if not (literals or phones):
+        return {}
+    swept = {}
+    for config in project_app_configs():
+        for model in config.get_models():
+            path = _workspace_path(model)
+            fields = _free_text_fields(model)
+            if model._meta.label in unswept or path is None or not fields:
+                continue
+            texts = {f"_gdpr_{f.attname}": Cast(f.attname, models.TextField()) for f in fields}
+            query = models.Q()
+            for alias in texts:
+                for literal in literals:
+                    query |= models.Q(**{f"{alias}__icontains": literal})
+                for pattern in phones:
+                    query |= models.Q(**{f"{alias}__regex": pattern})
+            names = [f.attname for f in fields]
+            rows = (
+                model._default_manager.filter(**{path: subject.workspace_id}).annotate(**texts).filter(query)
+            )
+            count = 0
+            for row in rows.values(model._meta.pk.attname, *names).iterator():
+                if not any(subject.mentions(row[name]) for name in names):
+                    continue  # the first cut matched something else
+                changes = {name: subject.scrub(row[name]) for name in names}
+                changes = {name: value for name, value in changes.items() if value != row[name]}
+                model._default_manager.filter(pk=row[model._meta.pk.attname]).update(**changes)
+                count += 1
+            if count:
+                swept[model._meta.label] = count
+    return swept
+
+
 def _erase(subject: Subject) -> dict:
     return {
         "realtime": _realtime_scrub(subject),
         "tasks": _tasks_scrub(subject),
         "audit": _audit_scrub(subject),
+        "swept": _sweep(subject),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cpaas.gdpr import Subject, register
 
-from .models import Assignment, AudienceRun, Enrollment, PromiseToPay, Step
+from .models import Assignment, AudienceRun, Enrollment, JourneyVersion, PromiseToPay, Step
 from .services.enrollments import enrollment_cancel
 
 ENROLLMENT_FIELDS = ("id", "journey_id", "journey__name", "version__number", "status", "node", "context",
@@ -73,4 +73,5 @@ register(
     erase=erase,
     covers=[Enrollment, Step, Assignment, PromiseToPay],
     copies=[AudienceRun],
+    unswept={JourneyVersion: "a published graph never changes (a database trigger refuses it)"},
 )

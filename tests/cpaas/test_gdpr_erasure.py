@@ -24,7 +24,7 @@ from contacts.models import Contact, ContactImport
 from cpaas import gdpr
 from cpaas.models import AuditEntry, RealtimeEvent
 from cpaas.tenancy import Actor
-from tests.journeys.conftest import linear
+from tests.journeys.conftest import linear, reply
 
 pytestmark = pytest.mark.django_db
 
@@ -298,3 +298,54 @@ def test_erasure_waits_for_a_running_import_that_lists_the_person(person, actor,
     assert "is running now: erase them once it has finished" in error.value.messages[0]
     assert Contact.objects.filter(pk=person.pk).exists() and Message.objects.filter(contact=person).exists()
     assert NATIONAL in bytes(model.objects.get().content).decode()
+
+
+def test_what_others_wrote_about_the_person_loses_them_in_this_workspace_only(
+    person, actor, workspace, other_workspace
+):
+    from contacts.services import event_record
+    from tests.factories import ContactFactory
+
+    bystander = Contact.objects.get(phone=BYSTANDER_PHONE)
+    reply(bystander, f"My neighbour {FIRST} {LAST} is on 07912-654-321")
+    event_record(
+        workspace=workspace, contact=bystander, name="referral", properties={"friend": EMAIL.lower()}
+    )
+    # another workspace (another controller) knows the same person: its data is its own
+    namesake = ContactFactory(workspace=other_workspace, first_name=FIRST, last_name=LAST, phone=PHONE)
+    event_record(workspace=other_workspace, contact=namesake, name="signup", properties={"email": EMAIL})
+
+    done = gdpr.contact_erase(
+        contact=person, actor=actor, reason="Art. 17", confirmation="ERASE", at=timezone.now()
+    )
+
+    assert done["cpaas"]["swept"] == {"channels_app.Message": 1, "contacts.Event": 2}
+    said = Message.objects.get(contact=bystander, direction="in")
+    assert said.text == "My neighbour [erased] [erased] is on [erased]"
+    assert bystander.events.get(name="referral").properties == {"friend": "[erased]"}
+    namesake.refresh_from_db()
+    assert (namesake.first_name, namesake.phone) == (FIRST, PHONE)
+    assert namesake.events.get().properties == {"email": EMAIL}
+    for table in leftovers([PHONE], EMAIL, [FIRST, LAST]):
+        assert table.startswith(("contacts_contact.", "contacts_event.")), table  # the namesake's only
+
+
+def test_append_only_evidence_of_another_person_is_left_as_it_is(person, actor):
+    from consent.models import ConsentEvent
+    from consent.services import consent_change
+
+    bystander = Contact.objects.get(phone=BYSTANDER_PHONE)
+    event, _ = consent_change(
+        contact=bystander,
+        channel_kind="email",
+        purpose="marketing",
+        status="opted_in",
+        actor=actor,
+        method="web_form",
+        reason="Signed up",
+        at=timezone.now(),
+        evidence={"notice_text": f"Referred by {PHONE}"},
+    )
+    # the database refuses to rewrite consent evidence: the sweep must not try (or erasure fails)
+    gdpr.contact_erase(contact=person, actor=actor, reason="Art. 17", confirmation="ERASE", at=timezone.now())
+    assert ConsentEvent.objects.get(pk=event.pk).notice_text == f"Referred by {PHONE}"
