@@ -49,3 +49,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def realtime_event(self, message):
         await self.send_json(message["payload"])
+
+    async def realtime_batch(self, message):
+        for payload in message["payloads"]:  # one frame per event, as live.js expects
+            await self.send_json(payload)

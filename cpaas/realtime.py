@@ -6,7 +6,8 @@ workspace can never receive it. It fires only if the surrounding transaction com
 
 - relay mode (embedded default): the event is a RealtimeEvent row written in the caller's
   transaction; every web process runs `Relay`, which reads committed rows past its cursor every
-  REALTIME_RELAY_INTERVAL seconds and hands them to its in-memory channel layer;
+  REALTIME_RELAY_INTERVAL seconds (all of them, however many: a burst is caught up at once) and
+  hands them to its in-memory channel layer;
 - redis mode (REDIS_URL set): `group_send` on the Redis channel layer after commit.
 """
 
@@ -21,13 +22,16 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from .loops import DATABASE_ERRORS, DatabaseGuard
 from .models import RealtimeEvent
 
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "realtime.event"
+BATCH_TYPE = "realtime.batch"  # the relay's: several events of one group, each sent as its own frame
 # topic -> permission a socket's role needs to subscribe. Apps register their topics at import.
 TOPICS: dict[str, str] = {}
 
@@ -55,30 +59,50 @@ def publish(group: str, payload: dict) -> None:
 class Relay:
     """Moves committed RealtimeEvent rows into this process's channel layer.
 
-    Rows can commit out of id order on PostgreSQL, so the relay re-reads a window of recent
-    rows and remembers which ids it has delivered instead of trusting a single cursor."""
+    It keeps `top`, the highest id it has delivered, and reads everything above it each poll,
+    page after page, so a burst of any size is caught up within a poll or two. On PostgreSQL ids
+    are taken at insert but become visible at commit, so a transaction that inserted earlier
+    can commit after a higher id has been delivered: every id the relay steps over without
+    seeing it is remembered as a gap (ranges of ids, so a big rolled-back batch costs one range)
+    and looked for again each poll for GAP_WAIT. A gap that never fills is a rolled-back
+    transaction (or one open for longer than GAP_WAIT, whose events are then not relayed)."""
 
-    WINDOW = timedelta(seconds=30)
+    PAGE = 2000
+    MAX_PAGES = 10  # per poll; a longer backlog continues at the next poll
+    GAP_WAIT_S = 30.0
     PRUNE_AFTER = timedelta(minutes=10)
     PRUNE_EVERY_S = 60
+    FIELDS = ("id", "group", "payload")
 
     def __init__(self) -> None:
-        self.floor = 0
-        self.delivered: dict[int, float] = {}
+        self.top = 0
+        self.gaps: list[list] = []  # [first id, last id, monotonic time it was first missed]
         self.last_prune = 0.0
 
     def start_position(self) -> None:
         close_old_connections()
         latest = RealtimeEvent.objects.order_by("-id").values_list("id", flat=True).first()
-        self.floor = latest or 0
+        self.top = latest or 0
 
-    def fetch(self) -> list[tuple[int, str, dict, object]]:
+    def fetch(self) -> list[tuple[int, str, dict]]:
         close_old_connections()
-        rows = list(
-            RealtimeEvent.objects.filter(id__gt=self.floor)
-            .order_by("id")
-            .values_list("id", "group", "payload", "created_at")[:1000]
-        )
+        rows: list = []
+        cursor = self.top
+        for _ in range(self.MAX_PAGES):
+            page = list(
+                RealtimeEvent.objects.filter(id__gt=cursor)
+                .order_by("id")
+                .values_list(*self.FIELDS)[: self.PAGE]
+            )
+            rows += page
+            if len(page) < self.PAGE:
+                break
+            cursor = page[-1][0]
+        for start in range(0, len(self.gaps), 100):
+            ranges = Q()
+            for first, last, _since in self.gaps[start : start + 100]:
+                ranges |= Q(id__gte=first, id__lte=last)
+            rows += list(RealtimeEvent.objects.filter(ranges).values_list(*self.FIELDS))
         now = time.monotonic()
         if now - self.last_prune > self.PRUNE_EVERY_S:
             self.last_prune = now
@@ -86,32 +110,56 @@ class Relay:
         return rows
 
     def advance(self, rows) -> list[tuple[str, dict]]:
-        """Return what to deliver and move the floor past rows older than the window."""
+        """Return what to deliver, in id order, each row once; update `top` and the gaps."""
         fresh = []
-        horizon = timezone.now() - self.WINDOW
-        for row_id, group, payload, created_at in rows:
-            if row_id not in self.delivered:
-                self.delivered[row_id] = time.monotonic()
-                fresh.append((group, payload))
-            if created_at < horizon:
-                self.floor = max(self.floor, row_id)
-        self.delivered = {i: t for i, t in self.delivered.items() if i > self.floor}
+        now = time.monotonic()
+        for row_id, group, payload in sorted(rows, key=lambda row: row[0]):
+            if row_id > self.top:
+                if row_id > self.top + 1:
+                    self.gaps.append([self.top + 1, row_id - 1, now])
+                self.top = row_id
+            elif not self._fill(row_id):
+                continue  # delivered already
+            fresh.append((group, payload))
+        self.gaps = [gap for gap in self.gaps if now - gap[2] < self.GAP_WAIT_S]
         return fresh
+
+    def _fill(self, row_id: int) -> bool:
+        """Take `row_id` out of the gap holding it; False when no gap holds it."""
+        for i, (first, last, since) in enumerate(self.gaps):
+            if first <= row_id <= last:
+                pieces = [[a, b, since] for a, b in ((first, row_id - 1), (row_id + 1, last)) if a <= b]
+                self.gaps[i : i + 1] = pieces
+                return True
+        return False
 
     async def run(self) -> None:
         layer = get_channel_layer()
+        guard = DatabaseGuard("realtime relay")
         await sync_to_async(self.start_position)()
         while True:
             try:
                 rows = await sync_to_async(self.fetch)()
-                for group, payload in self.advance(rows):
-                    await layer.group_send(group, {"type": MESSAGE_TYPE, "payload": payload})
+                guard.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep relaying after a transient database error
-                log.exception("realtime relay failed; retrying")
-                await asyncio.sleep(1)
+            except DATABASE_ERRORS as exc:  # keep relaying once the database is back
+                await asyncio.sleep(await sync_to_async(guard.failed)(exc))
+                continue
+            for group, payloads in batches(self.advance(rows)):
+                await layer.group_send(group, {"type": BATCH_TYPE, "payloads": payloads})
+                await asyncio.sleep(0)  # let the sockets drain their queues during a burst
             await asyncio.sleep(settings.REALTIME_RELAY_INTERVAL)
+
+
+def batches(events: list[tuple[str, dict]], size: int = 500) -> list[tuple[str, list[dict]]]:
+    """One channel-layer message per group and up to `size` events, in order: each layer message
+    costs a consumer a database-connection check in a worker thread (channels does that before
+    every message), which capped a socket near 700 events/s when each event was its own message."""
+    by_group: dict[str, list[dict]] = {}
+    for group, payload in events:
+        by_group.setdefault(group, []).append(payload)
+    return [(g, p[i : i + size]) for g, p in by_group.items() for i in range(0, len(p), size)]
 
 
 _relay_tasks: dict[int, asyncio.Task] = {}
@@ -123,5 +171,6 @@ def ensure_relay_running() -> None:
         return
     loop = asyncio.get_running_loop()
     task = _relay_tasks.get(id(loop))
-    if task is None or task.done():
+    # a closed loop's id can be reused by a new loop (tests run one loop per test)
+    if task is None or task.done() or task.get_loop() is not loop:
         _relay_tasks[id(loop)] = loop.create_task(Relay().run())

@@ -138,3 +138,68 @@ def test_relay_catches_a_row_that_commits_after_a_higher_id():
     late = [r for r in rows if r[0] == low.pk]
     relay.advance([r for r in rows if r[0] == high.pk])  # as if `low` was not committed yet
     assert relay.advance(late) == [("g", {"n": "low"})]
+
+
+def _publish_burst(workspace_id: int, numbers: range, per_transaction: int) -> None:
+    from django.db import connection
+
+    group = workspace_group(workspace_id, "contacts")
+    for first in range(numbers.start, numbers.stop, per_transaction):
+        with transaction.atomic():
+            for n in range(first, min(first + per_transaction, numbers.stop)):
+                publish(group, {"type": "burst", "n": n})
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_of_10000_events_reaches_a_socket_whole_without_waiting(
+    workspace, admin_user, settings
+):
+    """The relay read 1,000 rows a poll and stepped past rows only once 30 s old: the rest of
+    a burst came 30 s late (and the channel layer's 100-message queue dropped most of it)."""
+    settings.REALTIME_MODE = "relay"
+    socket, connected, _ = await _connect(admin_user)
+    assert connected and (await socket.receive_json_from())["type"] == "hello"
+    # when two publishers commit 10,000 events between them, interleaved, in small transactions
+    await asyncio.gather(
+        *(
+            sync_to_async(_publish_burst, thread_sensitive=False)(workspace.pk, range(k, k + 5000), 25)
+            for k in (0, 5000)
+        )
+    )
+    # then the socket receives every one of them, once, with no pause for anything to age
+    received = [(await socket.receive_json_from(timeout=15))["n"] for _ in range(10000)]
+    assert sorted(received) == list(range(10000))
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_delivers_an_event_whose_transaction_commits_after_thousands_of_later_ones():
+    """PostgreSQL hands out ids at insert and shows rows at commit: an event inserted first and
+    committed last must still be delivered once, after a burst that moved the relay far past it."""
+    from django.db import connection
+
+    from tests import faults
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite commits ids in order (one writer at a time)")
+    relay = Relay()
+    relay.start_position()
+    with faults.admin() as outside:
+        # given a transaction that inserted an event and has not committed yet
+        outside.execute("BEGIN")
+        outside.execute(
+            'INSERT INTO cpaas_realtimeevent ("group", payload, created_at) VALUES (\'g\', \'{"n": "late"}\', now())'
+        )
+        # when 3,000 later events commit and the relay delivers them
+        for first in range(0, 3000, 500):
+            with transaction.atomic():
+                for n in range(first, first + 500):
+                    publish("g", {"n": n})
+        first_poll = relay.advance(relay.fetch())
+        assert [p["n"] for _, p in first_poll] == list(range(3000))
+        outside.execute("COMMIT")
+    # then the late event comes at the next poll, and nothing comes twice
+    assert relay.advance(relay.fetch()) == [("g", {"n": "late"})]
+    assert relay.advance(relay.fetch()) == []
