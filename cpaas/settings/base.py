@@ -258,6 +258,11 @@ JOURNEYS_MAX_NODE_VISITS = env.int("JOURNEYS_MAX_NODE_VISITS", default=10)
 JOURNEYS_MAX_STEPS_PER_WINDOW = env.int("JOURNEYS_MAX_STEPS_PER_WINDOW", default=100)
 JOURNEYS_STEP_WINDOW_S = env.int("JOURNEYS_STEP_WINDOW_S", default=60)
 
+# Timers prepared ahead and fired at their instant (journeys/engine/ahead.py, PostgreSQL only):
+# how far ahead an idle engine looks, and at most how many it prepares in one transaction.
+JOURNEYS_ENGINE_LOOKAHEAD_S = env.float("JOURNEYS_ENGINE_LOOKAHEAD_S", default=10.0)
+JOURNEYS_ENGINE_AHEAD_BATCH = env.int("JOURNEYS_ENGINE_AHEAD_BATCH", default=10_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -530,7 +531,9 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
     return batch
 
 
-def write(batch: Batch, items: list[Item]) -> None:
+def write(batch: Batch, items: list[Item], *, counters: bool = True) -> None:
+    """Everything the round did, in the caller's transaction (counters last: their rows are
+    shared by every engine working on the journey; `counters=False` leaves them to the caller)."""
     update_enrollments([i for i in items if i.changed])
     copy_values(Step, STEP_COLUMNS, batch.steps)
     if batch.events:
@@ -539,7 +542,8 @@ def write(batch: Batch, items: list[Item]) -> None:
         for item, name, properties in batch.events:
             event_record(workspace=item.workspace, contact=item.e.contact, name=name, properties=_json_safe(properties),
                          source="journey", now=batch.now)  # fmt: skip
-    batch.counters.flush()
+    if counters:
+        batch.counters.flush()
     for item in items:
         if item.started_webhook and item.e.status == S.WAITING and item.e.wait_kind == "webhook":
             batch.calls.append((item.e.pk, item.e.resume_token, item.e.state.get("request")))
@@ -633,9 +637,9 @@ def items_for(enrollments: list[Enrollment]) -> list[Item]:
 RUNNABLE = Q(is_test=True) | ~Q(journey__status=Journey.Status.PAUSED)
 
 
-def claim(now: dt.datetime, limit: int) -> list[Enrollment]:
+def claim(now: dt.datetime, limit: int, only: Q | None = None) -> list[Enrollment]:
     qs = (
-        Enrollment.objects.filter(RUNNABLE, due_at__lte=now)
+        Enrollment.objects.filter(RUNNABLE, only or Q(), due_at__lte=now)
         .order_by("due_at", "id")
         .select_related("contact")
     )
@@ -644,21 +648,28 @@ def claim(now: dt.datetime, limit: int) -> list[Enrollment]:
     return list(qs[:limit])
 
 
-def run_round(*, now: dt.datetime | None = None, limit: int = BATCH) -> tuple[int, list]:
+def run_round(*, now: dt.datetime | None = None, limit: int = BATCH, ahead: bool = False) -> tuple[int, list]:
     """Claim and advance one batch of due enrolments in one transaction. Returns (how many,
-    webhook calls to make now that it committed)."""
+    webhook calls to make now that it committed). `ahead` (the engine's loop, where `now` is
+    the clock): also start preparing the next timer storm in the background, to commit it at
+    its instant (`ahead.py`)."""
+    from . import ahead as lookahead
+
     now = now or timezone.now()
+    calls = lookahead.kick(now) if ahead else []
     # read before opening a transaction: on SQLite BEGIN IMMEDIATE takes the write lock
     if not Enrollment.objects.filter(RUNNABLE, due_at__lte=now).exists():
-        return 0, []
+        return 0, calls
+    started = time.monotonic()
     with transaction.atomic():
         enrollments = claim(now, limit)
         if not enrollments:
-            return 0, []
+            return 0, calls
         items = items_for(enrollments)
         batch = process(items, now)
         write(batch, items)
-    return len(enrollments), batch.calls
+    lookahead.PACE.record(len(enrollments), time.monotonic() - started)
+    return len(enrollments), calls + batch.calls
 
 
 def run_pending(*, now: dt.datetime | None = None, rounds: int = 50) -> int:

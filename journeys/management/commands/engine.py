@@ -52,7 +52,7 @@ class Command(BaseCommand):
 
         def work() -> int:
             nonlocal last_maintenance, last_schedules
-            n, calls = run_round(now=timezone.now(), limit=batch)
+            n, calls = run_round(now=timezone.now(), limit=batch, ahead=True)
             done = n
             for call in calls:
                 pool.submit(_call, call)
