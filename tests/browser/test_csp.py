@@ -2,6 +2,8 @@
 or an unlisted source fails here: every main page, opened and used a little, reports no
 violation (the `securitypolicyviolation` event and Chromium's console both listen)."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -75,6 +77,8 @@ def test_main_pages_report_no_csp_violation(login, context, workspace, admin_use
             page.get_by_role("searchbox").first.fill("Ann")
         if path.startswith(reverse("editor", args=[journey.pk])):
             page.wait_for_selector("#canvas [model-id]")
+            page.locator('.pal-item[data-type="message.send"]').click()  # its form arrives through htmx
+            page.wait_for_selector("#node-form")
         problems = _violations(page, console)
         if problems:
             found[path] = list(problems)
@@ -108,4 +112,35 @@ def test_public_pages_report_no_csp_violation_and_send_the_header(
     )  # fmt: skip
     page.goto(server.url + reverse("invitation_accept", args=[token]))
     assert "Create your account" in page.content()
+    assert _violations(page, console) == []
+
+
+def test_the_handlers_that_replaced_inline_ones_still_work(login, context, workspace, admin_user):
+    from playwright.sync_api import expect
+
+    from contacts.models import Contact
+
+    context.add_init_script(LISTEN)
+    contact = ContactFactory(workspace=workspace, first_name="Ann", phone="+447911123456")
+    # data-reset-on-success: the simulator's reply box empties once the reply is sent (htmx)
+    page = login(admin_user, reverse("simulator") + f"?contact={contact.pk}&kind=sms")
+    console = _watch(page)
+    page.locator("#reply-sms").fill("Hello from Ann")
+    page.locator("#phone-sms").get_by_role("button", name="Send").click()
+    expect(page.locator("#bubbles-sms .from-contact")).to_contain_text("Hello from Ann")
+    expect(page.locator("#reply-sms")).to_have_value("")
+    # data-autosubmit: choosing a status filters the journey list at once
+    page.goto(page.url.split("/simulator")[0] + reverse("journey_list"))
+    page.get_by_label("Status").select_option("paused")
+    expect(page).to_have_url(re.compile(r"status=paused"))
+    # data-confirm: dismissing the question keeps the contact, accepting deletes it
+    page.goto(page.url.split("/journeys")[0] + reverse("contact_detail", args=[contact.pk]))
+    page.once("dialog", lambda d: d.dismiss())
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_load_state("networkidle")
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+    assert not Contact.objects.filter(pk=contact.pk).exists()
     assert _violations(page, console) == []
