@@ -154,3 +154,28 @@ class VerificationCheckForm(forms.Form):
     code = forms.CharField(
         max_length=12, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"})
     )
+
+
+class VerifyPolicyForm(forms.Form):
+    """The workspace's verification settings; the service validates the values."""
+
+    countries = forms.CharField(
+        required=False,
+        label="Countries",
+        help_text="ISO codes phone codes may go to, comma-separated (e.g. GB, IE). Empty: every country.",
+    )
+    per_minute = forms.IntegerField(label="Verifications per minute (workspace)")
+    per_number = forms.IntegerField(label="Per number, per 10 minutes")
+    per_ip = forms.IntegerField(label="Per end-user IP, per 10 minutes", help_text="The API's client_ip.")
+    per_prefix = forms.IntegerField(
+        label="Per destination prefix, per 10 minutes",
+        help_text="+country code and 4 digits: a burst on one prefix is how SMS pumping shows.",
+    )
+    resend_cooldown_s = forms.IntegerField(
+        label="Resend cooldown (s)", help_text="Between two codes to a number."
+    )
+
+    def data_for_service(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["countries"] = [c.strip() for c in data["countries"].replace(";", ",").split(",") if c.strip()]
+        return data

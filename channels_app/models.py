@@ -344,6 +344,16 @@ class Verification(models.Model):
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField()
     approved_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True, help_text="The latest code's send (cooldown).")
+    client_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The end user's IP, as the caller gave it (per-IP limit)."
+    )
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 region of a phone address.")
+    prefix = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="+country code and 4 digits of a phone address (per-prefix limit).",
+    )
     last_message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -353,7 +363,41 @@ class Verification(models.Model):
         indexes = [
             models.Index(fields=["workspace", "address", "-created_at"], name="verification_address"),
             models.Index(fields=["workspace", "-created_at"], name="verification_ws_created"),
+            models.Index(fields=["workspace", "prefix", "-created_at"], name="verification_prefix"),
+            models.Index(
+                fields=["workspace", "client_ip", "-created_at"],
+                condition=Q(client_ip__isnull=False),
+                name="verification_client_ip",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"verification {self.pk} for {self.address} ({self.status})"
+
+
+class VerifyPolicy(models.Model):
+    """A workspace's defences against SMS pumping (channels_app/services/verify_policy.py).
+    Absent until first changed: the defaults below apply, sized for a bank's sign-up day
+    (5,500 sign-ups in 90 s is ~3,700 a minute) while keeping each number, IP and prefix small."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="verify_policy")
+    countries = models.JSONField(
+        default=list, blank=True, help_text="ISO 3166 codes phone verifications may go to; empty: all."
+    )
+    per_minute = models.PositiveIntegerField(
+        default=6000, help_text="Verifications per minute, workspace-wide."
+    )
+    per_number = models.PositiveIntegerField(
+        default=5, help_text="Verifications per number (address) per 10 min."
+    )
+    per_ip = models.PositiveIntegerField(default=50, help_text="Verifications per end-user IP per 10 min.")
+    per_prefix = models.PositiveIntegerField(
+        default=100, help_text="Verifications per destination prefix (+cc and 4 digits) per 10 min."
+    )
+    resend_cooldown_s = models.PositiveIntegerField(
+        default=30, help_text="Seconds between two codes to the same number."
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"verification policy of {self.workspace}"

@@ -19,4 +19,5 @@ urlpatterns = [
     path("channels/<int:pk>/toggle/", channels.channel_toggle, name="channel_toggle"),
     path("verify/", verify.verification_list, name="verification_list"),
     path("verify/<int:pk>/", verify.verification_detail, name="verification_detail"),
+    path("verify/settings/", verify.verification_settings, name="verification_settings"),
 ]

@@ -167,13 +167,17 @@ class Objects:
 
     @property
     def verification(self):
+        import datetime as dt
+
         from django.utils import timezone
 
         from channels_app.services.verify import verification_start
 
+        # started a minute ago: a resend is past the cooldown
+        minute_ago = timezone.now() - dt.timedelta(minutes=1)
         return self.get(
             "verification",
-            lambda o: verification_start(workspace=o.workspace, contact=o.contact, now=timezone.now()),
+            lambda o: verification_start(workspace=o.workspace, contact=o.contact, now=minute_ago),
         )
 
     @property
@@ -339,10 +343,12 @@ WORKSPACE_URLS = {
     "channel_list",
     "channel_create",
     "verification_list",
+    "verification_settings",
     "api_message_list",
     "api_message_batch",
     "api_channel_list",
     "api_verification_start",
+    "api_verification_settings",
     "editor_index",
     "journey_list",
     "api_journey_list",
@@ -472,11 +478,14 @@ FORBIDDEN = [
     ("channel_test", "post", "viewer"),
     ("verification_list", "post", "agent"),
     ("verification_detail", "post", "viewer"),
+    ("verification_settings", "get", "marketer"),
+    ("verification_settings", "post", "marketer"),
     ("api_message_list", "post", "viewer"),
     ("api_message_batch", "post", "viewer"),
     ("api_verification_start", "post", "agent"),
     ("api_verification_check", "post", "viewer"),
     ("api_verification_resend", "post", "agent"),
+    ("api_verification_settings", "patch", "marketer"),
     ("editor_index", "get", "agent"),
     ("editor_index", "post", "viewer"),
     ("editor", "get", "agent"),

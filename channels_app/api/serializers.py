@@ -7,7 +7,7 @@ from rest_framework import serializers
 from contacts.api.serializers import AwareDateTimeField, ErrorSerializer, StrictInputSerializer  # noqa: F401
 from contacts.models import ChannelKind
 
-from ..models import Channel, Message, MessageStatusEvent, Verification
+from ..models import Channel, Message, MessageStatusEvent, Verification, VerifyPolicy
 
 KINDS = ", ".join(ChannelKind.values)
 CONTENT_HELP = (
@@ -201,6 +201,14 @@ class VerificationStartInputSerializer(StrictInputSerializer):
     fallback_after_s = serializers.IntegerField(required=False, default=30)
     max_attempts = serializers.IntegerField(required=False, default=5)
     locale = serializers.CharField(required=False, default="en")
+    client_ip = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text="The end user's IP address (IPv4 or IPv6), as your system saw it: counted for the "
+        "workspace's per-IP limit against SMS pumping.",
+    )
 
 
 class VerificationCheckInputSerializer(StrictInputSerializer):
@@ -219,6 +227,7 @@ class VerificationOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "contact_id", "address", "status", "channels", "channel", "code_length", "locale",
             "attempts", "max_attempts", "sends", "expires_at", "created_at", "approved_at",
+            "client_ip", "country", "prefix",
         ]  # fmt: skip
 
     def get_channel(self, verification) -> str:
@@ -232,3 +241,40 @@ class VerificationCheckOutputSerializer(serializers.Serializer):
         "pending). A verification that is over answers 404 instead.",
     )
     verification = VerificationOutputSerializer()
+
+
+class VerifyPolicySerializer(serializers.ModelSerializer):
+    countries = serializers.ListField(
+        child=serializers.CharField(max_length=2),
+        help_text="ISO 3166 codes phone verifications may go to (e.g. GB, IE); empty: every country.",
+    )
+
+    class Meta:
+        model = VerifyPolicy
+        fields = [
+            "countries",
+            "per_minute",
+            "per_number",
+            "per_ip",
+            "per_prefix",
+            "resend_cooldown_s",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+
+
+class VerifyPolicyInputSerializer(StrictInputSerializer):
+    """Only the settings given change."""
+
+    countries = serializers.ListField(child=serializers.CharField(max_length=2), required=False)
+    per_minute = serializers.IntegerField(
+        required=False, help_text="Verifications per minute, workspace-wide."
+    )
+    per_number = serializers.IntegerField(required=False, help_text="Per number per 10 minutes.")
+    per_ip = serializers.IntegerField(required=False, help_text="Per end-user IP per 10 minutes.")
+    per_prefix = serializers.IntegerField(
+        required=False, help_text="Per destination prefix (+country code and 4 digits) per 10 minutes."
+    )
+    resend_cooldown_s = serializers.IntegerField(
+        required=False, help_text="Seconds between two codes to a number."
+    )

@@ -8,6 +8,7 @@ urlpatterns = [
     path("messages/<int:message_id>/", views.MessageDetailApi.as_view(), name="api_message_detail"),
     path("channels/", views.ChannelListApi.as_view(), name="api_channel_list"),
     path("verifications/", views.VerificationStartApi.as_view(), name="api_verification_start"),
+    path("verifications/settings/", views.VerifyPolicyApi.as_view(), name="api_verification_settings"),
     path(
         "verifications/<int:verification_id>/",
         views.VerificationDetailApi.as_view(),

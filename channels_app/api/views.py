@@ -30,6 +30,7 @@ from ..services.verify import (
     verification_resend,
     verification_start,
 )
+from ..services.verify_policy import verify_policy_get, verify_policy_update
 from .serializers import (
     ChannelOutputSerializer,
     MessageBatchInputSerializer,
@@ -42,6 +43,8 @@ from .serializers import (
     VerificationCheckOutputSerializer,
     VerificationOutputSerializer,
     VerificationStartInputSerializer,
+    VerifyPolicyInputSerializer,
+    VerifyPolicySerializer,
 )
 
 MESSAGES_PERMS = ("messages.view", "messages.send")
@@ -276,7 +279,10 @@ class VerificationStartApi(APIView):
         summary="Start an OTP verification (send a code)",
         description="The code is sent with purpose `otp` on the first channel of `channels` and falls "
         "back to the next one when it is not delivered within `fallback_after_s`. The code is never "
-        "returned. 429 when the address or the workspace started too many verifications recently.",
+        "returned. 429 with Retry-After when a limit of the workspace's verification settings is "
+        "reached (per number, per end-user IP given as `client_ip`, per destination prefix, per "
+        "workspace per minute, or the resend cooldown for the same number): try again then. 400 on "
+        "`to` for a country the workspace does not verify.",
         request=VerificationStartInputSerializer,
         responses={201: VerificationOutputSerializer, **_errors(400, 401, 403, 429)},
     )
@@ -300,6 +306,7 @@ class VerificationStartApi(APIView):
                 fallback_after_s=data["fallback_after_s"],
                 max_attempts=data["max_attempts"],
                 locale=data["locale"],
+                client_ip=data.get("client_ip"),
                 actor=Actor.from_request(request),
                 now=timezone.now(),
             )
@@ -364,3 +371,31 @@ class VerificationResendApi(APIView):
         except VerificationRateLimited as exc:
             raise _throttled(exc) from None
         return Response(_verification_out(verification))
+
+
+class VerifyPolicyApi(APIView):
+    required_permission = ("verify.use", "channels.manage")
+
+    @extend_schema(
+        operation_id="verifications_settings_retrieve",
+        summary="The workspace's verification settings (countries, limits, resend cooldown)",
+        responses={200: VerifyPolicySerializer, **_errors(401, 403, 429)},
+    )
+    def get(self, request):
+        return Response(VerifyPolicySerializer(verify_policy_get(workspace=request.workspace)).data)
+
+    @extend_schema(
+        operation_id="verifications_settings_update",
+        summary="Change verification settings (only those given)",
+        request=VerifyPolicyInputSerializer,
+        responses={200: VerifyPolicySerializer, **_errors(400, 401, 403, 429)},
+    )
+    def patch(self, request):
+        data = _body(VerifyPolicyInputSerializer, request)
+        policy = verify_policy_update(
+            workspace=request.workspace,
+            actor=Actor.from_request(request),
+            data=dict(data),
+            now=timezone.now(),
+        )
+        return Response(VerifyPolicySerializer(policy).data)

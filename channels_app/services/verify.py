@@ -5,14 +5,15 @@ moves on when the code is not delivered within `fallback_after_s`, or fails). `r
 the next channel at once. `check` answers approved / incorrect while the verification is pending
 and, once it is over (approved, expired, out of attempts, canceled), says so and compares nothing.
 
-Against SMS pumping: at most VERIFY_ADDRESS_LIMIT starts per address per 10 minutes and
-VERIFY_WORKSPACE_LIMIT per workspace per minute, and at most MAX_SENDS sends per verification."""
+Against SMS pumping: the workspace's VerifyPolicy (verify_policy.py: countries, resend cooldown,
+limits per number, IP, prefix and workspace) and at most MAX_SENDS sends per verification."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 
 from django.conf import settings
@@ -30,14 +31,21 @@ from ..addresses import contact_address, contact_find_or_create, normalize_addre
 from ..models import Message, Verification
 from ..sealing import seal, sealed_spent
 from .messages import message_send
+from .verify_policy import (
+    VerificationRateLimited,
+    client_ip_clean,
+    cooldown_check,
+    start_check,
+    verify_policy_get,
+)
+
+__all__ = ["VerificationRateLimited", "verification_check", "verification_resend", "verification_start"]
 
 CODE_LENGTH = (4, 10)
 EXPIRY_S = (60, 3600)
 FALLBACK_AFTER_S = (5, 600)
 MAX_ATTEMPTS = (1, 10)
 MAX_SENDS = 5
-ADDRESS_WINDOW = dt.timedelta(minutes=10)
-WORKSPACE_WINDOW = dt.timedelta(minutes=1)
 OTP_KINDS = ("sms", "whatsapp", "voice", "email", "rcs", "viber", "messenger")
 
 TEXTS = {
@@ -59,20 +67,6 @@ SUBJECTS = {
     "fr": "Votre code de vérification",
     "es": "Tu código de verificación",
 }
-
-
-class VerificationRateLimited(ValidationError):
-    """Too many verifications for this address or workspace (the API answers 429)."""
-
-    api_code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int):
-        super().__init__({"to": [message]})
-        self.retry_after_s = retry_after_s
-
-
-def _limit(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 def code_hash(code: str, salt: str) -> str:
@@ -111,20 +105,6 @@ def otp_content(*, kind: str, code: str, locale: str, workspace: Workspace, expi
     return content
 
 
-def _check_rate(workspace: Workspace, address: str, now: dt.datetime) -> None:
-    recent = Verification.objects.filter(workspace=workspace, created_at__gt=now - ADDRESS_WINDOW)
-    per_address = _limit("VERIFY_ADDRESS_LIMIT", 5)
-    if recent.filter(address=address).count() >= per_address:
-        raise VerificationRateLimited(
-            f"At most {per_address} verifications per address in 10 minutes; try again later.", 600
-        )
-    per_workspace = _limit("VERIFY_WORKSPACE_LIMIT", 60)
-    if recent.filter(created_at__gt=now - WORKSPACE_WINDOW).count() >= per_workspace:
-        raise VerificationRateLimited(
-            f"At most {per_workspace} verifications per minute in this workspace.", 60
-        )
-
-
 @transaction.atomic
 def verification_start(
     *,
@@ -137,10 +117,17 @@ def verification_start(
     fallback_after_s: int = 30,
     max_attempts: int = 5,
     locale: str = "en",
+    client_ip: str | None = None,
     actor: Actor | None = None,
     now: dt.datetime,
 ) -> Verification:
+    """Over a limit of the workspace's policy: VerificationRateLimited (retry_after_s) and
+    nothing is written; a country the workspace does not verify: a ValidationError on `to`."""
     errors: dict[str, list[str]] = {}
+    try:
+        client_ip = client_ip_clean(client_ip)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     channels = list(channels or ["sms"])
     bad = [k for k in channels if k not in OTP_KINDS]
     if bad:
@@ -167,7 +154,7 @@ def verification_start(
             raise ValidationError({"contact": [f"{contact.display_name} has no address for {first}."]})
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
-    _check_rate(workspace, address, now)
+    country, prefix = start_check(workspace=workspace, address=address, client_ip=client_ip, now=now)
     # one pending verification per address: starting again cancels the previous one
     for old in Verification.objects.filter(
         workspace=workspace, address=address, status=Verification.Status.PENDING
@@ -188,6 +175,9 @@ def verification_start(
         fallback_after_s=fallback_after_s,
         expires_at=now + dt.timedelta(seconds=expiry_s),
         created_at=now,
+        client_ip=client_ip,
+        country=country,
+        prefix=prefix,
     )
     _send(verification, code, 0, now)
     if actor is not None and actor.kind != "system":
@@ -242,7 +232,8 @@ def _send(verification: Verification, code: str, index: int, now: dt.datetime) -
     verification.sends += 1
     verification.channel_index = index
     verification.last_message = message
-    verification.save(update_fields=["sends", "channel_index", "last_message"])
+    verification.last_sent_at = now
+    verification.save(update_fields=["sends", "channel_index", "last_message", "last_sent_at"])
     return message
 
 
@@ -274,7 +265,17 @@ def verification_resend(*, verification: Verification, now: dt.datetime) -> Veri
     if verification.status != Verification.Status.PENDING or now >= verification.expires_at:
         raise ValidationError({"verification": ["This verification is over; start a new one."]})
     if verification.sends >= MAX_SENDS:
-        raise VerificationRateLimited(f"At most {MAX_SENDS} sends per verification.", 600)
+        wait = math.ceil((verification.expires_at - now).total_seconds())
+        raise VerificationRateLimited(
+            f"At most {MAX_SENDS} codes per verification: enter one of them, or start a new "
+            f"verification when this one expires (in {wait} s).",
+            wait,
+        )
+    cooldown_check(
+        policy=verify_policy_get(workspace=verification.workspace),
+        last_sent_at=verification.last_sent_at or verification.created_at,
+        now=now,
+    )
     _stop_fallbacks(verification)
     kind = verification_channel(verification)
     current = (

@@ -15,7 +15,7 @@ from cpaas.forms import apply_errors
 from cpaas.tenancy import Actor, workspace_required
 
 from .. import selectors
-from ..forms import VerificationCheckForm, VerificationStartForm
+from ..forms import VerificationCheckForm, VerificationStartForm, VerifyPolicyForm
 from ..models import Message, Verification
 from ..services.verify import (
     verification_channel,
@@ -23,6 +23,7 @@ from ..services.verify import (
     verification_resend,
     verification_start,
 )
+from ..services.verify_policy import busiest_prefixes, verify_policy_get, verify_policy_update
 
 OUTCOMES = {
     "approved": ("success", "Approved: the code matches."),
@@ -104,3 +105,34 @@ def verification_detail(request, pk):
         "now": timezone.now(),
     }
     return TemplateResponse(request, "channels_app/verification_detail.html", context)
+
+
+POLICY_FIELDS = ("per_minute", "per_number", "per_ip", "per_prefix", "resend_cooldown_s")
+
+
+@workspace_required("channels.manage")
+def verification_settings(request):
+    """Countries, limits and resend cooldown against SMS pumping, and the busiest prefixes."""
+    policy = verify_policy_get(workspace=request.workspace)
+    initial = {f: getattr(policy, f) for f in POLICY_FIELDS} | {"countries": ", ".join(policy.countries)}
+    form = VerifyPolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            verify_policy_update(
+                workspace=request.workspace,
+                actor=Actor.from_request(request),
+                data=form.data_for_service(),
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            flash.success(request, "Verification settings saved.")
+            return redirect("verification_settings")
+    context = {
+        "form": form,
+        "prefixes": busiest_prefixes(workspace=request.workspace, now=timezone.now()),
+    }
+    return TemplateResponse(
+        request, "channels_app/verification_settings.html", context, status=400 if form.errors else 200
+    )

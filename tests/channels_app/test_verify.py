@@ -5,7 +5,6 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import override_settings
 
 from channels_app.models import Channel, Message, SandboxDelivery, Verification
 from channels_app.services.verify import (
@@ -14,7 +13,9 @@ from channels_app.services.verify import (
     verification_resend,
     verification_start,
 )
+from channels_app.services.verify_policy import verify_policy_update
 from contacts.models import Contact
+from cpaas.tenancy import Actor
 
 from .conftest import at, drain
 
@@ -169,22 +170,22 @@ def test_a_verification_for_a_new_number_creates_the_contact(workspace):
     assert Contact.objects.get(phone="+447911123000") == verification.contact
 
 
-@override_settings(VERIFY_ADDRESS_LIMIT=3)
 def test_starts_per_address_are_limited(workspace, contact):
+    verify_policy_update(workspace=workspace, actor=Actor.system("test"), data={"per_number": 3}, now=at(0))
     for i in range(3):
-        start(workspace, contact, now=at(i))
+        start(workspace, contact, now=at(i * 30))
     with pytest.raises(VerificationRateLimited):
-        start(workspace, contact, now=at(10))
+        start(workspace, contact, now=at(100))
     start(workspace, contact, now=at(601))  # the window has moved on
     assert Verification.objects.filter(status="pending").count() == 1  # each start cancels the previous
 
 
-@override_settings(VERIFY_WORKSPACE_LIMIT=2)
 def test_starts_per_workspace_are_limited(workspace):
+    verify_policy_update(workspace=workspace, actor=Actor.system("test"), data={"per_minute": 2}, now=at(0))
     verification_start(workspace=workspace, to="+447911000001", now=at(0))
-    verification_start(workspace=workspace, to="+447911000002", now=at(1))
+    verification_start(workspace=workspace, to="+447922000002", now=at(1))
     with pytest.raises(VerificationRateLimited):
-        verification_start(workspace=workspace, to="+447911000003", now=at(2))
+        verification_start(workspace=workspace, to="+447933000003", now=at(2))
 
 
 @pytest.mark.parametrize(
@@ -208,6 +209,9 @@ def test_the_verify_page_starts_checks_and_resends(admin_client, workspace, cont
 
     from channels_app.services.dispatch import dispatch_pending
 
+    verify_policy_update(
+        workspace=workspace, actor=Actor.system("test"), data={"resend_cooldown_s": 0}, now=at(0)
+    )
     response = admin_client.post(
         reverse("verification_list"),
         {
