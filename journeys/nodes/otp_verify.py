@@ -5,9 +5,14 @@ or sent by your system as an `otp.check` event with a `code` property. A verific
 through the verification API ends the wait at once: the OTP service records an `otp.check` event
 naming the verification (no code) when a check approves or fails it, and the node then reads the
 verification's status (never the event's word for it). The wait's timer is the code's expiry.
-Exits: verified, failed (too many wrong codes, or it could not be started), expired."""
+Over a rate limit of the workspace's verification settings the node waits (a timer) and tries
+again: a limit never fails a person; only an hour of it does.
+Exits: verified, failed (too many wrong codes, a country not verified, an hour rate-limited),
+expired."""
 
 import datetime as dt
+import ipaddress
+import random
 import re
 
 from django.core.exceptions import ValidationError
@@ -15,6 +20,7 @@ from django.core.exceptions import ValidationError
 from .base import KINDS, Node, go, obj, wait
 
 CHECK_EVENT = "otp.check"
+DEFER_MAX_S = 3600  # a verification a rate limit kept from starting for an hour: failed
 
 
 def _verification(run):
@@ -36,6 +42,7 @@ class OtpVerify(Node):
             "expiry_s": {"type": "integer", "minimum": 60, "maximum": 3600},
             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
             "code_length": {"type": "integer", "minimum": 4, "maximum": 10},
+            "client_ip": {"type": "string", "maxLength": 200},
         },
         ["channels"],
     )
@@ -45,6 +52,12 @@ class OtpVerify(Node):
         {"name": "expiry_s", "label": "Code expires after", "widget": "duration"},
         {"name": "max_attempts", "label": "Attempts allowed", "widget": "number"},
         {"name": "code_length", "label": "Digits", "widget": "number"},
+        {
+            "name": "client_ip",
+            "label": "End user's IP",
+            "widget": "text",
+            "help": "For the per-IP limit against SMS pumping, e.g. {{event.ip}}.",
+        },
     ]
     exits = ("verified", "failed", "expired")
     defaults = {
@@ -70,7 +83,13 @@ class OtpVerify(Node):
         return wait("reply", event=CHECK_EVENT, until=expires_at, **detail)
 
     def enter(self, run):
-        from channels_app.services.verify import verification_start
+        return self._start(run)
+
+    def _start(self, run):
+        """Start the verification, or wait and try again while a rate limit of the workspace's
+        verification settings is reached: a limit defers a person, it never fails them (only
+        DEFER_MAX_S of deferral does). A refusal (a country not verified, no address) fails."""
+        from channels_app.services.verify import VerificationRateLimited, verification_start
 
         cfg = run.config
         try:
@@ -78,16 +97,39 @@ class OtpVerify(Node):
                 workspace=run.workspace, contact=run.contact, channels=list(cfg["channels"]),
                 code_length=int(cfg.get("code_length", 6)), expiry_s=int(cfg.get("expiry_s", 300)),
                 fallback_after_s=int(cfg.get("fallback_after_s", 30)), max_attempts=int(cfg.get("max_attempts", 3)),
-                locale=run.contact.language or run.workspace.default_language or "en", now=run.now,
+                locale=run.contact.language or run.workspace.default_language or "en",
+                client_ip=self._client_ip(run), now=run.now,
             )  # fmt: skip
+        except VerificationRateLimited as exc:
+            since = dt.datetime.fromisoformat(run.state.setdefault("deferred_since", run.now.isoformat()))
+            waited = (run.now - since).total_seconds()
+            if waited >= DEFER_MAX_S:
+                return go("failed", reason=f"rate limited for {waited / 60:.0f} min: {exc.messages[0]}"[:300])
+            # a burst's deferred contacts retry spread over the next window, not all at once
+            retry_at = run.now + dt.timedelta(seconds=exc.retry_after_s * (1 + random.random()))
+            return wait("timer", until=retry_at, deferred=exc.messages[0][:200])
         except ValidationError as exc:
             return go("failed", reason="; ".join(exc.messages)[:300])
+        run.state.pop("deferred_since", None)
         run.state.update({"verification": verification.pk, "expires_at": verification.expires_at.isoformat()})
         return self._wait(run, verification.expires_at, verification=verification.pk)
+
+    def _client_ip(self, run) -> str | None:
+        """The end user's IP for the per-IP limit, from the node's template (e.g. {{event.ip}});
+        a value that is not an IP is left out rather than failing the person."""
+        template = run.config.get("client_ip")
+        if not template:
+            return None
+        try:
+            return str(ipaddress.ip_address(str(run.render(template)).strip()))
+        except ValueError:
+            return None
 
     def resume(self, run, signal):
         from channels_app.services.verify import verification_channel, verification_check
 
+        if "verification" not in run.state:  # deferred by a rate limit: the retry is due
+            return self._start(run)
         verification = _verification(run)
         if verification is None:
             return go("failed", reason="the verification is gone")
