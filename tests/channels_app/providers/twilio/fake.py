@@ -37,6 +37,8 @@ class FakeTwilio:
         self.fault = ""  # "slow" | "reset" | "drip"
         self.fault_s = 2.0
         self.answered = 0
+        self.lookups: list[str] = []  # GETs of a message resource
+        self.resource_status = "delivered"  # what a GET of a message resource says
         self.lock = threading.Lock()
         fake = self
 
@@ -67,8 +69,15 @@ class FakeTwilio:
             def do_GET(self):
                 if not self._authorised():
                     return
+                messages = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
                 if self.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}.json":
                     self._answer(200, {}, payload("account.json"))
+                elif self.path.startswith(messages) and self.path.endswith(".json"):
+                    fake.lookups.append(self.path)
+                    body = json.loads(payload("message_created.json"))
+                    body["sid"] = self.path[len(messages) : -len(".json")]
+                    body["status"] = fake.resource_status
+                    self._answer(200, {}, json.dumps(body).encode())
                 else:
                     self._answer(404, {}, b'{"code": 20404, "message": "Not found", "status": 404}')
 

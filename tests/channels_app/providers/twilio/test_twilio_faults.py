@@ -69,3 +69,24 @@ def test_twilios_status_callback_settles_an_unknown_message(client, workspace, c
     )
     m = fresh(message)
     assert (m.status, m.provider_message_id, m.error_code) == (S.DELIVERED, "SM" + "7" * 32, "")
+
+
+@override_settings(CHANNELS_SEND_DEADLINE_S=0.5)
+def test_an_unknown_message_whose_sid_we_have_is_settled_by_asking_twilio(
+    workspace, contact, twilio, fake, monkeypatch
+):
+    from channels_app.services import dispatch
+
+    fake.fault = "reset"
+    message = send(workspace, contact)
+    drain(0)
+    fake.fault = ""
+    # given its SID became known (e.g. from a callback Twilio sent before it was queued)
+    Message.objects.filter(pk=message.pk).update(provider_message_id="SM" + "8" * 32)
+    # when the dispatcher next asks about unknown outcomes
+    monkeypatch.setattr(dispatch, "_last_lookup", [0.0])
+    drain(30)
+    # then Twilio's answer settles it, and nothing was sent again
+    assert fake.lookups == [f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{'SM' + '8' * 32}.json"]
+    assert fresh(message).status == S.DELIVERED
+    assert len(fake.messages()) == 1
