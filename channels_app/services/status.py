@@ -201,7 +201,6 @@ def _as_update(p: PendingReceipt) -> StatusUpdate:
     )
 
 
-@transaction.atomic
 def pending_receipts_apply(
     *, now: dt.datetime, channel: Channel | None = None, messages: list[Message] | None = None
 ) -> int:
@@ -210,6 +209,11 @@ def pending_receipts_apply(
     kept while the send was being recorded). Old ones that no message ever claimed are dropped."""
     if not PendingReceipt.objects.exists():  # nearly always: one cheap query on the hot path
         return 0
+    return _pending_apply(now=now, channel=channel, messages=messages)
+
+
+@transaction.atomic
+def _pending_apply(*, now: dt.datetime, channel: Channel | None, messages: list[Message] | None) -> int:
     rows = PendingReceipt.objects.all()
     if messages is not None:
         ids = [m.provider_message_id for m in messages if m.provider_message_id]

@@ -127,6 +127,8 @@ def test_a_receipt_that_beats_the_dispatcher_is_kept(workspace, contact, channel
     )
     message.refresh_from_db()
     assert message.status == S.DELIVERED and message.provider_message_id == "X1"
+    # and the history holds no "sent" the dispatcher did not really record
+    assert not message.status_events.filter(status=S.SENT, source="dispatcher").exists()
 
 
 def test_same_idempotency_key_twice_is_one_message_and_one_provider_call(workspace, contact):
