@@ -5,7 +5,8 @@ time keeps a per-read timeout happy for ever. Here a watchdog shuts the socket d
 deadline passes, whatever the call is doing. And a failure says which side of the line it fell:
 `NotSent` (no connection, or the request was not fully written: the provider cannot have acted
 on it, so it may be sent again) or `Ambiguous` (the request was written and the answer is lost:
-the provider may have accepted it)."""
+the provider may have accepted it). The address is checked first (`cpaas.outbound`): a URL whose
+host is not public is refused as `NotSent`, and the connection goes to the checked address."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ import threading
 import time
 import urllib.parse
 
+from django.conf import settings
+
+from cpaas import outbound
+
 
 class NotSent(Exception):
     """The request did not reach the provider whole: safe to send again."""
+
+
+class Refused(NotSent):
+    """The URL's host is not a public address (SSRF): not sent, and asking again changes nothing."""
 
 
 class Ambiguous(Exception):
@@ -41,8 +50,16 @@ def call(
     if remaining <= 0:
         raise NotSent("no time left for the call")
     parts = urllib.parse.urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, parts.port, timeout=remaining)
+    try:  # a channel's API base is typed by a workspace admin: public addresses only (SSRF)
+        _, _, address = outbound.resolve_checked(
+            url,
+            allowed=outbound.networks(settings.CHANNELS_PROVIDER_ALLOWED_NETWORKS),
+            setting="CHANNELS_PROVIDER_ALLOWED_NETWORKS",
+        )
+    except outbound.Refused as exc:
+        raise Refused(str(exc)) from None
+    cls = outbound.PinnedHTTPS if parts.scheme == "https" else outbound.PinnedHTTP
+    conn = cls(parts.hostname, parts.port, timeout=remaining, address=address)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     watchdog = threading.Timer(remaining, _shut, [conn])
     watchdog.daemon = True

@@ -188,6 +188,8 @@ AXES_CLIENT_IP_CALLABLE = "cpaas.lockout.client_ip"
 AXES_VERBOSE = False
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Private networks a channel's provider API base may point at (CIDRs; public addresses always may).
+CHANNELS_PROVIDER_ALLOWED_NETWORKS = env.list("CHANNELS_PROVIDER_ALLOWED_NETWORKS", default=[])
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -28,3 +28,5 @@ REALTIME_RELAY_INTERVAL = 0.05
 
 # webhook.call refuses private and loopback addresses; the tests' fake servers listen on 127.0.0.1
 JOURNEYS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+# and the local servers that play providers too
+CHANNELS_PROVIDER_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]

@@ -1,23 +1,17 @@
 """webhook.call's HTTP request, made after the round that asked for it committed (never while
 holding a lock), then recorded as the enrolment's resume signal if it still waits for it.
 
-Against SSRF: the host is resolved at call time and every address it resolves to must be
-globally routable (not private, shared, loopback, link-local, unique-local, multicast, reserved
-or unspecified; an IPv6 form that embeds an IPv4 address, such as 6to4, NAT64 or IPv4-mapped, is
-judged by the IPv4 inside it) unless it is in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS` (CIDRs; tests allow 127.0.0.1). The connection is
-made to the address that was checked (no second lookup a rebinding DNS could answer
-differently), no proxy from the environment is used, and each redirect is checked the same way
-(at most 3). A refused call takes the failure exit with the reason."""
+Against SSRF: `cpaas.outbound` checks every address the host resolves to at call time (public
+only, unless in `JOURNEYS_WEBHOOK_ALLOWED_NETWORKS`; tests allow 127.0.0.1) and the connection
+goes to the checked address; no proxy from the environment is used, and each redirect (at most
+3) is checked the same way. A refused call takes the failure exit with the reason."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import http.client
-import ipaddress
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -27,7 +21,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cpaas import outbound
 from cpaas.jsoninput import json_parse
+from cpaas.outbound import Refused
 
 from ..models import Enrollment
 
@@ -52,87 +48,15 @@ def http_call(request: dict) -> dict:
     return result
 
 
-class Refused(Exception):
-    """The URL may not be called (scheme, or an address that is not public)."""
-
-
 def _allowed_networks() -> list:
-    return [
-        ipaddress.ip_network(n, strict=False)
-        for n in getattr(settings, "JOURNEYS_WEBHOOK_ALLOWED_NETWORKS", [])
-    ]
-
-
-# IPv6 forms that carry an IPv4 address. A host may route them to that IPv4 (a 6to4 or NAT64
-# gateway, a dual-stack socket), so they are judged by the IPv4 inside: Python calls 6to4 global
-# even when it wraps 127.0.0.1.
-NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # DNS64 answers these on IPv6-only hosts
-# Refused whatever they carry: NAT64's local-use prefix (RFC 8215, never global; its layout hides
-# the IPv4 around the u-octet), Teredo (relayed, its client IPv4 obfuscated), IPv4-compatible
-# (deprecated by RFC 4291) and IPv4-translated (SIIT) addresses.
-ALWAYS_REFUSED_V6 = [
-    ipaddress.ip_network(n) for n in ("64:ff9b:1::/48", "2001::/32", "::/96", "::ffff:0:0:0/96")
-]
-
-
-def _public(ip) -> bool:
-    """Globally routable (IANA's special-purpose ranges excluded: private, shared 100.64/10,
-    loopback, link-local, unique-local, documentation...) and not multicast; an IPv6 address
-    that embeds an IPv4 address is judged by that IPv4 address too."""
-    if ip.version == 6:
-        if any(ip in net for net in ALWAYS_REFUSED_V6):
-            return False
-        if ip.ipv4_mapped is not None:
-            return _public(ip.ipv4_mapped)
-        if ip in NAT64_WELL_KNOWN:
-            return _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if ip.sixtofour is not None and not _public(ip.sixtofour):
-            return False
-    special = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-    return ip.is_global and not special and not ip.is_unspecified
+    return outbound.networks(getattr(settings, "JOURNEYS_WEBHOOK_ALLOWED_NETWORKS", []))
 
 
 def resolve_checked(url: str) -> tuple[str, int, str]:
-    """(host, port, the address to connect to) for an http(s) URL whose host resolves only to
-    addresses that may be called; Refused otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused(f"refused: only http and https URLs can be called ({url[:80]})")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise Refused(f"could not resolve {parts.hostname}: {exc}") from exc
-    allowed = _allowed_networks()
-    addresses = []
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not _public(ip) and not any(ip in net for net in allowed):
-            raise Refused(
-                f"refused: {parts.hostname} resolves to {ip}, a private, loopback or link-local address "
-                "(allow it with JOURNEYS_WEBHOOK_ALLOWED_NETWORKS)"
-            )
-        addresses.append(str(ip))
-    return parts.hostname, port, addresses[0]
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, *args, address: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._address = address
-
-    def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, *args, address: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._address = address
-
-    def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the name is still verified
+    """(host, port, the address to connect to), or Refused: see cpaas.outbound."""
+    return outbound.resolve_checked(
+        url, allowed=_allowed_networks(), setting="JOURNEYS_WEBHOOK_ALLOWED_NETWORKS"
+    )
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -143,11 +67,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 def _opener(address: str):
     class HTTP(urllib.request.HTTPHandler):
         def http_open(self, req):
-            return self.do_open(functools.partial(_PinnedHTTP, address=address), req)
+            return self.do_open(functools.partial(outbound.PinnedHTTP, address=address), req)
 
     class HTTPS(urllib.request.HTTPSHandler):
         def https_open(self, req):
-            return self.do_open(functools.partial(_PinnedHTTPS, address=address), req, context=self._context)
+            return self.do_open(
+                functools.partial(outbound.PinnedHTTPS, address=address), req, context=self._context
+            )
 
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), HTTP, HTTPS, _NoRedirects)
 

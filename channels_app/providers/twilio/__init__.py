@@ -207,6 +207,8 @@ class TwilioProvider(Provider):
                 form["MediaUrl"] = content["media_url"]
         try:
             status, headers, body = self._call(channel, "POST", path, form, deadline=message.deadline)
+        except http.Refused as exc:
+            return SendResult.failed("refused", f"The channel's API base may not be called: {exc}.")
         except http.NotSent as exc:
             return SendResult.retry("network", f"Could not reach Twilio: {exc}")
         except http.Ambiguous as exc:

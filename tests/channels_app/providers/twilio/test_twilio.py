@@ -307,3 +307,27 @@ def test_a_call_keyed_digits_arrive_as_an_inbound_message_and_the_call_completes
 def test_a_send_at_a_fixed_time_is_repeatable(workspace, contact, twilio, fake):
     """Guard for the tests above: `at()` is a fixed clock, not the wall clock."""
     assert at(0) == dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    ["http://169.254.169.254/latest/meta-data", "http://10.0.0.5:8080", "http://[2002:7f00:1::1]:8080",
+     "http://[::ffff:192.168.1.1]", "http://[64:ff9b::a9fe:a9fe]"],
+)  # fmt: skip
+def test_an_api_base_on_a_private_address_is_refused_not_called(workspace, contact, twilio, api_base):
+    # a workspace admin types the API base: the dispatcher must not call into the private network
+    Channel.objects.filter(pk=twilio["sms"].pk).update(settings={"api_base": api_base})
+    message = send(workspace, contact)
+    drain(0)
+    m = fresh(message)
+    assert (m.status, m.error_code) == (S.FAILED, "refused")
+    assert "may not be called: refused:" in m.error_reason
+
+
+def test_the_provider_http_call_refuses_private_addresses_before_connecting():
+    import time
+
+    from channels_app.providers import http
+
+    with pytest.raises(http.Refused, match="resolves to 169.254.169.254"):
+        http.call("GET", "http://169.254.169.254/", headers={}, body=None, deadline=time.monotonic() + 2)
