@@ -24,6 +24,7 @@ from ..models import Message, Verification
 from ..services.messages import PREFERRED, message_send, message_send_batch
 from ..services.verify import (
     OVER_TEXT,
+    VerificationOver,
     VerificationRateLimited,
     verification_channel,
     verification_check,
@@ -360,6 +361,8 @@ class VerificationResendApi(APIView):
     @extend_schema(
         operation_id="verifications_resend",
         summary="Send a new code on the next channel",
+        description="429 with Retry-After inside the resend cooldown or after 5 codes; 404 for a "
+        "verification that is over (approved, expired, out of attempts, canceled).",
         parameters=[_id("verification_id", "Verification")],
         request=None,
         responses={200: VerificationOutputSerializer, **_errors(400, 401, 403, 404, 429)},
@@ -370,6 +373,8 @@ class VerificationResendApi(APIView):
             verification = verification_resend(verification=verification, now=timezone.now())
         except VerificationRateLimited as exc:
             raise _throttled(exc) from None
+        except VerificationOver as exc:
+            raise exceptions.NotFound(f"Verification {verification.pk}: {exc.messages[0]}") from None
         return Response(_verification_out(verification))
 
 

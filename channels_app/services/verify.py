@@ -154,7 +154,13 @@ def verification_start(
             raise ValidationError({"contact": [f"{contact.display_name} has no address for {first}."]})
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
-    country, prefix = start_check(workspace=workspace, address=address, client_ip=client_ip, now=now)
+    country, prefix = start_check(
+        workspace=workspace,
+        address=address,
+        client_ip=client_ip,
+        now=now,
+        fallbacks=[a for a in (contact_address(contact, k) for k in channels[1:]) if a],
+    )
     # one pending verification per address: starting again cancels the previous one
     for old in Verification.objects.filter(
         workspace=workspace, address=address, status=Verification.Status.PENDING
@@ -263,7 +269,8 @@ def verification_resend(*, verification: Verification, now: dt.datetime) -> Veri
     """A new code on the next channel of the order (the last one again at the end)."""
     verification = lock_refresh(verification)
     if verification.status != Verification.Status.PENDING or now >= verification.expires_at:
-        raise ValidationError({"verification": ["This verification is over; start a new one."]})
+        over = OVER.get(verification.status, "expired")
+        raise VerificationOver(f"This verification is over: {OVER_TEXT[over]}. Start a new one.", over)
     if verification.sends >= MAX_SENDS:
         wait = math.ceil((verification.expires_at - now).total_seconds())
         raise VerificationRateLimited(
@@ -288,6 +295,14 @@ def verification_resend(*, verification: Verification, now: dt.datetime) -> Veri
     _send(verification, code, index, now)
     verification.code_for_tests = code
     return verification
+
+
+class VerificationOver(ValidationError):
+    """A resend of a verification that is over (the API answers 404, like Twilio Verify)."""
+
+    def __init__(self, message: str, outcome: str):
+        super().__init__({"verification": [message]})
+        self.outcome = outcome
 
 
 OUTCOME_EVENT = "otp.check"  # the event a journey's otp.verify waits for

@@ -133,20 +133,24 @@ def start_check(
     address: str,
     client_ip: str | None,
     now: dt.datetime,
+    fallbacks: list[str] = (),
 ) -> tuple[str, str]:
-    """Raise when a verification to `address` may not start now; else its (country, prefix).
-    Cheapest refusal first: the country, then the limits, narrowest first."""
+    """Raise when a verification to `address` (and the `fallbacks` addresses its later channels
+    would reach) may not start now; else its (country, prefix), from the first phone number.
+    Cheapest refusal first: the countries, then the limits, narrowest first."""
     policy = verify_policy_get(workspace=workspace)
-    country, prefix = phone_facts(address)
-    if country and policy.countries and country not in policy.countries:
-        raise ValidationError(
-            {
-                "to": [
-                    f"Verifications to {_country_name(country)} are not enabled in this workspace "
-                    f"(allowed: {', '.join(policy.countries)}; Messages → Verify → Settings)."
-                ]
-            }
-        )
+    phones = [facts for facts in map(phone_facts, [address, *fallbacks]) if facts[1]]
+    for country, _ in phones:
+        if country and policy.countries and country not in policy.countries:
+            raise ValidationError(
+                {
+                    "to": [
+                        f"Verifications to {_country_name(country)} are not enabled in this workspace "
+                        f"(allowed: {', '.join(policy.countries)}; Messages → Verify → Settings)."
+                    ]
+                }
+            )
+    country, prefix = phones[0] if phones else ("", "")
     ours = Verification.objects.filter(workspace=workspace)
     last = ours.filter(address=address).order_by("-created_at", "-id").first()
     if last is not None and last.status != Verification.Status.APPROVED:  # a new code = a resend

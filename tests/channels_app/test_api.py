@@ -295,6 +295,9 @@ def test_a_finished_verification_answers_404_to_checks(api, workspace, contact):
         response = api.post(url, {"code": later}, format="json")
         assert response.status_code == 404, later
         assert error(response)["code"] == "not_found" and "approved" in error(response)["message"]
+    # nor can it send another code
+    resend = api.post(f"/api/v1/verifications/{body['id']}/resend/")
+    assert resend.status_code == 404 and "approved" in error(resend)["message"]
     # the record itself is still there to read
     assert api.get(f"/api/v1/verifications/{body['id']}/").json()["status"] == "approved"
     # out of attempts

@@ -211,3 +211,25 @@ def test_the_settings_page_shows_the_busiest_prefixes(admin_client, workspace):
     Verification.objects.update(created_at=dt.datetime.now(dt.UTC))
     page = admin_client.get(reverse("verification_settings")).content.decode()
     assert "+447911" in page
+
+
+def test_the_countries_cover_every_channel_of_the_order(workspace):
+    """A code that would reach a phone by fallback is checked like the first: starting by email
+    cannot send SMS or calls to a country the workspace does not verify (nor dodge the prefix
+    limit)."""
+    from tests.factories import ContactFactory
+
+    policy(workspace, countries=["GB"], per_prefix=1)
+    french = ContactFactory(workspace=workspace, email="jean@example.com", phone="+33612345678")
+    with pytest.raises(ValidationError) as exc:
+        verification_start(workspace=workspace, contact=french, channels=["email", "sms"], now=at(0))
+    assert "France" in exc.value.message_dict["to"][0]
+    verification_start(workspace=workspace, contact=french, channels=["email"], now=at(1))
+    first = ContactFactory(workspace=workspace, email="a@example.com", phone="+447400123456")
+    second = ContactFactory(workspace=workspace, email="b@example.com", phone="+447400123457")
+    verification = verification_start(
+        workspace=workspace, contact=first, channels=["email", "voice"], now=at(2)
+    )
+    assert verification.prefix == "+447400"
+    with pytest.raises(VerificationRateLimited):
+        verification_start(workspace=workspace, contact=second, channels=["email", "sms"], now=at(3))
