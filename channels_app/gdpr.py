@@ -14,7 +14,7 @@ MESSAGE_FIELDS = ("id", "kind", "direction", "address", "text", "content", "purp
                   "created_at", "sent_at", "delivered_at", "read_at", "failed_at", "error_code",
                   "error_reason", "consent_outcome", "consent_rule", "consent_reason")  # fmt: skip
 VERIFICATION_FIELDS = ("id", "address", "channels", "locale", "status", "attempts", "sends", "created_at",
-                       "expires_at", "approved_at")  # fmt: skip
+                       "expires_at", "approved_at", "client_ip", "country")  # fmt: skip
 
 
 def identifiers(contact) -> dict:

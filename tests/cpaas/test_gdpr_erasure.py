@@ -125,7 +125,9 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
         definition={"match": "all", "rules": [{"field": "email", "op": "neq", "value": EMAIL.lower()}]},
     )
     # an OTP
-    verification = verification_start(workspace=workspace, contact=contact, channels=["sms"], now=now)
+    verification = verification_start(
+        workspace=workspace, contact=contact, channels=["sms"], client_ip="198.51.100.23", now=now
+    )
     dispatch_pending(now=now + dt.timedelta(seconds=1))
     verification_check(verification=verification, code="000000", now=now + dt.timedelta(seconds=2))
     # they reply in the phone simulator, naming themselves
@@ -190,6 +192,7 @@ def test_export_holds_every_app_s_part(person, actor):
     assert any(h["status"] == "received" for m in messages for h in m["status_history"])
     (verification,) = sections["channels_app"]["verifications"]
     assert verification["address"] == PHONE and "code_hash" not in verification
+    assert verification["client_ip"] == "198.51.100.23"  # the IP it was asked from is theirs too
     (enrollment,) = sections["journeys"]["enrollments"]
     assert enrollment["journey__name"] == "Welcome" and enrollment["context"]["event"]["email"] == EMAIL
     assert [s["node_type"] for s in enrollment["steps"]][:2] == ["trigger.event", "message.send"]
