@@ -52,6 +52,24 @@ def networks(cidrs) -> list:
     return [ipaddress.ip_network(n, strict=False) for n in cidrs or []]
 
 
+def literal_problem(url: str, *, allowed: list) -> str | None:
+    """What is wrong with a URL before any lookup (for a form: scheme, a private IP literal,
+    localhost), or None. Host names are checked when called, by `resolve_checked`."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "Must be an http:// or https:// URL."
+    host = parts.hostname.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{parts.hostname} is this machine: only public addresses may be called."
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if not is_public(ip) and not any(ip in net for net in allowed):
+        return f"{ip} is a private, loopback or link-local address: only public addresses may be called."
+    return None
+
+
 def resolve_checked(url: str, *, allowed: list, setting: str) -> tuple[str, int, str]:
     """(host, port, the address to connect to) for an http(s) URL whose host resolves only to
     addresses that may be called; Refused otherwise (`setting` names the allowlist to extend)."""

@@ -3,10 +3,12 @@ workspace starts with."""
 
 from __future__ import annotations
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contacts.models import ChannelKind
+from cpaas import outbound
 from cpaas.audit import audit_record
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
@@ -58,6 +60,13 @@ def _clean(
         rate = None
     if not isinstance(settings, dict):
         errors["settings"] = ["Must be an object."]
+    elif settings.get("api_base"):
+        problem = outbound.literal_problem(
+            str(settings["api_base"]),
+            allowed=outbound.networks(django_settings.CHANNELS_PROVIDER_ALLOWED_NETWORKS),
+        )
+        if problem:
+            errors["settings"] = [f"api_base: {problem}"]
     if provider in PROVIDERS and get_provider(provider).needs_address and not (address or "").strip():
         errors["address"] = ["The sender's number, id or email address."]
     if errors:

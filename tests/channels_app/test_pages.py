@@ -2,6 +2,7 @@
 messages log with filters and a message's history, and the channels admin."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.urls import reverse
@@ -274,3 +275,19 @@ def test_simulator_posts_about_another_workspaces_contact_are_404(
 
 def test_the_simulator_never_opens_another_workspaces_contact(other_client, workspace, contact, other_admin):
     assert other_client.get(reverse("simulator"), {"contact": contact.pk}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    ["http://169.254.169.254/latest", "http://localhost:8080", "http://[::ffff:10.0.0.1]", "ftp://x"],
+)
+def test_a_private_api_base_is_a_field_error(admin_client, workspace, api_base):
+    response = admin_client.post(
+        reverse("channel_create") + "?provider=twilio",
+        {"provider": "twilio", "kind": "sms", "name": "Twilio", "address": "+447700900001",
+         "rate_limit_per_second": 10, "cred_account_sid": "AC0123456789abcdef0123456789abcdef",
+         "cred_auth_token": "supersecrettoken1234567890abcdef", "settings_json": json.dumps({"api_base": api_base})},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "api_base: " in response.content.decode()
+    assert not Channel.objects.filter(provider="twilio").exists()
