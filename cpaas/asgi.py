@@ -4,6 +4,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpaas.settings.dev")
 
+from django.conf import settings  # noqa: E402
+
+if not settings.configured:  # this process is the web server (not a test importing the app)
+    # PostgreSQL connections from a bounded pool: see DB_POOL in cpaas/settings/base.py
+    os.environ.setdefault("DB_POOL", "true")
+
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()

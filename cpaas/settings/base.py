@@ -110,12 +110,30 @@ SQLITE_OPTIONS = {
     "timeout": 20,
 }
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL connections are bounded in every process. The web process borrows them from a
+# psycopg pool (DB_POOL, which cpaas/asgi.py turns on): under ASGI each request runs in a new
+# thread, so kept per-thread connections piled up until PostgreSQL's 100 slots were gone and
+# requests failed with 500. With the pool a request waits for a free connection instead
+# (DB_POOL_TIMEOUT), so under load the app answers slower, not with errors. The loops and the
+# task worker run a fixed, small number of threads, each keeping one connection (CONN_MAX_AGE).
+DB_POOL = env.bool("DB_POOL", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
-    # django-q2's ORM broker opens a connection per poll without a kept connection.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DB_POOL:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them: "closing" gives one back
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "pool": {
+                "min_size": env.int("DB_POOL_MIN", default=2),
+                "max_size": env.int("DB_POOL_MAX", default=16),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=60.0),
+            },
+        }
+    else:
+        # django-q2's ORM broker opens a connection per poll without a kept connection.
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
