@@ -168,3 +168,14 @@ def test_a_bad_email_is_a_field_error(admin_client):
     response = admin_client.post(reverse("invitation_create"), {"email": "not-an-email", "role": "agent"})
     assert response.status_code == 400 and "Enter a valid email address" in response.content.decode()
     assert not Invitation.objects.exists()
+
+
+def test_log_in_from_the_invitation_comes_back_to_accept_it(invite, other_admin, workspace):
+    _, link = invite("someone@example.com", role="agent")
+    visitor = Client()
+    page = visitor.get(link).content.decode()
+    login_url = re.search(r'href="(/login/\?next=[^"]+)"', page).group(1)
+    response = visitor.post(login_url, {"username": other_admin.username, "password": "secret-pass-123"})
+    assert response.status_code == 302 and response["Location"] == link
+    assert visitor.post(link).status_code == 302
+    assert Membership.objects.get(workspace=workspace, user=other_admin).role == "agent"
