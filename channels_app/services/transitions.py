@@ -20,10 +20,13 @@ from ..models import Message, MessageStatusEvent
 S = Message.Status
 
 # source -> the statuses it may move to. Receipts may overtake the dispatcher's own record
-# (sending -> delivered); `unknown` is a provider call whose outcome we could not learn, settled
-# only by a receipt or by asking the provider; failed, blocked, read and received end a message.
+# (sending -> delivered), or find a message queued for a retry the provider turns out not to need
+# (an ambiguous answer from an idempotent provider that had in fact accepted it: the receipt is
+# the truth, and a delivered message is not claimed again); `unknown` is a provider call whose
+# outcome we could not learn, settled only by a receipt or by asking the provider; failed,
+# blocked, read and received end a message.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    S.QUEUED: frozenset({S.SENDING, S.DEFERRED, S.BLOCKED, S.FAILED}),
+    S.QUEUED: frozenset({S.SENDING, S.DEFERRED, S.BLOCKED, S.FAILED, S.SENT, S.DELIVERED, S.READ}),
     S.DEFERRED: frozenset({S.QUEUED, S.BLOCKED}),
     S.SENDING: frozenset({S.SENT, S.QUEUED, S.FAILED, S.UNKNOWN, S.DELIVERED, S.READ, S.DEFERRED, S.BLOCKED}),
     S.UNKNOWN: frozenset({S.SENT, S.DELIVERED, S.READ, S.FAILED}),

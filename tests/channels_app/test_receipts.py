@@ -183,3 +183,25 @@ def test_an_unknown_outcome_settled_as_failed_moves_the_chain_on(client, workspa
     sms = Message.objects.get(kind="sms")
     assert sms.fallback_of_id == wa.pk
     assert (sms.status, Channel.objects.get(pk=sms.channel_id).provider) == (S.QUEUED, "twilio")
+
+
+@override_settings(CHANNELS_RETRY_BASE_S=2.0)
+def test_a_receipt_for_a_message_queued_for_a_retry_settles_it_and_it_is_not_sent_again(
+    workspace, contact, monkeypatch
+):
+    from channels_app.models import SandboxDelivery
+
+    monkeypatch.setattr(dispatch.random, "random", lambda: 1.0)  # the retry comes at 2 s
+    # given the sandbox (idempotent) took the message but its answer was lost: a retry is queued
+    message = send(workspace, contact, options={"sandbox": {"answer_lost_times": 1, "receipt_delay_s": 1}})
+    drain(0)
+    assert (fresh(message).status, fresh(message).error_code) == (S.QUEUED, "timeout")
+    # when its delivery receipt comes before the retry
+    drain(1)
+    # then it is delivered, and the retry never happens
+    assert fresh(message).status == S.DELIVERED
+    drain(2)
+    drain(60)
+    m = fresh(message)
+    assert (m.status, m.attempts) == (S.DELIVERED, 1)
+    assert SandboxDelivery.objects.filter(reference=m.reference).count() == 1

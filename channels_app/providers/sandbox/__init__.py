@@ -9,6 +9,8 @@ It can be told, per channel (`Channel.settings["sandbox"]`) or per message
     fail_times: 2          the first 2 attempts answer 503 (transient), then it accepts
     rate_limit_times: 1    the first attempt answers 429 with Retry-After: 1
     timeout_times: 1       the first attempt times out (transient; no real wait)
+    answer_lost_times: 1   the first attempt is received but its answer is lost (ambiguous: the
+                           sandbox is idempotent, so it is sent again and received once)
     receipt: "delivered" | "failed" | "none"     what the receipt says (none: never comes)
     receipt_delay_s: 1.0   how long after acceptance the receipt comes
     receipt_error: "30005" the error code of a failed receipt
@@ -126,7 +128,12 @@ class SandboxProvider(Provider):
                     receipt_due_at=None if receipt == "none" else now + dt.timedelta(seconds=delay),
                 )
             )
-            results.append(SendResult.accepted(m.reference))
+            if m.attempt <= int(b.get("answer_lost_times", 0)):
+                results.append(
+                    SendResult.unknown("timeout", "Sandbox: took the message; the answer was lost.")
+                )
+            else:
+                results.append(SendResult.accepted(m.reference))
         if accepted:
             # Autocommit, like a provider's own database: what it received stays received even
             # if the dispatcher dies before it records the answer.
