@@ -39,8 +39,6 @@ from .verify_policy import (
     verify_policy_get,
 )
 
-__all__ = ["VerificationRateLimited", "verification_check", "verification_resend", "verification_start"]
-
 CODE_LENGTH = (4, 10)
 EXPIRY_S = (60, 3600)
 FALLBACK_AFTER_S = (5, 600)
