@@ -54,8 +54,11 @@ class Pace:
         if n >= 20:  # small rounds are mostly fixed costs
             self.per_item = 0.7 * self.per_item + 0.3 * seconds / n
 
+    def cost(self, n: int) -> float:
+        return n * self.per_item
+
     def lead(self, n: int) -> float:
-        return n * self.per_item * SAFETY + MARGIN_S
+        return self.cost(n) * SAFETY + MARGIN_S
 
 
 PACE = Pace()
@@ -91,11 +94,12 @@ def storm_due(now: dt.datetime) -> dt.datetime | None:
     if _counted[0] != first or time.monotonic() - _counted[2] > RECOUNT_S:  # not at every round
         window = _timers(now).filter(due_at__lte=first + dt.timedelta(seconds=WINDOW_S)).order_by()
         _counted = (first, window[: settings.JOURNEYS_ENGINE_AHEAD_BATCH].count(), time.monotonic())
-    if _counted[1] < min(STORM, settings.JOURNEYS_ENGINE_AHEAD_BATCH) or (
-        (first - now).total_seconds() > PACE.lead(_counted[1])
-    ):
+    left, count = (first - now).total_seconds(), _counted[1]
+    if count < min(STORM, settings.JOURNEYS_ENGINE_AHEAD_BATCH):
         return None
-    return first
+    # even when it may not be ready in time, preparing it at once puts more of it nearer the
+    # instant than ordinary rounds after it would (and the rest of the engine goes on)
+    return first if left <= PACE.lead(count) else None
 
 
 def kick(now: dt.datetime) -> list:
@@ -137,8 +141,10 @@ def run_ahead(*, first: dt.datetime) -> tuple[int, list]:
 
     started = time.monotonic()
     with transaction.atomic():
-        enrollments = claim(
-            first + dt.timedelta(seconds=WINDOW_S), settings.JOURNEYS_ENGINE_AHEAD_BATCH, PURE_TIMER
+        enrollments = claim(  # that window only: overdue timers are ordinary rounds' work
+            first + dt.timedelta(seconds=WINDOW_S),
+            settings.JOURNEYS_ENGINE_AHEAD_BATCH,
+            PURE_TIMER & Q(due_at__gte=first),
         )
         if not enrollments:
             return 0, []

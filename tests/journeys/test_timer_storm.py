@@ -143,7 +143,7 @@ def test_only_pure_timers_of_a_storm_are_prepared_ahead(workspace, publish):
     due = now + dt.timedelta(seconds=2)
     # a reply wait's timeout is decided at its deadline: the reply may still come
     waiting_at_w(workspace, journey, 600, due, wait_kind="reply")
-    soon = due - dt.timedelta(seconds=0.1)  # well within the lead
+    soon = due - dt.timedelta(seconds=ahead.PACE.lead(600) / 2)  # within the lead, in time
     assert ahead.storm_due(soon) is None
     assert ahead.run_ahead(first=due) == (0, [])
     Enrollment.objects.filter(journey=journey).update(wait_kind="timer")
@@ -165,3 +165,15 @@ def test_a_storm_far_ahead_waits_until_its_lead(workspace, publish, settings):
     waiting_at_w(workspace, journey, 600, due)
     assert ahead.storm_due(now) is None  # 600 timers cost far less than 30 s
     assert ahead.storm_due(due - dt.timedelta(seconds=ahead.PACE.lead(600) / 2)) == due
+    # late for the lead, it still starts at once (nearer the instant than rounds after it)
+    assert ahead.storm_due(due - dt.timedelta(seconds=ahead.PACE.cost(600) / 2)) == due
+
+
+def test_overdue_timers_are_left_to_ordinary_rounds(workspace, publish):
+    journey = publish(STORM_GRAPH)
+    due = timezone.now() + dt.timedelta(seconds=0.5)
+    waiting_at_w(workspace, journey, 600, due)
+    late = list(Enrollment.objects.filter(journey=journey).values_list("pk", flat=True)[:100])
+    Enrollment.objects.filter(pk__in=late).update(due_at=due - dt.timedelta(seconds=5))
+    assert ahead.run_ahead(first=due)[0] == 500
+    assert not Enrollment.objects.filter(pk__in=late).exclude(status="waiting").exists()
