@@ -36,5 +36,7 @@ urlpatterns = [
     ),
 ]
 
-handler404 = "cpaas.views.not_found"
+handler400 = "cpaas.views.bad_request"
 handler403 = "cpaas.views.forbidden"
+handler404 = "cpaas.views.not_found"
+handler500 = "cpaas.views.server_error"

@@ -10,9 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from . import lockout, services
+from .api.middleware import api_error, is_api
 from .forms import ApiTokenForm, InvitationForm, MembershipForm, WorkspaceForm, apply_errors
 from .models import ApiToken, AuditEntry, Invitation, Membership
 from .tenancy import SESSION_KEY, Actor, workspace_required
@@ -231,7 +233,21 @@ def audit_list(request):
     return TemplateResponse(request, template, context)
 
 
+def bad_request(request, exception=None):
+    if is_api(request):
+        return api_error(request, 400, exception)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    if is_api(request):
+        return api_error(request, 500)
+    return defaults.server_error(request)
+
+
 def not_found(request, exception=None):
+    if is_api(request):
+        return api_error(request, 404, exception)
     return render(
         request,
         "cpaas/error.html",
@@ -245,6 +261,8 @@ def not_found(request, exception=None):
 
 
 def forbidden(request, exception=None):
+    if is_api(request):
+        return api_error(request, 403, exception)
     return render(
         request,
         "cpaas/error.html",

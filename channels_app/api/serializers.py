@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from contacts.api.serializers import AwareDateTimeField, ErrorSerializer, StrictInputSerializer  # noqa: F401
 from contacts.models import ChannelKind
+from cpaas.api.common import OutputModelSerializer
 
 from ..models import Channel, Message, MessageStatusEvent, Verification, VerifyPolicy
 
@@ -61,7 +62,7 @@ def _text(help_text: str):
     return serializers.CharField(read_only=True, help_text=help_text)
 
 
-class MessageOutputSerializer(serializers.ModelSerializer):
+class MessageOutputSerializer(OutputModelSerializer):
     kind = _text(KINDS)
     status = _text(", ".join(Message.Status.values))
     direction = _text("out or in")
@@ -84,7 +85,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class MessageStatusEventSerializer(serializers.ModelSerializer):
+class MessageStatusEventSerializer(OutputModelSerializer):
     class Meta:
         model = MessageStatusEvent
         fields = ["status", "at", "source", "applied", "error_code", "detail"]
@@ -165,7 +166,7 @@ class MessageBatchOutputSerializer(serializers.Serializer):
     skipped = BatchSkipSerializer(many=True)
 
 
-class ChannelOutputSerializer(serializers.ModelSerializer):
+class ChannelOutputSerializer(OutputModelSerializer):
     kind = _text(KINDS)
     status = _text("active or disabled")
     credentials = serializers.SerializerMethodField(help_text="Masked: never shown in full.")
@@ -217,7 +218,7 @@ class VerificationCheckInputSerializer(StrictInputSerializer):
     code = serializers.CharField(max_length=12, allow_blank=True)
 
 
-class VerificationOutputSerializer(serializers.ModelSerializer):
+class VerificationOutputSerializer(OutputModelSerializer):
     status = _text(", ".join(Verification.Status.values))
     contact_id = serializers.IntegerField()
     channel = serializers.SerializerMethodField(help_text="The kind the code was last sent on.")

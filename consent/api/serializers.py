@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from contacts.api.serializers import AwareDateTimeField, ErrorSerializer, StrictInputSerializer
 from contacts.models import ChannelKind
+from cpaas.api.common import OutputModelSerializer
 
 from ..models import ConsentEvent, ConsentRecord, KeywordAction, LawfulBasis, Method, Status, Suppression
 
@@ -55,7 +56,7 @@ STATUS_HELP = f"One of {', '.join(Status.values)}."
 BASIS_HELP = f"One of {', '.join(LawfulBasis.values)}, or empty."
 
 
-class ConsentRecordSerializer(serializers.ModelSerializer):
+class ConsentRecordSerializer(OutputModelSerializer):
     channel = serializers.CharField(source="channel_kind")
     status = serializers.CharField(help_text=STATUS_HELP)
     lawful_basis = serializers.CharField(help_text=BASIS_HELP)
@@ -66,7 +67,7 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
                   "expires_at", "revoked_at", "updated_at", "last_event_id"]  # fmt: skip
 
 
-class ConsentEventSerializer(serializers.ModelSerializer):
+class ConsentEventSerializer(OutputModelSerializer):
     channel = serializers.CharField(source="channel_kind")
     contact_id = serializers.IntegerField()
     evidence = serializers.SerializerMethodField()
@@ -154,7 +155,7 @@ class CheckOutputSerializer(serializers.Serializer):
     decisions = DecisionSerializer(many=True)
 
 
-class SuppressionSerializer(serializers.ModelSerializer):
+class SuppressionSerializer(OutputModelSerializer):
     channel = serializers.CharField(source="channel_kind", help_text="Empty: every channel.")
     contact_id = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(help_text=f"One of {', '.join(Suppression.Reason.values)}.")

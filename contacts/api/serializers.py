@@ -10,7 +10,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from contacts.models import ADDRESS_KINDS, ChannelKind, Contact, Event
-from cpaas.api.common import ErrorSerializer  # noqa: F401  (re-exported: apps above import it from here)
+from cpaas.api.common import (
+    ErrorSerializer,  # noqa: F401  (re-exported: apps above import it from here)
+    OutputModelSerializer,
+)
 
 CHANNELS = ", ".join(ChannelKind.values)
 
@@ -81,7 +84,7 @@ class ContactInputSerializer(StrictInputSerializer):
     vulnerability_note = _text()
 
 
-class ContactOutputSerializer(serializers.ModelSerializer):
+class ContactOutputSerializer(OutputModelSerializer):
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     addresses = serializers.DictField(child=serializers.CharField())
     attributes = serializers.DictField()
@@ -171,7 +174,7 @@ class EventBatchInputSerializer(serializers.Serializer):
     events = EventInputSerializer(many=True, help_text="At most 1,000 events.")
 
 
-class EventOutputSerializer(serializers.ModelSerializer):
+class EventOutputSerializer(OutputModelSerializer):
     contact = serializers.IntegerField(source="contact_id", read_only=True, help_text="Contact id.")
     properties = serializers.DictField()
 

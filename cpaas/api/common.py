@@ -1,6 +1,7 @@
 """What every app's API views share: the documented error responses (one error body, see
 errors.py), validated input, pages, and the Idempotency-Key header."""
 
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -85,3 +86,31 @@ def idempotency_key_merged(data: dict, request, *, max_length: int = 200) -> dic
             raise serializers.ValidationError({"Idempotency-Key": [f"At most {max_length} characters."]})
         data["idempotency_key"] = header
     return data
+
+
+class OutputModelSerializer(serializers.ModelSerializer):
+    """A model's output whose published schema admits what its rows hold. DRF drops `allow_blank`
+    from read-only fields and fields declared by hand know nothing of the column, so an unset
+    choice ("") broke its enum, an empty email its format, and a NULL id its non-null type. Every
+    field read straight from a column takes the column's null and blank."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        # "" is a valid empty value of these columns but not a valid email/URL in the schema
+        models.EmailField: serializers.CharField,
+        models.URLField: serializers.CharField,
+    }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        columns = {f.attname: f for f in self.Meta.model._meta.concrete_fields}
+        columns.update({f.name: f for f in self.Meta.model._meta.concrete_fields})
+        for name, field in fields.items():
+            column = columns.get(field.source or name)
+            if column is None or getattr(field, "many", False):
+                continue
+            if column.null:
+                field.allow_null = True
+            if column.blank and isinstance(field, serializers.CharField | serializers.ChoiceField):
+                field.allow_blank = True
+        return fields

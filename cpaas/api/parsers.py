@@ -7,10 +7,21 @@ from rest_framework import exceptions, parsers
 from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The body is too large."
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        raw = stream.read() if stream is not None else b""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # also when no Content-Length announced it
+        raw = (stream.read() if limit is None else stream.read(limit + 1)) if stream is not None else b""
+        if limit is not None and len(raw) > limit:
+            from .middleware import too_large_message  # not at import: DRF's settings import us
+
+            raise PayloadTooLarge(too_large_message())
         try:
             if encoding.lower().replace("-", "") != "utf8":
                 raw = raw.decode(encoding)

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from contacts.api.serializers import StrictInputSerializer
+from cpaas.api.common import OutputModelSerializer
 
 from ..models import AudienceRun, Enrollment, Journey, JourneyVersion, Step
 from ..templates_catalogue import TEMPLATES
@@ -30,7 +31,7 @@ class JourneyInputSerializer(StrictInputSerializer):
     )
 
 
-class JourneyOutputSerializer(serializers.ModelSerializer):
+class JourneyOutputSerializer(OutputModelSerializer):
     live_version = serializers.IntegerField(source="live_version.number", allow_null=True, default=None)
     status = serializers.CharField(help_text="draft, live, paused or archived")
     rules = serializers.SerializerMethodField()
@@ -64,7 +65,7 @@ class PublishInputSerializer(StrictInputSerializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class VersionOutputSerializer(serializers.ModelSerializer):
+class VersionOutputSerializer(OutputModelSerializer):
     author = serializers.CharField(source="author.username", allow_null=True, default=None)
 
     class Meta:
@@ -93,7 +94,7 @@ class StartInputSerializer(StrictInputSerializer):
     idempotency_key = serializers.CharField(required=False, max_length=100, allow_blank=True)
 
 
-class RunOutputSerializer(serializers.ModelSerializer):
+class RunOutputSerializer(OutputModelSerializer):
     percent = serializers.IntegerField()
     status = serializers.CharField(help_text="queued, running, done or failed")
     source = serializers.CharField(help_text="segment, date or contacts")
@@ -104,13 +105,13 @@ class RunOutputSerializer(serializers.ModelSerializer):
                   "created_at", "started_at", "finished_at"]  # fmt: skip
 
 
-class StepOutputSerializer(serializers.ModelSerializer):
+class StepOutputSerializer(OutputModelSerializer):
     class Meta:
         model = Step
         fields = ["node", "node_type", "exit", "at", "detail"]
 
 
-class EnrollmentOutputSerializer(serializers.ModelSerializer):
+class EnrollmentOutputSerializer(OutputModelSerializer):
     journey = serializers.IntegerField(source="journey_id")
     version = serializers.IntegerField(source="version.number", allow_null=True,
                                        help_text="The version number; null for an editor test run")  # fmt: skip

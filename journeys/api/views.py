@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from contacts.models import Contact, Segment
 from contacts.validation import normalize_phone
+from cpaas.api.common import ErrorDetailSerializer
 from cpaas.api.common import body as _body
 from cpaas.api.common import error_responses as _errors
 from cpaas.api.pagination import Pagination
@@ -41,8 +42,11 @@ VIEW, EDIT, PUBLISH = "journeys.view", "journeys.edit", "journeys.publish"
 
 
 class PublishRefusedSerializer(serializers.Serializer):
-    error = serializers.DictField()
-    problems = ProblemSerializer(many=True)
+    """The one error body; a graph with problems (code invalid_graph) lists them in `problems`.
+    Other refusals (nothing to publish, an archived journey, a bad body) have no `problems`."""
+
+    error = ErrorDetailSerializer()
+    problems = ProblemSerializer(many=True, required=False, help_text="Only when code is invalid_graph.")
 
 
 def _journey(request, pk) -> Journey:
