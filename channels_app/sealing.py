@@ -47,7 +47,7 @@ class SealedUnreadable(Exception):
 
 def sealed_spent(message_ids: list[int]) -> None:
     """Clear the sealed secrets of these messages where no send can need them any more: not
-    waiting to be (re)sent, and no fallback still to come from them (fallback_next moves the
+    waiting to be (re)sent or for its outcome, and no fallback still to come from them (fallback_next moves the
     secrets to the next message itself)."""
     from .models import Message
 
@@ -55,5 +55,6 @@ def sealed_spent(message_ids: list[int]) -> None:
         return
     S = Message.Status
     Message.objects.filter(pk__in=message_ids, fallback_deadline__isnull=True).exclude(sealed="").exclude(
-        status__in=(S.QUEUED, S.DEFERRED, S.SENDING)
+        # unknown: a receipt may still say it failed, and its fallback then needs the secret
+        status__in=(S.QUEUED, S.DEFERRED, S.SENDING, S.UNKNOWN)
     ).update(sealed="")

@@ -205,3 +205,37 @@ def test_a_receipt_for_a_message_queued_for_a_retry_settles_it_and_it_is_not_sen
     m = fresh(message)
     assert (m.status, m.attempts) == (S.DELIVERED, 1)
     assert SandboxDelivery.objects.filter(reference=m.reference).count() == 1
+
+
+@override_settings(CHANNELS_SEND_DEADLINE_S=0.5)
+def test_an_otp_whose_first_send_is_unknown_then_failed_falls_back_with_the_real_code(
+    client, workspace, contact, twilio, fake
+):
+    from django.utils import timezone
+
+    from channels_app.services.verify import verification_start
+
+    # given an OTP by WhatsApp then SMS, and Twilio resetting the WhatsApp call after taking it
+    fake.fault = "reset"
+    verification = verification_start(
+        workspace=workspace, contact=contact, channels=["whatsapp", "sms"], now=at(0)
+    )
+    drain(0)
+    wa = Message.objects.get(kind="whatsapp")
+    assert wa.status == "unknown"
+    fake.fault = ""
+    # when Twilio says, later, that WhatsApp could not deliver it
+    body = urllib.parse.urlencode(
+        {
+            "MessageSid": "SM" + "9" * 32,
+            "MessageStatus": "undelivered",
+            "ErrorCode": "63016",
+            "AccountSid": ACCOUNT_SID,
+        }
+    )
+    signed_post(client, twilio["whatsapp"], "status", body, query=f"ref={wa.reference}")
+    dispatch.dispatch_pending(now=timezone.now())
+    # then the SMS carries the same real code (the secret was kept while the outcome was unknown)
+    sms = fake.messages()[-1]
+    assert sms["To"] == contact.phone
+    assert verification.code_for_tests in sms["Body"]
