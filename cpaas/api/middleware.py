@@ -1,6 +1,7 @@
 """Keeps the API's one error body (cpaas.api.errors) for answers Django gives outside DRF's views:
 no route (404), a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413), too many fields (400), a crash
-(500), a CSRF refusal, and DEBUG's technical pages. Pages keep their HTML errors."""
+(500), a CSRF refusal, and DEBUG's technical pages. Pages keep their HTML errors. A NUL character
+in the path or the query is refused here once, for every view (a 400, not a database error)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ def api_error(request, status: int, exception: Exception | None = None) -> JsonR
     return JsonResponse(error_body(code, message), status=status)
 
 
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+
+
 class ApiErrorMiddleware:
     """Outermost: refuses an over-large body before anything reads it, and turns any error answer
     under /api/ that is not JSON into the error body (keeping Allow, Retry-After, ...)."""
@@ -67,6 +74,10 @@ class ApiErrorMiddleware:
         length, limit = request.META.get("CONTENT_LENGTH") or "", settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and length.isdigit() and int(length) > limit:
             return api_error(request, 413)
+        if _has_nul(request):
+            # no text column can hold it (PostgreSQL refuses it outright): say so, whatever reads it
+            message = "The path or a query parameter contains the NUL character (%00)."
+            return JsonResponse(error_body("validation_error", message), status=400)
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
             "application/json"

@@ -86,3 +86,13 @@ def test_a_body_without_a_length_is_bounded_too():
     with pytest.raises(APIException) as caught:
         JSONParser().parse(io.BytesIO(b'{"a": "' + b"x" * 2000 + b'"}'), "application/json", {})
     assert caught.value.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/contacts/by-external-id/a%00b/", "/api/v1/journeys/?status=a%00b", "/api/v1/contacts/?a%00=1"],
+)
+def test_a_nul_in_the_path_or_query_is_a_400_on_every_database(client, api_token, path):
+    response = client.get(path, **auth(api_token))
+    assert response.status_code == 400 and error_of(response)["code"] == "validation_error"
+    assert "NUL" in error_of(response)["message"]
