@@ -504,6 +504,7 @@ def _free_text_fields(model) -> list:
         f
         for f in model._meta.concrete_fields
         if isinstance(f, models.CharField | models.TextField | models.JSONField)
+        and not (isinstance(f, models.CharField) and (f.max_length or 0) < 7)  # a code, not text
         and not f.primary_key
         and not f.unique
         and not f.choices
@@ -521,7 +522,11 @@ def _sweep(subject: Subject) -> dict[str, int]:
     # A first cut in SQL that both databases run (PostgreSQL's regex, the REGEXP function Django
     # gives SQLite); Python's matcher decides. A phone's digits may be split by separators.
     literals = [s for s in subject.strong if not _looks_like_phone(s) and (len(s) >= 5 or "@" in s)]
-    phones = ["[^0-9]{0,4}".join(re.sub(r"\D", "", s)[-8:]) for s in subject.strong if _looks_like_phone(s)]
+    # (its last two digits first: LIKE is cheap, SQLite's REGEXP calls Python for every row)
+    phones = {
+        (digits[-2:], "[^0-9]{0,4}".join(digits[-8:]))
+        for digits in (re.sub(r"\D", "", s) for s in subject.strong if _looks_like_phone(s))
+    }
     if not (literals or phones):
         return {}
     swept = {}
@@ -536,8 +541,10 @@ def _sweep(subject: Subject) -> dict[str, int]:
             for alias in texts:
                 for literal in literals:
                     query |= models.Q(**{f"{alias}__icontains": literal})
-                for pattern in phones:
-                    query |= models.Q(**{f"{alias}__regex": pattern})
+                for last, pattern in phones:
+                    query |= models.Q(**{f"{alias}__contains": last}) & models.Q(
+                        **{f"{alias}__regex": pattern}
+                    )
             names = [f.attname for f in fields]
             rows = (
                 model._default_manager.filter(**{path: subject.workspace_id}).annotate(**texts).filter(query)
