@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from cpaas.gdpr import Subject, register
 
-from .models import Channel, Message, MessageStatusEvent, SandboxDelivery, Verification
+from .models import Channel, Message, MessageStatusEvent, PendingReceipt, SandboxDelivery, Verification
 
 MESSAGE_FIELDS = ("id", "kind", "direction", "address", "text", "content", "purpose", "origin", "status",
                   "created_at", "sent_at", "delivered_at", "read_at", "failed_at", "error_code",
@@ -51,6 +51,7 @@ def erase(subject: Subject) -> dict:
     contact = subject.contact
     messages = Message.objects.filter(contact=contact)
     sent = list(messages.values_list("pk", "reference", "address"))
+    provider_ids = [pid for pid in messages.values_list("provider_message_id", flat=True) if pid]
     verifications = Verification.objects.filter(contact=contact)
     subject.rows_erased(Verification, verifications.values_list("pk", flat=True))
     subject.rows_erased(Message, [pk for pk, _, _ in sent])
@@ -62,6 +63,11 @@ def erase(subject: Subject) -> dict:
     # (only channels of the sandbox have SandboxDelivery rows: no need to name it)
     channels = Channel.objects.filter(workspace_id=subject.workspace_id)
     addresses = {address for _, _, address in sent if address} | set(subject.strong)
+    # Receipts for their messages that came before the send was recorded.
+    pending = PendingReceipt.objects.filter(channel__workspace_id=subject.workspace_id).filter(
+        Q(reference__in=[reference for _, reference, _ in sent]) | Q(provider_message_id__in=provider_ids)
+    )
+    pending_count = pending.delete()[0]
     deliveries, _ = (
         SandboxDelivery.objects.filter(channel__in=channels)
         .filter(
@@ -69,7 +75,12 @@ def erase(subject: Subject) -> dict:
         )
         .delete()
     )
-    return {"messages": message_count, "verifications": verification_count, "sandbox_deliveries": deliveries}
+    return {
+        "messages": message_count,
+        "verifications": verification_count,
+        "sandbox_deliveries": deliveries,
+        "pending_receipts": pending_count,
+    }
 
 
 register(
@@ -77,7 +88,7 @@ register(
     export=export,
     erase=erase,
     covers=[Message, MessageStatusEvent, Verification],
-    copies=[SandboxDelivery],
+    copies=[SandboxDelivery, PendingReceipt],
     not_personal={Channel: "its address is the workspace's own sender number or address"},
     identifiers=identifiers,
 )

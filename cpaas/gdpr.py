@@ -138,8 +138,13 @@ def personal_markers(model) -> list[str]:
             continue
         if not getattr(f, "concrete", False):
             continue
+        numeric = isinstance(
+            f, models.IntegerField | models.FloatField | models.DecimalField | models.BooleanField
+        )
         if _CONTACT_ID_NAME.search(f.name):
             found.append(f"contact id column ({f.name})")
+        elif numeric:  # a limit such as per_ip, not an address
+            continue
         elif _ADDRESS_NAME.search(f.name):
             found.append(f"address column ({f.name})")
         elif isinstance(f, models.BinaryField | models.FileField):

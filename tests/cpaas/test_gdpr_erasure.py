@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from channels_app.models import Message, SandboxDelivery, Verification
+from channels_app.models import Message, PendingReceipt, SandboxDelivery, Verification
 from consent.models import ConsentImport, Suppression
 from contacts import imports
 from contacts.models import Contact, ContactImport
@@ -164,6 +164,12 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
         stopped=now,
         success=False,
     )
+    # a receipt that came before its send was recorded
+    outbound = Message.objects.filter(contact=contact, direction="out").first()
+    PendingReceipt.objects.create(
+        channel=outbound.channel, reference=outbound.reference, status="read", at=now, received_at=now,
+        source="receipt",
+    )  # fmt: skip
     # everything happened: both directions, the provider's copy, steps, realtime pushes
     assert set(Message.objects.filter(contact=contact).values_list("direction", flat=True)) == {"in", "out"}
     assert SandboxDelivery.objects.filter(to_address=PHONE).count() >= 3
@@ -270,6 +276,7 @@ def test_erasure_leaves_no_phone_email_or_name_in_any_table(person, actor, works
     assert leftovers([PHONE], EMAIL, [FIRST, LAST, EXTERNAL_ID, "psid-zeb-5521"]) == []
     # what stays: the suppression hashes, and the bystander's lines in both uploads
     assert Suppression.objects.filter(reason="erasure").count() == 3
+    assert not PendingReceipt.objects.exists()
     contact_csv = bytes(ContactImport.objects.get().content).decode()
     assert "CUST-1,07911 000777,Olive,Otherton,olive@example.net" in contact_csv
     assert contact_csv.splitlines()[0] == "external_id,phone,first_name,last_name,email"

@@ -84,3 +84,10 @@ def test_another_app_may_not_cover_a_model_for_its_owner(monkeypatch):
     assert gdpr.coverage_problems() == [
         "channels_app.Verification is registered by consent/gdpr.py; its own app channels_app must."
     ]
+
+
+def test_numbers_named_like_addresses_are_limits_not_addresses():
+    from channels_app.models import Verification, VerifyPolicy
+
+    assert gdpr.personal_markers(VerifyPolicy) == []  # per_ip, per_number: counts
+    assert "address column (client_ip)" in gdpr.personal_markers(Verification)
