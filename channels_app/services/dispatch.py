@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F, Q
 
+from cpaas.loops import DATABASE_ERRORS
+
 from .. import conf, consent_gate, live, sealing
 from ..models import Channel, ChannelBucket, Message
 from ..providers import all_providers, get_provider
@@ -221,6 +223,8 @@ def _hand_over(provider, channel: Channel, outs: list[Outbound], now: dt.datetim
         if provider.batch:
             return provider.send_batch(channel, outs, now)
         return [provider.send(channel, outs[0])]
+    except DATABASE_ERRORS:  # our database (the sandbox writes to it), not the provider: the
+        raise  # dispatcher's loop reconnects; the claims come back when their lease runs out
     except Exception as exc:  # a provider bug must not strand messages in `sending`
         log.exception("provider %s failed on a call", provider.name)
         # it may have sent before it broke: ambiguous, never repeated on a non-idempotent provider

@@ -78,3 +78,40 @@ def test_the_dispatcher_waits_out_a_lost_database_and_then_sends(workspace, tmp_
     assert "Traceback" not in log, log[-3000:]
     # and a clean stop removes its heartbeat
     assert not Heartbeat.objects.filter(kind="dispatcher", pid=dispatcher.pid).exists()
+
+
+def test_a_backend_terminated_in_the_middle_of_a_dispatch_round_does_not_stop_the_dispatcher(
+    workspace, tmp_path
+):
+    """The connection dies while the round writes what the provider accepted: the dispatcher
+    lives on, and the claimed messages are taken again when their lease runs out (the sandbox
+    is idempotent by reference), so each is delivered exactly once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a terminated backend is a PostgreSQL fault")
+    Channel.objects.filter(workspace=workspace, kind="sms").update(rate_limit_per_second=10000)
+    contacts = ContactFactory.create_batch(100, workspace=workspace)
+    log_path = tmp_path / "dispatcher.log"
+    # given 100 queued messages and the provider's delivery table locked, so the round's write
+    # of what the provider accepted waits where we can see it
+    send(workspace, contacts, "hello")
+    with faults.table_locked(SandboxDelivery._meta.db_table):
+        dispatcher = start_dispatcher(log_path, PGAPPNAME=APP, CHANNELS_LEASE_S=2, CHANNELS_SEND_DEADLINE_S=1)
+        try:
+            # when an administrator terminates the dispatcher's backend while it waits
+            faults.terminate(faults.wait_for_backend(APP, waiting_on_lock=True))
+            time.sleep(0.3)
+        except BaseException:
+            os.killpg(dispatcher.pid, signal.SIGKILL)
+            raise
+    try:
+        # then the dispatcher lives on and every message is delivered, once
+        assert wait_for(lambda: dispatcher.poll() is not None or SandboxDelivery.objects.count() == 100)
+        assert dispatcher.poll() is None, log_path.read_text()[-3000:]
+    finally:
+        if dispatcher.poll() is None:
+            os.killpg(dispatcher.pid, signal.SIGTERM)
+        dispatcher.wait(timeout=30)
+    per_message = SandboxDelivery.objects.values("reference").annotate(n=Count("id"))
+    assert len(per_message) == 100 and {row["n"] for row in per_message} == {1}
+    incident = [line for line in log_path.read_text().splitlines() if "database unavailable" in line]
+    assert len(incident) == 1, log_path.read_text()[-3000:]
