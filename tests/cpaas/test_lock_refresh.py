@@ -76,3 +76,14 @@ def test_enrollment_cancel_changes_the_callers_enrollment(workspace, admin_user)
     enrollment = Enrollment.objects.get()
     enrollment_cancel(enrollment=enrollment, actor=actor, reason="asked")
     assert enrollment.status == "cancelled" and enrollment.end_reason == "asked"
+
+
+def test_consent_import_start_changes_the_callers_import(workspace):
+    from consent.services.imports import consent_import_start, consent_import_upload
+    from tests.consent.test_imports import GOOD
+
+    consent_import = consent_import_upload(
+        workspace=workspace, actor=Actor.system(), filename="c.csv", content=GOOD.encode()
+    )
+    consent_import_start(consent_import=consent_import, actor=Actor.system())
+    assert consent_import.status != "uploaded"
