@@ -556,12 +556,11 @@ def _sweep(subject: Subject) -> dict[str, int]:
             )
             count = 0
             for row in rows.values(model._meta.pk.attname, *names).iterator():
-                if not any(subject.mentions(row[name]) for name in names):
-                    continue  # the first cut matched something else
-                changes = {name: subject.scrub(row[name]) for name in names}
-                changes = {name: value for name, value in changes.items() if value != row[name]}
-                model._default_manager.filter(pk=row[model._meta.pk.attname]).update(**changes)
-                count += 1
+                # only the values that quote them: another person's row keeps its own name
+                changes = {name: subject.scrub(row[name]) for name in names if subject.mentions(row[name])}
+                if changes:  # else the first cut matched something else
+                    model._default_manager.filter(pk=row[model._meta.pk.attname]).update(**changes)
+                    count += 1
             if count:
                 swept[model._meta.label] = count
     return swept

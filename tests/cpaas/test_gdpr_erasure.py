@@ -321,6 +321,10 @@ def test_what_others_wrote_about_the_person_loses_them_in_this_workspace_only(
     event_record(
         workspace=workspace, contact=bystander, name="referral", properties={"friend": EMAIL.lower()}
     )
+    # a namesake here who gave them as an emergency contact: keeps their own name
+    namesake_here = ContactFactory(
+        workspace=workspace, first_name=FIRST, phone="+447911000999", attributes={"emergency": NATIONAL}
+    )
     # another workspace (another controller) knows the same person: its data is its own
     namesake = ContactFactory(workspace=other_workspace, first_name=FIRST, last_name=LAST, phone=PHONE)
     event_record(workspace=other_workspace, contact=namesake, name="signup", properties={"email": EMAIL})
@@ -329,7 +333,9 @@ def test_what_others_wrote_about_the_person_loses_them_in_this_workspace_only(
         contact=person, actor=actor, reason="Art. 17", confirmation="ERASE", at=timezone.now()
     )
 
-    assert done["cpaas"]["swept"] == {"channels_app.Message": 1, "contacts.Event": 2}
+    assert done["cpaas"]["swept"] == {"channels_app.Message": 1, "contacts.Event": 2, "contacts.Contact": 1}
+    namesake_here.refresh_from_db()
+    assert (namesake_here.first_name, namesake_here.attributes) == (FIRST, {"emergency": "[erased]"})
     said = Message.objects.get(contact=bystander, direction="in")
     assert said.text == "My neighbour [erased] [erased] is on [erased]"
     assert bystander.events.get(name="referral").properties == {"friend": "[erased]"}
