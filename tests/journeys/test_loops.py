@@ -129,6 +129,22 @@ def test_the_engine_stops_the_spam_loop_after_the_bound_with_the_reason(
     assert failed == 1
 
 
+def test_the_canvas_node_shows_the_failure_and_its_contacts_the_reason(
+    workspace, actor, fire, engine, contact, monkeypatch, admin_client
+):
+    from django.urls import reverse
+
+    journey = publish_unvalidated(monkeypatch, workspace, actor, spam_loop())
+    fire(contact, "signup")
+    engine()
+    counts = admin_client.get(reverse("editor_counts", args=[journey.pk])).json()["counts"]
+    assert counts["send"]["failed"] == 1
+    page = admin_client.get(reverse("editor_contacts", args=[journey.pk]), {"node": "send"})
+    assert "loop guard: entered &#x27;send&#x27; 10 times without waiting" in page.content.decode()
+    history = admin_client.get(reverse("contact_detail", args=[contact.pk])).content.decode()
+    assert "loop guard: entered &#x27;send&#x27; 10 times without waiting" in history
+
+
 def test_the_bound_holds_across_rounds_and_engine_processes(
     workspace, actor, fire, contact, monkeypatch, settings
 ):
