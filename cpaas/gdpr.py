@@ -106,7 +106,7 @@ def registrations() -> dict[str, Registration]:
         autodiscover_modules("gdpr")
         _discovered = True
     order = {config.label: index for index, config in enumerate(apps.get_app_configs())}
-    return {name: _registry[name] for name in sorted(_registry, key=lambda name: order[name])}
+    return {name: _registry[name] for name in sorted(_registry, key=lambda name: order.get(name, len(order)))}
 
 
 # --- coverage: every model that holds contact data is some app's business ---------------------
@@ -180,7 +180,12 @@ def coverage_problems() -> list[str]:
     A model related to Contact holds the person's own rows, so it must be in `covers`."""
     owner: dict[str, tuple[str, str]] = {}
     problems = []
+    labels = {config.label for config in apps.get_app_configs()}
     for reg in registrations().values():
+        if reg.app not in labels:
+            problems.append(
+                f"register('{reg.app}'): not an app label (erasure order follows INSTALLED_APPS)."
+            )
         for kind in ("covers", "copies", "not_personal", "unswept"):
             for label in getattr(reg, kind):
                 if kind != "unswept":
