@@ -31,17 +31,35 @@ RECEIPT_STATUSES = frozenset({S.SENT, S.DELIVERED, S.READ, S.FAILED})
 PENDING_KEEP = dt.timedelta(days=7)  # a receipt no message claims in a week is not ours
 
 
+# what applying a receipt reads of a message (not its content: a tick applies a thousand)
+MATCH_FIELDS = (
+    "id",
+    "workspace_id",
+    "contact_id",
+    "channel_id",
+    "status",
+    "reference",
+    "provider_message_id",
+    "fallback_chain",
+    "fallback_after_s",
+)
+
+
 def _match(channel: Channel, updates: list[StatusUpdate]) -> dict[str, Message]:
+    """Messages by `id:<provider id>` and `ref:<reference>`; the reference is only looked up
+    for receipts the provider's id did not find (one query when the ids are known)."""
     ids = {u.provider_message_id for u in updates if u.provider_message_id}
-    refs = {u.reference for u in updates if u.reference}
     found: dict[str, Message] = {}
     if ids:
-        for m in Message.objects.filter(channel=channel, provider_message_id__in=ids, direction="out"):
+        for m in Message.objects.filter(channel=channel, provider_message_id__in=ids, direction="out").only(
+            *MATCH_FIELDS
+        ):
             found[f"id:{m.provider_message_id}"] = m
+    refs = {u.reference for u in updates if u.reference and f"id:{u.provider_message_id}" not in found}
     if refs:
         for m in Message.objects.filter(
             workspace_id=channel.workspace_id, reference__in=refs, direction="out"
-        ):
+        ).only(*MATCH_FIELDS):
             found[f"ref:{m.reference}"] = m
     return found
 
