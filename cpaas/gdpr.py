@@ -13,16 +13,19 @@ knowing them:
                                           # what the covered rows say)
         not_personal={Channel: "the sender's own address"},
         identifiers=lambda contact: {"strong": [...], "names": [...]},
+        unswept={ConsentEvent: "append-only"},  # never rewritten by the final sweep
     )
 
 tests/cpaas/test_gdpr_registry.py introspects every model of every project app and fails when one
-that holds contact data (a relation to Contact, a contact id, an address column, an uploaded
-file) is in no app's `covers`/`copies`, or is covered by another app than its own.
+that holds contact data (a relation to Contact, directly or through another row; a contact id; an
+address, file or payload column) is in no app's `covers`/`copies`/`not_personal`, or is covered
+by another app than its own.
 
 Erasure builds one `Subject` (every form of the person's identifiers, gathered from every app)
-and runs the erasers in reverse registration order (apps above first, contacts near last since
-it deletes the contact row, cpaas last since it scrubs the audit log of every row the others
-erased), all in one transaction with one audit entry that holds no personal data."""
+and runs the erasers in reverse INSTALLED_APPS order (apps above first, contacts near last since
+it deletes the contact row, cpaas last: it scrubs the audit log of every row the others erased,
+then sweeps the free text of every table of the workspace for what still quotes the person), all
+in one transaction with one audit entry that holds no personal data."""
 
 from __future__ import annotations
 
