@@ -1,9 +1,10 @@
 """The one place channels_app talks to the consent registry (consent.services): every send asks
-`check` / `check_many`; accepted sends and inbound messages are reported back; inbound text goes
-through the keyword service first. No consent rule lives here.
+`check` / `check_many` when it is queued, and the dispatcher asks again, in batch, when it hands
+claimed messages over (`handover`); accepted sends and inbound messages are reported back;
+inbound text goes through the keyword service first. No consent rule lives here.
 
-If the registry is not installed (a checkout without consent.services), sends are allowed with
-rule "consent_registry_missing", and the message says so."""
+The registry is imported directly: there is no fallback. A checkout where consent.services does
+not import cannot queue or hand over anything (the import error stops the process at start)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.db.models import F, Q
+
+from consent import services
+from consent.models import SentBy
+from cpaas.models import Workspace
+
+from .models import Message
+
 log = logging.getLogger(__name__)
+S = Message.Status
 
 
 @dataclass(frozen=True)
@@ -21,17 +32,6 @@ class Verdict:
     rule: str = ""
     reason: str = ""
     defer_until: dt.datetime | None = None
-
-
-MISSING = Verdict("allow", "consent_registry_missing", "The consent registry is not installed.")
-
-
-def _services():
-    try:
-        from consent import services
-    except ImportError:
-        return None
-    return services if hasattr(services, "check_many") else None
 
 
 def _verdict(decision) -> Verdict:
@@ -44,59 +44,177 @@ def _verdict(decision) -> Verdict:
 
 
 def check(
-    contact, kind: str, purpose: str, at: dt.datetime, *, is_template: bool = False, automated: bool = True
+    contact,
+    kind: str,
+    purpose: str,
+    at: dt.datetime,
+    *,
+    is_template: bool = False,
+    sent_by: str = SentBy.AUTOMATION,
 ) -> Verdict:
-    services = _services()
-    if services is None:
-        return MISSING
-    return _verdict(services.check(contact, kind, purpose, at, is_template=is_template, automated=automated))
+    return _verdict(services.check(contact, kind, purpose, at, is_template=is_template, sent_by=sent_by))
 
 
 def check_many(
-    contacts, kind: str, purpose: str, at: dt.datetime, *, is_template: bool = False, automated: bool = True
+    contacts,
+    kind: str,
+    purpose: str,
+    at: dt.datetime,
+    *,
+    is_template: bool = False,
+    sent_by: str = SentBy.AUTOMATION,
 ) -> dict:
-    contacts = list(contacts)
-    services = _services()
-    if services is None:
-        return {c.pk: MISSING for c in contacts}
-    decisions = services.check_many(contacts, kind, purpose, at, is_template=is_template, automated=automated)
+    decisions = services.check_many(
+        list(contacts), kind, purpose, at, is_template=is_template, sent_by=sent_by
+    )
     return {pk: _verdict(d) for pk, d in decisions.items()}
+
+
+# --- hand-over ------------------------------------------------------------------------------------
+
+# A deferral that would not move the message forward (a decision without a time, or one in the
+# past) is retried this much later, never at once.
+MIN_DEFER = dt.timedelta(seconds=60)
+
+
+def handover(messages: list[Message], *, now: dt.datetime, token: str) -> list[Message]:
+    """Decide again for messages the dispatcher claimed (status `sending`, claim `token`), just
+    before they go: what leaves is what consent allows at this moment. Returns the messages that
+    may go, in order. The others are settled here, guarded by the claim: blocked (with the
+    decision's rule and reason; a fallback chain moves on) or deferred to the decision's time.
+    Allowed sends of a purpose with a frequency cap hold a reservation in the registry's ledger
+    until `sends_released` gives it back. The contacts' facts come joined to the claimed messages (`with_contact_facts`); the registry
+    decides in a few queries per (kind, purpose, template, sender kind) group."""
+    if not messages:
+        return []
+    contacts = _facts(messages)
+    sends = [
+        services.SendRequest(
+            ref=m.reference,
+            contact=contacts[m.contact_id],
+            channel_kind=m.kind,
+            purpose=m.purpose,
+            is_template="template" in m.content,
+            sent_by=m.sent_by,
+        )
+        for m in messages
+    ]
+    decisions = services.decide_sends(sends, now)
+    allowed, refused = [], []
+    for m in messages:
+        (allowed if decisions[m.reference].outcome == "allow" else refused).append(m)
+    if refused:
+        _refuse(refused, {m.reference: _verdict(decisions[m.reference]) for m in refused}, now, token)
+    return allowed
+
+
+def with_contact_facts(queryset):
+    """The dispatcher's query of claimed messages, with what a consent decision reads about each
+    contact joined in: the decision at hand-over then costs no query for contacts."""
+    return queryset.annotate(**{f"consent_{f}": F(f"contact__{f}") for f in services.FACT_FIELDS})
+
+
+def _facts(messages: list[Message]) -> dict:
+    if not hasattr(messages[0], "consent_timezone"):  # not read through with_contact_facts
+        return services.contact_facts(m.contact_id for m in messages)
+    workspaces = {w.pk: w for w in Workspace.objects.filter(pk__in={m.workspace_id for m in messages})}
+    facts = {}
+    for m in messages:
+        if m.contact_id not in facts:
+            values = [getattr(m, f"consent_{f}") for f in services.FACT_FIELDS]
+            facts[m.contact_id] = services.ContactFacts(
+                m.contact_id, m.workspace_id, *values, workspace=workspaces[m.workspace_id]
+            )
+    return facts
+
+
+@transaction.atomic
+def _refuse(messages: list[Message], verdicts: dict[str, Verdict], now: dt.datetime, token: str) -> None:
+    """Settle what consent no longer allows, through the message state machine, guarded by the
+    claim (a receipt or a recovery that got there first wins)."""
+    from .services import transitions
+    from .services.fallback import after_blocked
+
+    ours = Q(status=S.SENDING, claim_token=token)
+    blocked = []
+    for m in messages:
+        v = verdicts[m.reference]
+        consent = {
+            "consent_outcome": v.outcome,
+            "consent_rule": v.rule[:60],
+            "consent_reason": v.reason[:500],
+        }
+        if v.outcome == "defer":
+            until = v.defer_until if v.defer_until and v.defer_until > now else now + MIN_DEFER
+            transitions.transition(
+                ids=[m.pk],
+                to=S.DEFERRED,
+                at=now,
+                source="consent",
+                guard=ours,
+                event_code=v.rule,
+                detail=f"at hand-over, until {until.isoformat()}: {v.reason}",
+                due_at=until,
+                **consent,
+            )
+        elif transitions.transition(
+            ids=[m.pk],
+            to=S.BLOCKED,
+            at=now,
+            source="consent",
+            guard=ours,
+            error=("consent", v.reason),
+            event_code=v.rule,
+            detail=f"at hand-over: {v.reason}",
+            **consent,
+        ):
+            m.status = S.BLOCKED
+            blocked.append(m)
+    after_blocked([Message.objects.get(pk=m.pk) for m in blocked if m.fallback_chain], now=now)
+    log.info("consent at hand-over: %s refused (%s blocked)", len(messages), len(blocked))
+
+
+def sends_released(messages) -> None:
+    """Messages that did not go after all (failed, put back for a retry): their cap places are
+    given back."""
+    by_workspace = defaultdict(list)
+    for m in messages:
+        by_workspace[m.workspace_id].append(m.reference)
+    for workspace_id, refs in by_workspace.items():
+        services.sends_released(workspace_id=workspace_id, message_refs=refs)
 
 
 def sends_recorded(messages, at: dt.datetime) -> None:
     """Report messages a provider accepted (frequency caps count them). Only (purpose, kind)
-    pairs that some cap of the workspace counts are reported: the registry's ledger is written
-    one row at a time, which the dispatcher's batches cannot afford for every message."""
-    services = _services()
-    if services is None or not messages:
+    pairs that some cap of the workspace counts are reported; a message that reserved its place
+    at hand-over is already in the ledger (the same ref counts once)."""
+    if not messages:
         return
     from consent.selectors import policy_for
-    from contacts.models import Contact
     from cpaas.models import Workspace
 
     groups = defaultdict(list)
     for m in messages:
-        groups[(m.workspace_id, m.purpose, m.kind)].append(m)
-    policies = {}
-    for (workspace_id, purpose, kind), group in groups.items():
-        if workspace_id not in policies:
-            policies[workspace_id] = policy_for(workspace=Workspace(pk=workspace_id))
-        if not policies[workspace_id].caps_for(purpose, kind):
-            continue
-        for m in group:
-            services.send_recorded(
-                contact=Contact(pk=m.contact_id, workspace_id=workspace_id),
-                channel_kind=kind,
-                purpose=purpose,
-                at=at,
-                message_ref=m.reference,
-            )
+        groups[m.workspace_id].append(m)
+    for workspace_id, group in groups.items():
+        policy = policy_for(workspace=Workspace(pk=workspace_id))
+        sends = [
+            {
+                "contact_id": m.contact_id,
+                "channel_kind": m.kind,
+                "purpose": m.purpose,
+                "at": at,
+                "message_ref": m.reference,
+            }
+            for m in group
+            if policy.caps_for(m.purpose, m.kind)
+        ]
+        if sends:
+            services.sends_recorded(workspace_id=workspace_id, sends=sends)
 
 
 def inbound_recorded(contact, kind: str, at: dt.datetime) -> None:
-    services = _services()
-    if services is not None:
-        services.inbound_recorded(contact=contact, channel_kind=kind, at=at)
+    services.inbound_recorded(contact=contact, channel_kind=kind, at=at)
 
 
 @dataclass(frozen=True)
@@ -114,8 +232,7 @@ class KeywordOutcome:
 def keyword_handle(
     *, contact, kind: str, text: str, at: dt.datetime, inbound_message_id: str
 ) -> KeywordOutcome:
-    services = _services()
-    if services is None or not text:
+    if not text:
         return KeywordOutcome()
     result = services.inbound_keyword(
         contact=contact, channel_kind=kind, text=text, at=at, inbound_message_id=inbound_message_id

@@ -9,6 +9,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from consent.models import SentBy
 from contacts.models import ChannelKind, Contact
 from cpaas.models import Workspace
 
@@ -141,6 +142,9 @@ class Message(models.Model):
     purpose = models.CharField(max_length=32, default=Purpose.TRANSACTIONAL)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.API)
     origin_ref = models.CharField(max_length=120, blank=True, help_text="e.g. journey 4 / node otp")
+    # Consent decides a person's reply differently from automation (vulnerable customers, quiet
+    # hours), at queue time and again at hand-over.
+    sent_by = models.CharField(max_length=10, choices=SentBy.choices, default=SentBy.AUTOMATION)
     # The journey that sent it (an id, not a foreign key: journeys sits above channels_app);
     # indexed with the status for the journey's "messages by status". Editor test runs leave it
     # empty, so they are never counted.

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 WORKSPACE_QUIET_START = dt.time(21, 0)
 WORKSPACE_QUIET_END = dt.time(8, 0)
 WHATSAPP_WINDOW = dt.timedelta(hours=24)
+# A person (an agent) may answer inside quiet hours only a conversation the customer started this
+# recently: Regulation F's official interpretation of 12 CFR 1006.6(b)(1) lets a collector respond
+# at an inconvenient time to a communication the consumer initiated at that time, not later.
+# Django setting CONSENT_CONVERSATION_WINDOW_S overrides it (docs/consent.md).
+CONVERSATION_WINDOW = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)

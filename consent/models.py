@@ -43,6 +43,14 @@ class Method(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class SentBy(models.TextChoices):
+    """Who sends a message: check() decides differently for each (vulnerable customers, quiet
+    hours); an opt-out binds both."""
+
+    AUTOMATION = "automation", "Automation (journey, API, campaign)"
+    PERSON = "person", "A person (agent reply)"
+
+
 class ActorType(models.TextChoices):
     USER = "user", "User"
     TOKEN = "token", "API token"

@@ -75,6 +75,7 @@ SEND_FIELDS = (
     "fallback_chain",
     "fallback_after_s",
     "purpose",
+    "sent_by",
     "text",
     "direction",
     "status",
@@ -238,7 +239,11 @@ def dispatch_batch(*, now: dt.datetime, limit: int | None = None) -> int:
     if not claimed.count:
         return 0
     clock = _Clock(now)
-    messages = list(Message.objects.filter(claim_token=claimed.token, status=S.SENDING).only(*SEND_FIELDS))
+    # --- consent at hand-over (owned by consent_gate): refused messages are settled there ---
+    claimed_rows = Message.objects.filter(claim_token=claimed.token, status=S.SENDING).only(*SEND_FIELDS)
+    messages = list(consent_gate.with_contact_facts(claimed_rows))
+    messages = consent_gate.handover(messages, now=now, token=claimed.token)
+    # ---
     by_channel: dict[int, list[Message]] = defaultdict(list)
     for m in messages:
         by_channel[m.channel_id].append(m)
@@ -363,6 +368,15 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
             event=False,
             provider_message_id=F("reference"),
         )
+    # cap places reserved at hand-over go back for what did not go (an unknown outcome keeps its
+    # place: it may have gone)
+    consent_gate.sends_released(
+        [
+            m
+            for m, r in zip(messages, results, strict=True)
+            if not r.ok and not (r.ambiguous and not provider.idempotent)
+        ]
+    )
     if sent:
         status.pending_receipts_apply(now=now, channel=channel, messages=sent)
     after_failed(failed, now=now)
@@ -451,11 +465,11 @@ def deferred_release(*, now: dt.datetime, limit: int = 500) -> int:
             return 0
         groups: dict[tuple, list[Message]] = defaultdict(list)
         for m in due:
-            groups[(m.kind, m.purpose, "template" in m.content)].append(m)
+            groups[(m.kind, m.purpose, "template" in m.content, m.sent_by)].append(m)
         allowed, blocked = [], []
-        for (kind, purpose, is_template), group in groups.items():
+        for (kind, purpose, is_template, sent_by), group in groups.items():
             verdicts = consent_gate.check_many(
-                [m.contact for m in group], kind, purpose, now, is_template=is_template
+                [m.contact for m in group], kind, purpose, now, is_template=is_template, sent_by=sent_by
             )
             for m in group:
                 v = verdicts[m.contact_id]

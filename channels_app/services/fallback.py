@@ -81,6 +81,7 @@ def fallback_next(*, message: Message, now: dt.datetime, reason: str) -> Message
                 fallback=chain,
                 fallback_after_s=message.fallback_after_s,
                 shared_content=True,
+                sent_by=message.sent_by,
                 now=now,
             )
         except ValidationError as exc:  # content this kind cannot carry

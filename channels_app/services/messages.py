@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from consent.models import SentBy
 from contacts.models import Contact
 from cpaas.audit import audit_record
 from cpaas.models import Workspace
@@ -29,6 +30,7 @@ from .pipeline import (  # noqa: F401  (PREFERRED and channel_resolve are part o
     channel_resolve,
     clean_key,
     clean_purpose,
+    clean_sent_by,
     send_many,
     when,
 )
@@ -83,10 +85,12 @@ def message_send(
     actor: Actor | None = None,
     reply_to: Message | None = None,
     consent_exempt: str = "",
+    sent_by: str = SentBy.AUTOMATION,
     now: dt.datetime | None = None,
 ) -> Message:
     """Store one outbound message (queued, deferred or blocked, as consent decides). The same
-    idempotency key again returns the first message and sends nothing."""
+    idempotency key again returns the first message and sends nothing. `sent_by="person"`
+    marks a person's reply (an agent): consent decides it as one, now and at hand-over."""
     now = when(now)
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
@@ -107,6 +111,7 @@ def message_send(
         fallback_after_s=fallback_after_s,
         consent_exempt=consent_exempt,
         shared_content=True,
+        sent_by=clean_sent_by(sent_by),
         now=now,
     )
     if sent.skipped:

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from consent.models import SentBy
 from contacts.models import ChannelKind, Contact
 from cpaas.models import Workspace
 
@@ -108,14 +109,16 @@ def channel_resolve(*, workspace: Workspace, contact: Contact, spec, channels=No
 
 def clean_purpose(purpose) -> str:
     """The registry knows the workspace's purposes (built-in and custom) and refuses unknown
-    ones in check(); without it only the built-in purposes are accepted."""
+    ones in check()."""
     if not isinstance(purpose, str) or not purpose or len(purpose) > 32:
         raise ValidationError({"purpose": [f"A purpose such as {', '.join(Purpose.values)}."]})
-    if consent_gate._services() is None and purpose not in Purpose.values:
-        raise ValidationError(
-            {"purpose": [f"Unknown purpose '{purpose}' (one of {', '.join(Purpose.values)})."]}
-        )
     return purpose
+
+
+def clean_sent_by(sent_by) -> str:
+    if sent_by not in SentBy.values:
+        raise ValidationError({"sent_by": [f"One of: {', '.join(SentBy.values)}."]})
+    return sent_by
 
 
 def clean_fallback(chain, fallback_after_s, first_kind: str) -> tuple[list[str], int | None]:
@@ -205,6 +208,7 @@ def _row(*, workspace, draft, channel, address, cleaned, common, chain, after, v
         purpose=common["purpose"],
         origin=common["origin"],
         origin_ref=common["origin_ref"][:120],
+        sent_by=common["sent_by"],
         journey_id=common["journey_id"],
         status=status,
         status_changed_at=now,
@@ -265,6 +269,7 @@ def send_many(
     fallback_after_s: int | None = None,
     consent_exempt: str = "",
     shared_content: bool = False,
+    sent_by: str = SentBy.AUTOMATION,
     now: dt.datetime,
 ) -> Sent:
     """Store the drafts' messages (queued, deferred or blocked, as consent decides) in a bounded
@@ -273,7 +278,8 @@ def send_many(
     A draft whose idempotency key was used before is not stored again (`Sent.existing`).
     `consent_exempt` names the one kind of send that does not ask consent: the reply the
     registry's keyword service returns (a STOP confirmation must reach a contact who just opted
-    out)."""
+    out). `sent_by` says whether a person (an agent's reply) or automation sends: consent decides
+    each by its own rules, now and at hand-over."""
     if options is not None and not isinstance(options, dict):
         raise ValidationError({"options": ["Must be an object."]})
     keys = [d.key for d in drafts if d.key]
@@ -288,6 +294,7 @@ def send_many(
         "origin_ref": origin_ref,
         "journey_id": journey_id,
         "options": options,
+        "sent_by": sent_by,
     }
     channels = active_channels(workspace)
     skipped: dict[int, ValidationError] = {}
@@ -338,7 +345,12 @@ def send_many(
                 verdicts = {d.contact.pk: verdict for d, _ in pairs}
             else:
                 verdicts = consent_gate.check_many(
-                    [d.contact for d, _ in pairs], resolved.kind, purpose, now, is_template=is_template
+                    [d.contact for d, _ in pairs],
+                    resolved.kind,
+                    purpose,
+                    now,
+                    is_template=is_template,
+                    sent_by=sent_by,
                 )
             for draft, cleaned in pairs:
                 message, evs = _row(

@@ -3,7 +3,19 @@
 from consent.services import check, check_many, inbound_keyword, inbound_recorded, send_recorded
 """
 
-from .decisions import Decision, check, check_many, quiet_until, wall_to_instant
+from .decisions import (
+    FACT_FIELDS,
+    ContactFacts,
+    Decision,
+    SendRequest,
+    check,
+    check_many,
+    contact_facts,
+    conversation_window,
+    decide_sends,
+    quiet_until,
+    wall_to_instant,
+)
 from .keywords import KeywordResult, inbound_keyword, keyword_match, keyword_normalise
 from .policies import (
     cap_delete,
@@ -17,16 +29,29 @@ from .policies import (
     reply_save,
 )
 from .records import consent_change, export_recorded, record_fold, records_rebuild
-from .suppression import inbound_recorded, send_recorded, sends_recorded, suppression_add, suppression_lift
+from .suppression import (
+    inbound_recorded,
+    send_recorded,
+    sends_recorded,
+    sends_released,
+    suppression_add,
+    suppression_lift,
+)
 
 __all__ = [
+    "ContactFacts",
+    "FACT_FIELDS",
     "Decision",
     "KeywordResult",
+    "SendRequest",
     "cap_delete",
     "cap_save",
     "check",
     "check_many",
+    "contact_facts",
     "consent_change",
+    "conversation_window",
+    "decide_sends",
     "export_recorded",
     "inbound_keyword",
     "inbound_recorded",
@@ -44,6 +69,7 @@ __all__ = [
     "reply_save",
     "send_recorded",
     "sends_recorded",
+    "sends_released",
     "suppression_add",
     "suppression_lift",
     "wall_to_instant",

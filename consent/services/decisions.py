@@ -1,10 +1,12 @@
 """The one decision every send goes through: `check()` for one contact, `check_many()` for
 thousands in a bounded number of queries. Rules apply in this order, the first that does not
 allow decides: address, suppression, consent or lawful basis, WhatsApp window, quiet hours
-(defer), frequency cap (defer), vulnerability."""
+(defer), frequency cap (defer), vulnerability. `decide_sends()` is the dispatcher's form: one
+decision per message at hand-over, reserving frequency-cap places."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import zoneinfo
@@ -12,7 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import BooleanField, F, Func
 from django.utils import timezone
 
@@ -21,11 +25,45 @@ from cpaas.models import Workspace
 
 from .. import selectors
 from ..addresses import contact_hash
-from ..defaults import WHATSAPP_WINDOW
-from ..models import ConsentRecord, InboundRecord, SendRecord, Status, Suppression
+from ..defaults import CONVERSATION_WINDOW, WHATSAPP_WINDOW
+from ..models import ConsentRecord, InboundRecord, SendRecord, SentBy, Status, Suppression
 
 UTC = dt.UTC
 ALLOW, DENY, DEFER = "allow", "deny", "defer"
+
+
+@dataclass(slots=True)
+class ContactFacts:
+    """What a decision reads about a contact, for callers that decide for thousands a second
+    (the dispatcher): the same attributes as a Contact, without building model instances."""
+
+    pk: int
+    workspace_id: int
+    phone: str | None
+    email: str
+    addresses: dict
+    timezone: str
+    is_vulnerable: bool
+    language: str
+    workspace: Workspace | None = None
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+# The Contact fields a decision reads (ContactFacts' fields after pk and workspace_id, in order).
+FACT_FIELDS = ("phone", "email", "addresses", "timezone", "is_vulnerable", "language")
+
+
+def contact_facts(contact_ids) -> dict[int, ContactFacts]:
+    """{id: ContactFacts} for these contacts, in two queries whatever their number."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    rows = list(Contact.objects.filter(InValues("id", ids)).values_list("id", "workspace_id", *FACT_FIELDS))
+    workspaces = {w.pk: w for w in Workspace.objects.filter(pk__in={r[1] for r in rows})}
+    return {r[0]: ContactFacts(*r, workspace=workspaces[r[1]]) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -170,6 +208,22 @@ def _validate(channel_kind: str, at: dt.datetime) -> None:
         raise ValidationError({"at": ["Give an aware datetime (with a time zone)."]})
 
 
+def _sent_by(sent_by: str | None, automated: bool | None) -> str:
+    """`automated` is the older spelling of `sent_by` (True = automation, False = a person)."""
+    if sent_by is None:
+        sent_by = SentBy.AUTOMATION if automated in (None, True) else SentBy.PERSON
+    if sent_by not in SentBy.values:
+        raise ValidationError(
+            {"sent_by": [f"Unknown sender kind '{sent_by}'. Use one of: {', '.join(SentBy.values)}."]}
+        )
+    return sent_by
+
+
+def conversation_window() -> dt.timedelta:
+    seconds = getattr(settings, "CONSENT_CONVERSATION_WINDOW_S", None)
+    return CONVERSATION_WINDOW if seconds is None else dt.timedelta(seconds=float(seconds))
+
+
 def check(
     contact: Contact,
     channel_kind: str,
@@ -178,11 +232,19 @@ def check(
     *,
     is_template: bool = False,
     sender: str = "",
-    automated: bool = True,
+    sent_by: str | None = None,
+    automated: bool | None = None,
 ) -> Decision:
     """May this message go to this contact now? See the module docstring for the rules."""
     return check_many(
-        [contact], channel_kind, purpose, at, is_template=is_template, sender=sender, automated=automated
+        [contact],
+        channel_kind,
+        purpose,
+        at,
+        is_template=is_template,
+        sender=sender,
+        sent_by=sent_by,
+        automated=automated,
     )[contact.pk]
 
 
@@ -194,10 +256,12 @@ def check_many(
     *,
     is_template: bool = False,
     sender: str = "",
-    automated: bool = True,
+    sent_by: str | None = None,
+    automated: bool | None = None,
 ) -> dict[int, Decision]:
     """check() for many contacts of one workspace: {contact id: Decision}. The number of queries
-    does not depend on the number of contacts (about eight)."""
+    does not depend on the number of contacts (about eight). Reserves nothing: a preview, or a
+    decision at queue time; the dispatcher decides again with `decide_sends`."""
     _validate(channel_kind, at)
     contacts = list(contacts)
     if not contacts:
@@ -205,12 +269,128 @@ def check_many(
     if len({c.workspace_id for c in contacts}) > 1:
         raise ValueError("check_many decides for the contacts of one workspace at a time.")
     workspace = contacts[0].workspace
-    policy = selectors.policy_for(workspace=workspace)
+    return _decide(
+        [(c.pk, c) for c in contacts],
+        workspace,
+        selectors.policy_for(workspace=workspace),
+        channel_kind,
+        purpose,
+        at,
+        is_template=is_template,
+        sender=sender,
+        sent_by=_sent_by(sent_by, automated),
+        reserve=False,
+    )
+
+
+@dataclass(slots=True)
+class SendRequest:
+    """One message about to be handed to a provider (`decide_sends`)."""
+
+    ref: str  # the message's own reference: the key of its cap reservation
+    contact: Contact
+    channel_kind: str
+    purpose: str
+    is_template: bool = False
+    sent_by: str = SentBy.AUTOMATION
+    sender: str = ""
+
+
+def decide_sends(sends: list[SendRequest], at: dt.datetime) -> dict[str, Decision]:
+    """The decision at hand-over, one per message: {ref: Decision}, the same rules as check().
+    An allowing decision for a purpose with a frequency cap **reserves** the send in the ledger
+    (a SendRecord keyed by the message's ref), so sends decided at the same time, in this batch
+    or by another dispatcher, cannot pass a cap together; `sends_released` gives the place back
+    when the send does not happen. The contacts of capped sends are locked (primary-key order)
+    while their caps are counted and reserved. Queries: a handful per group of (workspace,
+    channel, purpose, template, sender kind), whatever the number of messages."""
+    _validate_many(sends, at)
+    if not sends:
+        return {}
+    policies: dict[int, selectors.Policy] = {}
+    workspaces: dict[int, Workspace] = {}
+    groups: dict[tuple, list[SendRequest]] = defaultdict(list)
+    for send in sends:
+        workspace_id = send.contact.workspace_id
+        if workspace_id not in policies:
+            workspaces[workspace_id] = send.contact.workspace
+            policies[workspace_id] = selectors.policy_for(workspace=workspaces[workspace_id])
+        key = (workspace_id, send.channel_kind, send.purpose, send.is_template, send.sent_by, send.sender)
+        groups[key].append(send)
+    capped = sorted(
+        {s.contact.pk for s in sends if policies[s.contact.workspace_id].caps_for(s.purpose, s.channel_kind)}
+    )
+    with transaction.atomic() if capped else contextlib.nullcontext():
+        if capped:
+            # Serialise cap decisions per contact across dispatchers (SQLite's write lock does
+            # already): counted and reserved under the same lock.
+            list(
+                Contact.objects.select_for_update()
+                .filter(InValues("id", capped))
+                .order_by("pk")
+                .values_list("pk")
+            )
+        return _decide_groups(groups, policies, workspaces, at)
+
+
+def _decide_groups(groups, policies, workspaces, at) -> dict[str, Decision]:
+    decisions: dict[str, Decision] = {}
+    for (workspace_id, kind, purpose, is_template, sent_by, sender), group in groups.items():
+        if policies[workspace_id].purpose(purpose) is None:
+            # queued under a purpose the workspace has since deleted: nothing may say yes to it
+            for s in group:
+                decisions[s.ref] = Decision(
+                    DENY, "purpose.unknown", f"The purpose '{purpose}' no longer exists in this workspace."
+                )
+            continue
+        decisions.update(
+            _decide(
+                [(s.ref, s.contact) for s in group],
+                workspaces[workspace_id],
+                policies[workspace_id],
+                kind,
+                purpose,
+                at,
+                is_template=is_template,
+                sender=sender,
+                sent_by=sent_by,
+                reserve=True,
+            )
+        )
+    return decisions
+
+
+def _validate_many(sends: list[SendRequest], at: dt.datetime) -> None:
+    if not isinstance(at, dt.datetime) or timezone.is_naive(at):
+        raise ValidationError({"at": ["Give an aware datetime (with a time zone)."]})
+    for kind in {s.channel_kind for s in sends}:
+        _validate(kind, at)
+    for sent_by in {s.sent_by for s in sends}:
+        _sent_by(sent_by, None)
+
+
+def _decide(
+    items: list[tuple],
+    workspace: Workspace,
+    policy,
+    channel_kind: str,
+    purpose: str,
+    at: dt.datetime,
+    *,
+    is_template: bool,
+    sender: str,
+    sent_by: str,
+    reserve: bool,
+) -> dict:
+    """The rules for (key, contact) items of one workspace, channel and purpose: {key: Decision}.
+    Rules 0-5 are per contact; caps and vulnerability per item, in order, so that with `reserve`
+    the second message to a contact in one batch counts the first one's reservation."""
     spec = policy.purpose(purpose)
     if spec is None:
         raise ValidationError(
             {"purpose": [f"Unknown purpose '{purpose}'. Use one of: {', '.join(policy.purposes)}."]}
         )
+    contacts = list({c.pk: c for _, c in items}.values())
     channel = _channel_label(channel_kind)
     decisions: dict[int, Decision] = {}
     open_: dict[int, Contact] = {}
@@ -286,13 +466,25 @@ def check_many(
                 )
                 open_.pop(pk)
 
-    # 5. quiet hours in the contact's time zone (defer)
+    # 5. quiet hours in the contact's time zone (defer). A person answering a conversation the
+    # customer started moments ago (on any channel) may do so inside them; automation never.
     window = policy.quiet_window(spec)
+    zones: dict[int, zoneinfo.ZoneInfo] = {}
     if open_ and window:
+        talking: set[int] = set()
+        if sent_by == SentBy.PERSON:
+            recent = at - conversation_window()
+            talking = set(
+                InboundRecord.objects.filter(
+                    workspace=workspace, last_inbound_at__gt=recent, last_inbound_at__lte=at
+                )
+                .filter(InValues("contact_id", sorted(open_)))
+                .values_list("contact_id", flat=True)
+            )
         for pk in list(open_):
-            tz = contact_zone(open_[pk], workspace)
+            tz = zones[pk] = contact_zone(open_[pk], workspace)
             until = quiet_until(at, tz, *window)
-            if until is not None:
+            if until is not None and pk not in talking:
                 decisions[pk] = Decision(
                     DEFER,
                     "quiet_hours",
@@ -302,60 +494,94 @@ def check_many(
                 )
                 open_.pop(pk)
 
-    # 6. frequency caps, counted from the send ledger (defer until the oldest counted send ages out)
-    for cap in policy.caps_for(purpose, channel_kind):
-        if not open_:
-            break
-        sends = SendRecord.objects.filter(
-            workspace=workspace, purpose=purpose, sent_at__gt=at - cap.period, sent_at__lte=at
-        ).filter(InValues("contact_id", sorted(open_)))
+    # 6. frequency caps, counted from the send ledger (accepted sends and reservations); a
+    # message's own earlier reservation (a retry) does not count against it
+    caps = policy.caps_for(purpose, channel_kind) if open_ else []
+    own = {key for key, _ in items} if reserve else set()
+    counted: list[dict[int, list[dt.datetime]]] = []
+    for cap in caps:
+        sends = SendRecord.objects.filter(workspace=workspace, purpose=purpose, sent_at__gt=at - cap.period)
+        if not reserve:
+            sends = sends.filter(sent_at__lte=at)
+        # At hand-over a place another dispatcher reserved a moment "later" (its clock was read
+        # after ours) is in the window too: counting it is what keeps the cap under concurrency.
+        sends = sends.filter(InValues("contact_id", sorted(open_)))
         if cap.channel_kind:
             sends = sends.filter(channel_kind=cap.channel_kind)
         times: dict[int, list[dt.datetime]] = defaultdict(list)
-        for contact_id, sent_at in sends.values_list("contact_id", "sent_at"):
-            times[contact_id].append(sent_at)
-        for pk, sent in times.items():
-            if pk in open_ and len(sent) >= cap.limit:
-                sent.sort()
-                until = sent[len(sent) - cap.limit] + cap.period
-                tz = contact_zone(open_[pk], workspace)
-                if window:
-                    until = quiet_until(until, tz, *window) or until
-                scope = f"on {_channel_label(cap.channel_kind)}" if cap.channel_kind else "on all channels"
-                decisions[pk] = Decision(
-                    DEFER,
-                    "frequency_cap",
-                    f"{len(sent)} {spec.label.lower()} message(s) {scope} in the last {_period(cap.period_hours)}"
-                    f" (the cap is {cap.limit}); the next allowed time is {_fmt(until, tz)}.",
-                    until,
-                )
-                open_.pop(pk)
+        for contact_id, sent_at, ref in sends.values_list("contact_id", "sent_at", "message_ref"):
+            if ref not in own:
+                times[contact_id].append(sent_at)
+        for sent in times.values():
+            sent.sort()
+        counted.append(times)
 
-    # 7. vulnerable customers: no automated collections or marketing
-    if automated and spec.vulnerable_blocked:
-        for pk in list(open_):
-            if open_[pk].is_vulnerable:
-                decisions[pk] = Decision(
-                    DENY,
-                    "vulnerability",
-                    f"The contact is flagged vulnerable: automated {spec.label.lower()} messages are not "
-                    "sent; an agent may contact them.",
+    out: dict = {}
+    reservations: list[SendRecord] = []
+    allow_opted_in = Decision(ALLOW, "consent.opted_in", f"Opted in to {spec.label.lower()} on {channel}.")
+    allow_basis = Decision(
+        ALLOW,
+        f"basis.{spec.default_basis}",
+        f"{spec.label} is allowed on its lawful basis ({spec.default_basis.replace('_', ' ')}) "
+        "unless the contact opts out.",
+    )
+    for key, contact in items:
+        pk = contact.pk
+        if pk not in open_:
+            out[key] = decisions[pk]
+            continue
+        capped = None
+        for cap, times in zip(caps, counted, strict=True):
+            sent = times[pk]
+            if len(sent) >= cap.limit:
+                capped = _cap_decision(cap, sent, spec, workspace, contact, window, zones)
+                break
+        if capped is not None:
+            out[key] = capped
+            continue
+        # 7. vulnerable customers: no automated collections or marketing (a person may reach them)
+        if sent_by == SentBy.AUTOMATION and spec.vulnerable_blocked and contact.is_vulnerable:
+            out[key] = Decision(
+                DENY,
+                "vulnerability",
+                f"The contact is flagged vulnerable: automated {spec.label.lower()} messages are not "
+                "sent; an agent may contact them.",
+            )
+            continue
+        out[key] = allow_opted_in if pk in opted_in else allow_basis
+        if reserve and caps:
+            for times in counted:
+                times[pk].append(at)
+                times[pk].sort()
+            reservations.append(
+                SendRecord(
+                    workspace=workspace,
+                    contact_id=pk,
+                    channel_kind=channel_kind,
+                    purpose=purpose,
+                    sent_at=at,
+                    message_ref=key,
                 )
-                open_.pop(pk)
+            )
+    if reservations:
+        SendRecord.objects.bulk_create(reservations, ignore_conflicts=True)
+    return out
 
-    for pk in open_:
-        if pk in opted_in:
-            decisions[pk] = Decision(
-                ALLOW, "consent.opted_in", f"Opted in to {spec.label.lower()} on {channel}."
-            )
-        else:
-            decisions[pk] = Decision(
-                ALLOW,
-                f"basis.{spec.default_basis}",
-                f"{spec.label} is allowed on its lawful basis ({spec.default_basis.replace('_', ' ')}) "
-                "unless the contact opts out.",
-            )
-    return decisions
+
+def _cap_decision(cap, sent, spec, workspace, contact, window, zones) -> Decision:
+    """Deferred until the oldest counted send leaves the window, then past any quiet hours."""
+    until = sent[len(sent) - cap.limit] + cap.period
+    tz = zones.get(contact.pk) or contact_zone(contact, workspace)
+    if window:
+        until = quiet_until(until, tz, *window) or until
+    scope = f"on {_channel_label(cap.channel_kind)}" if cap.channel_kind else "on all channels"
+    return Decision(
+        DEFER,
+        "frequency_cap",
+        f"{len(sent)} {spec.label.lower()} message(s) {scope} in the last {_period(cap.period_hours)}"
+        f" (the cap is {cap.limit}); the next allowed time is {_fmt(until, tz)}.",
+        until,
+    )
 
 
 def _period(hours: int) -> str:

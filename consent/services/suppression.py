@@ -242,6 +242,16 @@ def sends_recorded(*, workspace_id: int, sends: list[dict]) -> int:
     return len(rows)
 
 
+def sends_released(*, workspace_id: int, message_refs: list[str]) -> int:
+    """Give back the cap places `decide_sends` reserved for messages that were not sent after all
+    (failed, blocked, put back for a retry). A ref without a reservation changes nothing."""
+    refs = [r for r in message_refs if r]
+    if not refs:
+        return 0
+    deleted, _ = SendRecord.objects.filter(workspace_id=workspace_id, message_ref__in=refs).delete()
+    return deleted
+
+
 def inbound_recorded(*, contact: Contact, channel_kind: str, at: dt.datetime) -> InboundRecord:
     """The messaging layer calls this on each inbound message: keeps the latest inbound time per
     contact and channel kind (the WhatsApp 24-hour window starts there). An older time than the
