@@ -24,6 +24,8 @@ from datetime import timedelta
 
 import psycopg
 from django.db import Error as DjangoDatabaseError
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
 from django.db import connections
 from django.utils import timezone
 
@@ -32,6 +34,15 @@ log = logging.getLogger("cpaas.loops")
 # Every error that means "the database, not our code": Django's wrapped ones (InterfaceError is
 # not a DatabaseError subclass, so catch their common base) and the drivers' raw ones.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DjangoDatabaseError, psycopg.Error, sqlite3.Error)
+
+# ...of which these mean the connection (or the server) is gone, not that a query was wrong
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    DjangoOperationalError,
+    DjangoInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -70,13 +81,19 @@ class DatabaseGuard:
         if not self.failures:
             self.since = time.monotonic()
             self.incident = describe(exc)
-            log.warning(
-                "%s %s: database unavailable (%s); reconnecting with backoff (up to %.0f s between tries)",
-                self.name,
-                os.getpid(),
-                self.incident,
-                self.max_s,
-            )
+            if isinstance(exc, CONNECTION_ERRORS):
+                log.warning(
+                    "%s %s: database unavailable (%s); reconnecting with backoff (up to %.0f s between tries)",
+                    self.name,
+                    os.getpid(),
+                    self.incident,
+                    self.max_s,
+                )
+            else:  # a query the database refused (a constraint, bad SQL): likely a bug, so the trace
+                log.error(
+                    "%s %s: database error (%s); retrying with backoff", self.name, os.getpid(), self.incident,
+                    exc_info=exc,
+                )  # fmt: skip
         self.failures += 1
         delay = min(self.max_s, self.first_s * 2 ** (self.failures - 1))
         return delay * random.uniform(0.8, 1.2)

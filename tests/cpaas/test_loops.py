@@ -77,3 +77,21 @@ def test_a_non_database_error_ends_the_loop_for_the_supervisor_to_restart():
 
     with pytest.raises(ZeroDivisionError):
         loops.run_loop(kind="tester", work=work, poll=0.01, max_seconds=1.0)
+
+
+def test_a_refused_query_is_retried_too_but_logged_as_an_error_with_its_trace(caplog):
+    from django.db import IntegrityError
+
+    errors = [IntegrityError("duplicate key value violates unique constraint"), None]
+
+    def work():
+        error = errors.pop(0) if errors else None
+        if error:
+            raise error
+        return 0
+
+    with caplog.at_level("WARNING", logger="cpaas.loops"):
+        loops.run_loop(kind="tester", work=work, poll=0.01, max_seconds=0.3)
+    (record,) = [r for r in caplog.records if r.name == "cpaas.loops"]
+    assert record.levelname == "ERROR" and "database error (IntegrityError" in record.getMessage()
+    assert record.exc_info is not None
