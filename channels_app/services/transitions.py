@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connections, transaction
+from django.db.models import Q, sql
 
 from ..models import Message, MessageStatusEvent
 
@@ -109,11 +109,7 @@ def transition(
         changed = Message.objects.filter(where).update(**fields)
         done = ids if (changed and len(ids) == 1) else []
     else:
-        # lock the rows that qualify, then change exactly those (SQLite: the transaction
-        # already holds the write lock), so the events name the rows that really changed
-        done = list(Message.objects.filter(where).select_for_update().values_list("pk", flat=True))
-        if done:
-            Message.objects.filter(pk__in=done).update(**fields)
+        done = _update_returning(where, fields)
     if event and done:
         code = event_code or (
             fields["error_code"] if to in (S.FAILED, S.BLOCKED, S.UNKNOWN, S.QUEUED) else ""
@@ -128,6 +124,21 @@ def transition(
             batch_size=1000,
         )
     return done
+
+
+def _update_returning(where: Q, fields: dict) -> list[int]:
+    """`UPDATE ... WHERE ... RETURNING id` (PostgreSQL, SQLite >= 3.35): the ids of exactly the
+    rows this statement changed, in one round trip (Django's update() only counts them)."""
+    qs = Message.objects.filter(where)
+    query = qs.query.chain(sql.UpdateQuery)
+    query.add_update_values(fields)
+    text, params = query.get_compiler(qs.db).as_sql()
+    if not text:
+        return []
+    pk = connections[qs.db].ops.quote_name(Message._meta.pk.column)
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(f"{text} RETURNING {pk}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def note(*, message_id: int, status: str, at: dt.datetime, source: str, detail: str, error_code: str = ""):
