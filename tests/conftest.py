@@ -302,3 +302,16 @@ def login(server, context):
 
 def chromium_available() -> bool:
     return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_graph_cache():
+    """Published graphs are cached per process by version id; test databases reuse ids, so any
+    test (not only the journeys ones: isolation, GDPR) may otherwise meet another test's graph."""
+    from journeys.engine import counters, graph
+
+    graph._cache.clear()
+    counters._workspace_of.clear()
+    yield
+    graph._cache.clear()
+    counters._workspace_of.clear()

@@ -108,15 +108,3 @@ def reply(contact, text, kind="sms", now=None, button=""):
         button=button,
         now=now or timezone.now(),
     )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_graph_cache():
-    """Published graphs are cached per process by version id; test databases reuse ids."""
-    from journeys.engine import counters, graph
-
-    graph._cache.clear()
-    counters._workspace_of.clear()
-    yield
-    graph._cache.clear()
-    counters._workspace_of.clear()
