@@ -14,11 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, F, Func
 from django.utils import timezone
+from phonenumbers import timezone as phone_timezone
 
 from contacts.models import ChannelKind, Contact
 from cpaas.models import Workspace
@@ -99,11 +101,19 @@ class Decision:
 
 
 @lru_cache(maxsize=512)
-def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+def _cached_zone(name: str) -> zoneinfo.ZoneInfo | None:
     try:
-        return zoneinfo.ZoneInfo(name) if name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(name)
+    except Exception:  # unknown, a directory ("America"), a path, a NUL byte...: all just "no zone"
         return None
+
+
+def _zone(name) -> zoneinfo.ZoneInfo | None:
+    """The zone a stored value names, or None for any value that names none (never raises: one
+    bad value must not fail a batch decision)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        return None
+    return _cached_zone(name.strip())
 
 
 def in_quiet(local: dt.time, start: dt.time, end: dt.time) -> bool:
@@ -117,38 +127,100 @@ def wall_to_instant(day: dt.date, wall: dt.time, tz: zoneinfo.ZoneInfo) -> dt.da
     """The first instant at which the clocks of `tz` show `wall` on `day` (UTC). In an
     ambiguous hour (clocks go back) that is the first pass; in a gap (clocks go forward, the
     wall time never shows) it is the end of the gap."""
+    return _wall_instants(day, wall, tz)[0]
+
+
+def _wall_instants(day: dt.date, wall: dt.time, tz: zoneinfo.ZoneInfo) -> list[dt.datetime]:
+    """Every instant (UTC, in order) at which the clocks of `tz` show `wall` on `day`: one, two
+    in a repeated hour (both passes), or the end of the gap when the clocks skip it."""
     naive = dt.datetime.combine(day, wall)
     first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == naive:
-        return first
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    shows = [t for t in sorted({first, second}) if t.astimezone(tz).replace(tzinfo=None) == naive]
+    if shows:
+        return shows
     # In a gap: fold=0 lands after the transition, fold=1 before it; find the transition.
-    lo, hi = naive.replace(tzinfo=tz, fold=1).astimezone(UTC), first
-    if lo > hi:
-        lo, hi = hi, lo
+    lo, hi = min(first, second), max(first, second)
     while (hi - lo) > dt.timedelta(seconds=1):
         mid = lo + (hi - lo) / 2
         if mid.astimezone(tz).replace(tzinfo=None) >= naive:
             hi = mid
         else:
             lo = mid
-    return hi.replace(microsecond=0)
+    return [hi.replace(microsecond=0)]
 
 
 def quiet_until(at: dt.datetime, tz: zoneinfo.ZoneInfo, start: dt.time, end: dt.time) -> dt.datetime | None:
-    """None when `at` is outside the quiet hours in `tz`, else the next allowed instant (UTC)."""
+    """None when `at` is outside the quiet hours in `tz`, else the next allowed instant (UTC):
+    the first instant after `at` at which the clocks show the end of the quiet hours. Always in
+    the future, also in a repeated hour (the second pass of 01:15 ends at the second pass of
+    01:30, not the first, which is already past)."""
     local = at.astimezone(tz)
     wall = local.time().replace(tzinfo=None)
     if not in_quiet(wall, start, end):
         return None
     day = local.date()
-    if start > end and wall >= start:  # evening part of an overnight window: ends tomorrow
-        day += dt.timedelta(days=1)
-    return wall_to_instant(day, end, tz)
+    for offset in range(3):
+        for instant in _wall_instants(day + dt.timedelta(days=offset), end, tz):
+            if instant > at:
+                return instant
+    return at + dt.timedelta(minutes=1)  # unreachable for real zones; never the past
 
 
-def contact_zone(contact: Contact, workspace: Workspace) -> zoneinfo.ZoneInfo:
-    """The contact's time zone; without one (or an unknown one), the workspace's; then UTC."""
-    return _zone(contact.timezone) or _zone(workspace.timezone) or UTC
+def quiet_until_zones(at: dt.datetime, zones, start: dt.time, end: dt.time) -> dt.datetime | None:
+    """quiet_until for a contact who may be in any of `zones`: allowed only when outside the
+    quiet hours in every one of them."""
+    t = at
+    for _ in range(4 * len(zones) + 2):
+        later = [u for z in zones if (u := quiet_until(t, z, start, end)) is not None]
+        if not later:
+            return t if t > at else None
+        t = max(later)
+    return t
+
+
+# A number's possible zones are used when their clocks differ by at most this much (a country's
+# mainland: US 3 h, Australia 3 h); beyond it (toll-free and non-geographic numbers span the
+# globe) the number says nothing useful and the workspace's zone applies.
+PHONE_ZONES_MAX_SPREAD = dt.timedelta(hours=3)
+
+
+@lru_cache(maxsize=65536)
+def _phone_zone_names(phone: str) -> tuple[str, ...]:
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(n for n in phone_timezone.time_zones_for_number(parsed) if _zone(n) is not None)
+
+
+def contact_zones(contact, workspace: Workspace, at: dt.datetime) -> list[zoneinfo.ZoneInfo]:
+    """The time zones whose clock quiet hours follow for this contact (the TCPA and Regulation F
+    go by the called person's local time): the contact's own zone; without a usable one, the
+    zones the phone number may be in (phonenumbers' data: one zone, or several whose clocks are
+    at most 3 h apart, and then quiet hours hold in each); then the workspace's zone; then UTC."""
+    own = _zone(contact.timezone)
+    if own is not None:
+        return [own]
+    phone = getattr(contact, "phone", None)
+    if phone:
+        zones = [_zone(n) for n in _phone_zone_names(str(phone))]
+        if zones:
+            by_offset = {}
+            for z in zones:
+                by_offset.setdefault(at.astimezone(z).utcoffset(), z)  # same clock: one is enough
+            if max(by_offset) - min(by_offset) <= PHONE_ZONES_MAX_SPREAD:
+                return list(by_offset.values())
+    return [_zone(workspace.timezone) or UTC]
+
+
+def contact_zone(contact, workspace: Workspace) -> zoneinfo.ZoneInfo:
+    """The contact's (first) zone now: see contact_zones."""
+    return contact_zones(contact, workspace, timezone.now())[0]
+
+
+def _zone_names(zones) -> str:
+    return ", ".join(getattr(z, "key", "UTC") for z in zones)
 
 
 # --- batch helpers --------------------------------------------------------------------------------
@@ -469,7 +541,7 @@ def _decide(
     # 5. quiet hours in the contact's time zone (defer). A person answering a conversation the
     # customer started moments ago (on any channel) may do so inside them; automation never.
     window = policy.quiet_window(spec)
-    zones: dict[int, zoneinfo.ZoneInfo] = {}
+    zones: dict[int, list[zoneinfo.ZoneInfo]] = {}
     if open_ and window:
         talking: set[int] = set()
         if sent_by == SentBy.PERSON:
@@ -482,14 +554,14 @@ def _decide(
                 .values_list("contact_id", flat=True)
             )
         for pk in list(open_):
-            tz = zones[pk] = contact_zone(open_[pk], workspace)
-            until = quiet_until(at, tz, *window)
+            tzs = zones[pk] = contact_zones(open_[pk], workspace, at)
+            until = quiet_until_zones(at, tzs, *window)
             if until is not None and pk not in talking:
                 decisions[pk] = Decision(
                     DEFER,
                     "quiet_hours",
                     f"Quiet hours for {spec.label.lower()} ({window[0]:%H:%M}-{window[1]:%H:%M} in "
-                    f"{tz.key if hasattr(tz, 'key') else 'UTC'}); the next allowed time is {_fmt(until, tz)}.",
+                    f"{_zone_names(tzs)}); the next allowed time is {_fmt(until, tzs[0])}.",
                     until,
                 )
                 open_.pop(pk)
@@ -571,9 +643,10 @@ def _decide(
 def _cap_decision(cap, sent, spec, workspace, contact, window, zones) -> Decision:
     """Deferred until the oldest counted send leaves the window, then past any quiet hours."""
     until = sent[len(sent) - cap.limit] + cap.period
-    tz = zones.get(contact.pk) or contact_zone(contact, workspace)
+    tzs = zones.get(contact.pk) or contact_zones(contact, workspace, until)
+    tz = tzs[0]
     if window:
-        until = quiet_until(until, tz, *window) or until
+        until = quiet_until_zones(until, tzs, *window) or until
     scope = f"on {_channel_label(cap.channel_kind)}" if cap.channel_kind else "on all channels"
     return Decision(
         DEFER,
