@@ -230,12 +230,18 @@ class KeywordOutcome:
 
 
 def keyword_handle(
-    *, contact, kind: str, text: str, at: dt.datetime, inbound_message_id: str
+    *, contact, kind: str, text: str, at: dt.datetime, inbound_message_id: str, payload: str = ""
 ) -> KeywordOutcome:
-    if not text:
+    """`payload`: what a pressed WhatsApp/RCS button carries (a STOP button opts out too)."""
+    if not text and not payload:
         return KeywordOutcome()
     result = services.inbound_keyword(
-        contact=contact, channel_kind=kind, text=text, at=at, inbound_message_id=inbound_message_id
+        contact=contact,
+        channel_kind=kind,
+        text=text,
+        at=at,
+        inbound_message_id=inbound_message_id,
+        payload=payload,
     )
     return KeywordOutcome(
         action=result.action, keyword=result.keyword, reply=result.reply, duplicate=result.duplicate

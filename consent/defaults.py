@@ -164,3 +164,43 @@ DEFAULT_REPLIES = [
     ("start", "es", "{workspace}: se ha suscrito de nuevo. Responda BAJA para darse de baja."),
     ("help", "es", "{workspace}: responda BAJA para darse de baja, ALTA para suscribirse de nuevo."),
 ]
+
+# Multi-word revocations honoured by default (FCC 24-24, 47 CFR 64.1200(a)(10): consent may be
+# revoked "by any reasonable means"; CTIA 2023 expects "please opt me out" to be honoured). A short
+# message (at most REVOCATION_MAX_WORDS words) revokes when it holds a STOP word or one of these
+# phrases and every other word is one of the filler words below. Phrases and fillers are written
+# naturally and normalised like messages (accents, case, punctuation). Other messages that hold a
+# STOP word go to the review list on the consent pages: a person decides.
+REVOCATION_MAX_WORDS = 8
+REVOCATION_PHRASES = {
+    "en": [
+        "opt me out",
+        "opt out",
+        "remove me",
+        "take me off",
+        "don't text me",
+        "dont text me",
+        "do not text me",
+        "don't message me",
+        "do not message me",
+        "don't contact me",
+        "do not contact me",
+        "don't call me",
+        "do not call me",
+        "no more texts",
+        "no more messages",
+        "leave me alone",
+        "unsubscribe me",
+    ],
+    "fr": ["ne m'envoyez plus", "désinscrivez-moi", "plus de messages", "me désabonner", "désabonnez-moi"],
+    "es": ["no me envíen más", "darme de baja", "no más mensajes", "no me escriban más"],
+}
+REVOCATION_FILLERS = {
+    "en": "please pls plz me now thanks thank you thx it this that all any texts text texting messages "
+    "message messaging sending send sms calls calling call emails email from us your you the these them "
+    "to ok okay and no more of on off list number my subscription asap immediately right away just "
+    "anymore again ever",
+    "fr": "s'il vous plaît plait svp merci moi me les ces messages sms tout tous de m'envoyer envoyer plus "
+    "maintenant",
+    "es": "por favor gracias me mi los las mensajes sms todo todos de ya más mas enviar ahora",
+}

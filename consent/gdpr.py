@@ -15,6 +15,7 @@ from .models import (
     ConsentRecord,
     ErasureGate,
     InboundRecord,
+    KeywordReview,
     SendRecord,
     Suppression,
 )
@@ -51,6 +52,11 @@ def export(contact) -> dict:
         ),
         "last_inbound": list(
             InboundRecord.objects.filter(contact=contact).values("channel_kind", "last_inbound_at")
+        ),
+        "keyword_reviews": list(
+            KeywordReview.objects.filter(contact=contact)
+            .order_by("created_at")
+            .values("channel_kind", "text", "rule", "created_at", "decision", "decided_at")
         ),
     }
 
@@ -93,6 +99,7 @@ def erase(subject: Subject) -> dict:
     records, _ = ConsentRecord.objects.filter(contact=contact).delete()
     sends, _ = SendRecord.objects.filter(contact=contact).delete()
     inbound, _ = InboundRecord.objects.filter(contact=contact).delete()
+    reviews, _ = KeywordReview.objects.filter(contact=contact).delete()
     imports = uploads_scrub(
         subject,
         ConsentImport.objects.filter(workspace_id=contact.workspace_id),
@@ -105,6 +112,7 @@ def erase(subject: Subject) -> dict:
         "records": records,
         "sends": sends,
         "inbound": inbound,
+        "keyword_reviews": reviews,
         "suppression_hashes": len(identities),
         "suppressions_unlinked": kept,
         "imports_scrubbed": imports,

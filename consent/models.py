@@ -478,3 +478,30 @@ class ConsentImport(models.Model):
         if not self.total_rows:
             return 0
         return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+
+class KeywordReview(models.Model):
+    """An inbound message that holds a STOP word but is not plainly a revocation ("cancel my
+    order"): a person decides on the consent pages whether it opts the contact out."""
+
+    class Decision(models.TextChoices):
+        OPEN = "open", "To decide"
+        OPTED_OUT = "opted_out", "Opted out"
+        DISMISSED = "dismissed", "Not an opt-out"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    channel_kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    text = models.TextField()
+    rule = models.CharField(max_length=200, blank=True, help_text="What the message held.")
+    inbound_message_id = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField()
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.OPEN)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "decision", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"review {self.pk}: {self.text[:40]}"

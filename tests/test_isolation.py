@@ -121,6 +121,20 @@ class Objects:
         return self.workspace.consent_keywords.get(word="QUIT")
 
     @property
+    def keyword_review(self):
+        from django.utils import timezone
+
+        from consent.models import KeywordReview
+
+        return self.get(
+            "keyword_review",
+            lambda o: KeywordReview.objects.create(
+                workspace=o.workspace, contact=o.contact, channel_kind="sms", text="cancel my order",
+                rule="stop word CANCEL", created_at=timezone.now(),
+            ),
+        )  # fmt: skip
+
+    @property
     def suppression(self):
         from consent.services import suppression_add
         from cpaas.tenancy import Actor
@@ -254,6 +268,7 @@ OBJECT_URLS = {
     "consent_cap_delete": ("post", lambda o: {"pk": o.consent_cap.pk}),
     "consent_keyword_delete": ("post", lambda o: {"pk": o.consent_keyword.pk}),
     "consent_suppression_lift": ("get", lambda o: {"pk": o.suppression.pk}),
+    "consent_review_decide": ("post", lambda o: {"pk": o.keyword_review.pk}),
     "consent_import_detail": ("get", lambda o: {"pk": o.consent_import.pk}),
     "consent_import_start": ("post", lambda o: {"pk": o.consent_import.pk}),
     "consent_import_errors_csv": ("get", lambda o: {"pk": o.consent_import.pk}),
@@ -328,6 +343,7 @@ WORKSPACE_URLS = {
     "consent_keyword_try",
     "consent_reply_save",
     "consent_suppressions",
+    "consent_reviews",
     "consent_import_list",
     "consent_import_create",
     "api_consent_events",
@@ -460,6 +476,7 @@ FORBIDDEN = [
     ("consent_reply_save", "post", "agent"),
     ("consent_suppressions", "post", "marketer"),
     ("consent_suppression_lift", "post", "viewer"),
+    ("consent_review_decide", "post", "marketer"),
     ("consent_import_list", "get", "marketer"),
     ("consent_import_create", "post", "viewer"),
     ("consent_import_start", "post", "agent"),

@@ -126,6 +126,7 @@ def inbound_receive(*, channel: Channel, inbound: Inbound, now: dt.datetime | No
         text=inbound.text,
         at=at,
         inbound_message_id=f"{channel.pk}:{inbound.provider_message_id}"[:120],
+        payload=inbound.button_id,
     )
     reply = None
     if keyword.handled:

@@ -16,7 +16,7 @@ from .decisions import (
     quiet_until,
     wall_to_instant,
 )
-from .keywords import KeywordResult, inbound_keyword, keyword_match, keyword_normalise
+from .keywords import KeywordResult, inbound_keyword, keyword_match, keyword_normalise, review_decide
 from .policies import (
     cap_delete,
     cap_save,
@@ -59,6 +59,7 @@ __all__ = [
     "keyword_delete",
     "keyword_match",
     "keyword_normalise",
+    "review_decide",
     "policy_ensure",
     "policy_update",
     "purpose_delete",

@@ -1,4 +1,4 @@
-"""The suppression list and the consent CSV imports."""
+"""The suppression list, the review list of possible opt-outs, and the consent CSV imports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cpaas.tenancy import Actor, workspace_required
 
 from .. import selectors, services
 from ..forms import ImportForm, LiftForm, SuppressionForm
-from ..models import ConsentImport, Suppression
+from ..models import ConsentImport, KeywordReview, Suppression
 from ..services import imports
 
 
@@ -153,3 +153,39 @@ def consent_import_errors_csv(request, pk):
     return csv_safe.csv_response(
         f"consent-import-{consent_import.pk}-problems.csv", ["line", "column", "value", "reason"], rows
     )
+
+
+@workspace_required("consent.view")
+def consent_reviews(request):
+    """Inbound messages that hold a STOP word but are not plainly a revocation: a person decides."""
+    reviews = (
+        KeywordReview.objects.filter(workspace=request.workspace, decision=KeywordReview.Decision.OPEN)
+        .select_related("contact")
+        .order_by("-created_at", "-pk")
+    )
+    decided = (
+        KeywordReview.objects.filter(workspace=request.workspace)
+        .exclude(decision=KeywordReview.Decision.OPEN)
+        .select_related("contact")
+        .order_by("-decided_at", "-pk")[:20]
+    )
+    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
+    return TemplateResponse(
+        request, "consent/reviews.html", {"page": page, "decided": decided, "querystring": ""}
+    )
+
+
+@require_POST
+@workspace_required("consent.edit")
+def consent_review_decide(request, pk):
+    review = get_object_or_404(KeywordReview, workspace=request.workspace, pk=pk)
+    opt_out = request.POST.get("decision") == "opt_out"
+    try:
+        services.review_decide(
+            review=review, actor=Actor.from_request(request), opt_out=opt_out, at=timezone.now()
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Opted out." if opt_out else "Marked as not an opt-out.")
+    return redirect("consent_reviews")

@@ -28,7 +28,7 @@ def _match(workspace, text, language="", fuzzy=False):
         (" Stop ", "", False, ("stop", "STOP")),
         ("STOP\n", "", False, ("stop", "STOP")),
         ("Stop.", "", False, ("stop", "STOP")),  # surrounding punctuation is not a word
-        ("STOP please", "", False, None),  # not an opt-out in exact mode
+        ("STOP please", "", False, ("stop", "STOP")),  # a plain revocation, honoured by default
         ("STOP please", "", True, ("stop", "STOP")),
         ("please don't text me, stop", "", True, ("stop", "STOP")),
         ("stopp", "", False, None),
@@ -143,7 +143,7 @@ def test_help_changes_nothing(contact):
 
 
 def test_not_a_keyword_passes_through(contact):
-    result = inbound_keyword(contact=contact, channel_kind="sms", text="STOP please", at=NOON)
+    result = inbound_keyword(contact=contact, channel_kind="sms", text="See you on Friday", at=NOON)
     assert (result.action, result.handled, result.reply) == ("none", False, "")
     assert not ConsentEvent.objects.exists()
 
@@ -180,12 +180,13 @@ def test_workspace_keywords_and_replies_and_fuzzy_mode(contact, actor):
     result = inbound_keyword(contact=contact, channel_kind="sms", text="basta!", at=NOON)
     assert (result.action, result.keyword, result.reply) == ("stop", "BASTA", "Workspace A: ok, basta.")
     assert (
-        inbound_keyword(contact=contact, channel_kind="email", text="stop please", at=NOON).action == "none"
+        inbound_keyword(contact=contact, channel_kind="email", text="cancel my order", at=NOON).action
+        == "none"
     )
     services.policy_update(
         workspace=workspace, actor=actor, quiet_start=dt.time(21), quiet_end=dt.time(8), fuzzy_keywords=True
     )
-    fuzzy = inbound_keyword(contact=contact, channel_kind="email", text="stop please", at=NOON)
+    fuzzy = inbound_keyword(contact=contact, channel_kind="email", text="cancel my order", at=NOON)
     assert fuzzy.action == "stop" and fuzzy.fuzzy
     assert "(fuzzy match)" in ConsentEvent.objects.filter(channel_kind="email").first().reason
 
