@@ -217,6 +217,12 @@ def consent_keyword_try(request):
         )
         if found is None:
             result = {"action": "none", "text": "Not a keyword: the message goes on to the conversation."}
+        elif found.action == "review":
+            result = {
+                "action": "none",
+                "text": f"Not a keyword, but it holds a {found.rule}: it goes on to the conversation "
+                "and to the review list, where a person decides whether it is an opt-out.",
+            }
         else:
             lang = form.cleaned_data["language"].split("-")[0].lower()
             reply = next(
@@ -229,6 +235,7 @@ def consent_keyword_try(request):
                 "label": KeywordAction(found.action).label,
                 "word": found.word,
                 "fuzzy": found.fuzzy,
+                "rule": found.rule,
                 "reply": reply.replace("{workspace}", request.workspace.name),
             }
     if request.htmx:

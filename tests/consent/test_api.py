@@ -88,7 +88,7 @@ def test_keyword_simulation(api, contact):
     assert again["duplicate"] is True and again["events"] == 0
     assert api.get(url(contact)).json()["suppressed_channels"] == ["sms"]  # STOP: the channel it came on
     chat = api.post(
-        "/api/v1/consent/keywords/simulate/", {"contact_id": contact.pk, "channel": "sms", "text": "STOP please"},
+        "/api/v1/consent/keywords/simulate/", {"contact_id": contact.pk, "channel": "sms", "text": "See you Friday"},
         format="json",
     ).json()  # fmt: skip
     assert chat["handled"] is False and chat["reply"] == ""

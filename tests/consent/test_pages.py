@@ -263,7 +263,11 @@ def test_keyword_tester(admin_client):
                             headers={"HX-Request": "true"}).content.decode()  # fmt: skip
     assert "<code>ARRET</code>" in body and "vous êtes désabonné" in body and "<html" not in body
     body = admin_client.get(reverse("consent_keyword_try"), {"text": "stop please"}).content.decode()
+    assert "<code>STOP</code>" in body  # a plain revocation
+    body = admin_client.get(reverse("consent_keyword_try"), {"text": "hello there"}).content.decode()
     assert "Not a keyword" in body
+    body = admin_client.get(reverse("consent_keyword_try"), {"text": "cancel my order"}).content.decode()
+    assert "Not a keyword" in body and "review list" in body
 
 
 # --- suppression list -------------------------------------------------------------------------------

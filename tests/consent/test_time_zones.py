@@ -98,9 +98,7 @@ def test_check_defers_into_the_future_in_the_repeated_hour(workspace, admin_user
 # --- item 9: a stored zone that names nothing ------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "bad", ["America", "", "garbage", "Not/A_Zone", "../../etc/passwd", "Europe/London\x00"]
-)
+@pytest.mark.parametrize("bad", ["America", "", "garbage", "Not/A_Zone", "../../etc/passwd"])
 def test_a_bad_time_zone_falls_back_for_that_contact_only(workspace, bad):
     workspace.timezone = "Europe/London"
     workspace.save()
@@ -116,7 +114,7 @@ def test_a_bad_time_zone_falls_back_for_that_contact_only(workspace, bad):
 
 def test_a_time_zone_of_the_wrong_type_falls_back_too(workspace):
     contact = ContactFactory(workspace=workspace, phone=None, email="y@example.com")
-    for value in (None, 5, ["Europe/London"]):
+    for value in (None, 5, ["Europe/London"], "Europe/London\x00"):  # (PostgreSQL stores no NUL)
         contact.timezone = value
         assert check(contact, "email", "surveys", utc(2026, 5, 4, 12, 0)).outcome == "allow"
 
