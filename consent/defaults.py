@@ -9,6 +9,14 @@ from dataclasses import dataclass
 WORKSPACE_QUIET_START = dt.time(21, 0)
 WORKSPACE_QUIET_END = dt.time(8, 0)
 WHATSAPP_WINDOW = dt.timedelta(hours=24)
+# In replies: {workspace}, {brand} (the policy's brand name, else the workspace's name) and
+# {support} (the policy's support contact, else this, by the reply's language: the conversation
+# itself reaches a person).
+SUPPORT_FALLBACK = {
+    "": "a reply to this message",
+    "fr": "une réponse à ce message",
+    "es": "una respuesta a este mensaje",
+}
 # A person (an agent) may answer inside quiet hours only a conversation the customer started this
 # recently: Regulation F's official interpretation of 12 CFR 1006.6(b)(1) lets a collector respond
 # at an inconvenient time to a communication the consumer initiated at that time, not later.
@@ -147,14 +155,24 @@ DEFAULT_REPLIES = [
         "Reply START to subscribe again.",
     ),
     ("start", "", "{workspace}: you are subscribed again. Reply STOP to unsubscribe, HELP for help."),
-    ("help", "", "{workspace}: reply STOP to unsubscribe, START to subscribe again."),
+    (
+        "help",
+        "",
+        "{brand}: for help contact {support}. Msg & data rates may apply. Reply STOP to unsubscribe, "
+        "START to subscribe again.",
+    ),
     (
         "stop",
         "fr",
         "{workspace} : vous êtes désabonné et ne recevrez plus de messages sur ce canal. "
         "Répondez START pour vous réabonner.",
     ),
-    ("help", "fr", "{workspace} : répondez ARRET pour vous désabonner, START pour vous réabonner."),
+    (
+        "help",
+        "fr",
+        "{brand} : aide au {support}. Des frais de messagerie peuvent s'appliquer. Répondez ARRET pour "
+        "vous désabonner, START pour vous réabonner.",
+    ),
     (
         "stop",
         "es",
@@ -162,7 +180,12 @@ DEFAULT_REPLIES = [
         "Responda ALTA para volver a suscribirse.",
     ),
     ("start", "es", "{workspace}: se ha suscrito de nuevo. Responda BAJA para darse de baja."),
-    ("help", "es", "{workspace}: responda BAJA para darse de baja, ALTA para suscribirse de nuevo."),
+    (
+        "help",
+        "es",
+        "{brand}: ayuda en {support}. Pueden aplicarse tarifas de mensajes. Responda BAJA para darse de "
+        "baja, ALTA para suscribirse de nuevo.",
+    ),
 ]
 
 # Multi-word revocations honoured by default (FCC 24-24, 47 CFR 64.1200(a)(10): consent may be

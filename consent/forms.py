@@ -144,7 +144,18 @@ class PolicyForm(forms.Form):
     fuzzy_keywords = forms.BooleanField(
         label="Fuzzy keyword matching",
         required=False,
-        help_text="Also treat 'stop please' or 'STPO' as STOP (errs on the side of the opt-out).",
+        help_text="Also treat any message holding a STOP word ('cancel my order') or 'STPO' as STOP "
+        "(errs on the side of the opt-out; plain revocations such as 'stop please' always count).",
+    )
+    brand_name = forms.CharField(
+        max_length=80,
+        required=False,
+        help_text="Named in the HELP reply ({brand}). Blank: the workspace's name.",
+    )
+    support_contact = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="Phone, email or web address for help, named in the HELP reply ({support}); CTIA asks for one.",
     )
 
 

@@ -324,6 +324,11 @@ class ConsentPolicy(models.Model):
         help_text="Also treat a keyword inside a longer message ('stop please') or with one typo as "
         "the keyword.",
     )
+    # The HELP reply carries them (CTIA: brand or program name and a customer-care contact).
+    brand_name = models.CharField(max_length=80, blank=True, help_text="Blank: the workspace's name.")
+    support_contact = models.CharField(
+        max_length=120, blank=True, help_text="A phone number, email or web address for help."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

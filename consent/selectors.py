@@ -109,6 +109,20 @@ def policy_for(*, workspace: Workspace) -> Policy:
     return Policy(row.quiet_start, row.quiet_end, row.fuzzy_keywords, purposes, caps, customised=True)
 
 
+def reply_fields_for(*, workspace: Workspace) -> dict[str, str]:
+    """What keyword replies fill in: {workspace}, {brand}, {support} (CTIA: the HELP reply names
+    the brand and a customer-care contact)."""
+    row = (
+        ConsentPolicy.objects.filter(workspace=workspace).values("brand_name", "support_contact").first()
+        or {}
+    )
+    return {
+        "workspace": workspace.name,
+        "brand": row.get("brand_name") or workspace.name,
+        "support": row.get("support_contact") or "",  # blank: defaults.SUPPORT_FALLBACK by language
+    }
+
+
 @dataclass(frozen=True)
 class KeywordRule:
     word: str

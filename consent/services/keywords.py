@@ -183,12 +183,18 @@ class KeywordResult:
         return self.action != "none"
 
 
-def _reply(replies: dict, action: str, languages: list[str], workspace_name: str) -> tuple[str, str]:
+def _reply(replies: dict, action: str, languages: list[str], fill: dict) -> tuple[str, str]:
     """The reply in the first language that has one: the keyword's own, the contact's, the
-    workspace's, then the fallback (blank language)."""
+    workspace's, then the fallback (blank language), with {workspace}, {brand} and {support}
+    filled in."""
     for lang in [*(x for x in languages if x), ""]:
         if (action, lang) in replies:
-            return replies[(action, lang)].replace("{workspace}", workspace_name), lang
+            text = replies[(action, lang)]
+            for name, value in fill.items():
+                if name == "support" and not value:
+                    value = defaults.SUPPORT_FALLBACK.get(lang, defaults.SUPPORT_FALLBACK[""])
+                text = text.replace("{" + name + "}", value)
+            return text, lang
     return "", ""
 
 
@@ -219,6 +225,7 @@ def inbound_keyword(
         raise ValueError("at must be an aware datetime")
     workspace = contact.workspace
     keywords, replies, fuzzy = selectors.keywords_for(workspace=workspace)
+    fill = selectors.reply_fields_for(workspace=workspace)
     language = language or contact.language or ""
     found = None
     if (payload or "").strip():
@@ -242,7 +249,7 @@ def inbound_keyword(
         replies,
         found.action,
         [found.language, lang, _base_language(workspace.default_language), ""],
-        workspace.name,
+        fill,
     )
     result = KeywordResult(
         found.action, found.word, reply, reply_language, fuzzy=found.fuzzy, rule=found.rule
@@ -300,7 +307,7 @@ def inbound_keyword(
                 replies,
                 "help",
                 [found.language, lang, _base_language(workspace.default_language), ""],
-                workspace.name,
+                fill,
             )
             result = KeywordResult("start", found.word, reply, reply_language, fuzzy=found.fuzzy)
             events = []

@@ -74,12 +74,25 @@ def _audit(workspace, actor, action, data, target=None):
 
 @transaction.atomic
 def policy_update(
-    *, workspace: Workspace, actor: Actor, quiet_start: dt.time, quiet_end: dt.time, fuzzy_keywords: bool
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    quiet_start: dt.time,
+    quiet_end: dt.time,
+    fuzzy_keywords: bool,
+    brand_name: str | None = None,
+    support_contact: str | None = None,
 ) -> ConsentPolicy:
+    """Quiet hours, fuzzy keywords, and the brand and support contact the HELP reply names
+    (None: unchanged)."""
     policy = policy_ensure(workspace=workspace)
     if quiet_start is None or quiet_end is None:
         raise ValidationError({"quiet_start": ["Give both times (equal times mean no quiet hours)."]})
     policy.quiet_start, policy.quiet_end, policy.fuzzy_keywords = quiet_start, quiet_end, bool(fuzzy_keywords)
+    if brand_name is not None:
+        policy.brand_name = brand_name.strip()[:80]
+    if support_contact is not None:
+        policy.support_contact = support_contact.strip()[:120]
     policy.save()
     _audit(
         workspace,

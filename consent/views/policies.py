@@ -15,10 +15,10 @@ from cpaas.forms import apply_errors
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
-from .. import selectors, services
+from .. import defaults, selectors, services
 from ..defaults import BUILTIN_PURPOSES
 from ..forms import CapForm, KeywordForm, KeywordTryForm, PolicyForm, PurposeForm, ReplyForm
-from ..models import FrequencyCap, Keyword, KeywordAction, Purpose
+from ..models import ConsentPolicy, FrequencyCap, Keyword, KeywordAction, Purpose
 
 
 def _page(request, *, status=200, **forms):
@@ -40,6 +40,12 @@ def _page(request, *, status=200, **forms):
                 "quiet_start": policy.quiet_start,
                 "quiet_end": policy.quiet_end,
                 "fuzzy_keywords": fuzzy,
+                **(
+                    ConsentPolicy.objects.filter(workspace=request.workspace)
+                    .values("brand_name", "support_contact")
+                    .first()
+                    or {}
+                ),
             }
         ),
         "cap_form": forms.get("cap_form") or CapForm(purposes=purposes),
@@ -205,6 +211,12 @@ def consent_reply_save(request):
     )  # fmt: skip
 
 
+def _filled(text: str, fill: dict) -> str:
+    for name, value in fill.items():
+        text = text.replace("{" + name + "}", value or defaults.SUPPORT_FALLBACK[""])
+    return text
+
+
 @workspace_required("consent.view")
 def consent_keyword_try(request):
     """Which keyword a message would match and the reply it would get. Changes nothing."""
@@ -236,7 +248,7 @@ def consent_keyword_try(request):
                 "word": found.word,
                 "fuzzy": found.fuzzy,
                 "rule": found.rule,
-                "reply": reply.replace("{workspace}", request.workspace.name),
+                "reply": _filled(reply, selectors.reply_fields_for(workspace=request.workspace)),
             }
     if request.htmx:
         return TemplateResponse(

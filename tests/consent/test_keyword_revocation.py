@@ -192,3 +192,41 @@ def test_yes_confirming_a_double_opt_in_is_answered(contact):
         contact=contact, channel_kind="sms", text="YES", at=NOON, inbound_message_id="y2"
     )
     assert result.action == "start" and result.reply
+
+
+# --- item 7: the HELP reply names the brand and a support contact (CTIA) -----------------------
+
+
+def test_the_default_help_reply_names_the_brand_and_a_way_to_get_help(contact):
+    reply = inbound_keyword(contact=contact, channel_kind="sms", text="HELP", at=NOON).reply
+    assert reply.startswith("Workspace A: for help contact a reply to this message.")
+    assert "Msg & data rates may apply" in reply and "STOP" in reply
+
+
+def test_the_brand_and_support_contact_are_workspace_settings_in_every_language(contact, actor):
+    from consent import services
+
+    services.policy_update(
+        workspace=contact.workspace, actor=actor, quiet_start=dt.time(21), quiet_end=dt.time(8),
+        fuzzy_keywords=False, brand_name="Acme Bank", support_contact="0800 123 456",
+    )  # fmt: skip
+    en = inbound_keyword(contact=contact, channel_kind="sms", text="HELP", at=NOON).reply
+    fr = inbound_keyword(contact=contact, channel_kind="sms", text="AIDE", language="fr", at=NOON).reply
+    es = inbound_keyword(contact=contact, channel_kind="sms", text="AYUDA", language="es", at=NOON).reply
+    assert en.startswith("Acme Bank: for help contact 0800 123 456.")
+    assert fr.startswith("Acme Bank : aide au 0800 123 456.")
+    assert es.startswith("Acme Bank: ayuda en 0800 123 456.")
+
+
+def test_the_policies_page_sets_the_brand_and_support_contact(admin_client, workspace):
+    response = admin_client.post(
+        reverse("consent_policies"),
+        {
+            "quiet_start": "21:00",
+            "quiet_end": "08:00",
+            "brand_name": "Acme",
+            "support_contact": "help@acme.test",
+        },
+    )
+    assert response.status_code in (200, 302)
+    assert selectors.reply_fields_for(workspace=workspace)["support"] == "help@acme.test"

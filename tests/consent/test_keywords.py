@@ -132,13 +132,13 @@ def test_start_does_not_lift_an_admin_suppression(contact):
         reason="complaint", note="Complaint to the regulator", at=NOON,
     )  # fmt: skip
     result = inbound_keyword(contact=contact, channel_kind="sms", text="START", at=NOON)
-    assert result.events == 0 and "reply STOP" in result.reply  # the help text, not "subscribed again"
+    assert result.events == 0 and "for help contact" in result.reply  # the help text, not "subscribed again"
     assert check(contact, "sms", "transactional", NOON).rule == "suppression"
 
 
 def test_help_changes_nothing(contact):
     result = inbound_keyword(contact=contact, channel_kind="sms", text="HELP", at=NOON)
-    assert result.action == "help" and "reply STOP to unsubscribe" in result.reply
+    assert result.action == "help" and "Reply STOP to unsubscribe" in result.reply
     assert not ConsentEvent.objects.exists()
 
 
@@ -156,7 +156,7 @@ def test_not_a_keyword_passes_through(contact):
         ("BAJA", "es", "Workspace A: se ha dado de baja"),
         ("STOP", "es", "Workspace A: se ha dado de baja"),  # the contact's language
         ("STOP", "de", "Workspace A: you are unsubscribed"),  # no German reply: the fallback
-        ("AYUDA", "es", "Workspace A: responda BAJA"),
+        ("AYUDA", "es", "Workspace A: ayuda en"),
     ],
 )
 def test_replies_per_language(contact, text, language, reply):
