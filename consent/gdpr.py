@@ -12,6 +12,7 @@ from .addresses import contact_identities
 from .models import (
     ConsentEvent,
     ConsentImport,
+    ConsentPolicy,
     ConsentRecord,
     ErasureGate,
     InboundRecord,
@@ -123,8 +124,11 @@ register(
     "consent",
     export=export,
     erase=erase,
-    covers=[ConsentEvent, ConsentRecord, Suppression, SendRecord, InboundRecord],
+    covers=[ConsentEvent, ConsentRecord, Suppression, SendRecord, InboundRecord, KeywordReview],
     copies=[ConsentImport],
-    not_personal={ErasureGate: "holds a contact id only inside the erasure's own transaction"},
+    not_personal={
+        ErasureGate: "holds a contact id only inside the erasure's own transaction",
+        ConsentPolicy: "support_contact is the workspace's own help line, not a person's contact",
+    },
     unswept={ConsentEvent: "append-only evidence; another person's event is their evidence, unchanged"},
 )
