@@ -114,16 +114,24 @@ def with_contact_facts(queryset):
     return queryset.annotate(**{f"consent_{f}": F(f"contact__{f}") for f in services.FACT_FIELDS})
 
 
+_FACT_ATTRS = tuple(f"consent_{f}" for f in services.FACT_FIELDS)
+
+
 def _facts(messages: list[Message]) -> dict:
     if not hasattr(messages[0], "consent_timezone"):  # not read through with_contact_facts
         return services.contact_facts(m.contact_id for m in messages)
     workspaces = {w.pk: w for w in Workspace.objects.filter(pk__in={m.workspace_id for m in messages})}
     facts = {}
+    ContactFacts = services.ContactFacts
     for m in messages:
-        if m.contact_id not in facts:
-            values = [getattr(m, f"consent_{f}") for f in services.FACT_FIELDS]
-            facts[m.contact_id] = services.ContactFacts(
-                m.contact_id, m.workspace_id, *values, workspace=workspaces[m.workspace_id]
+        contact_id = m.contact_id
+        if contact_id not in facts:
+            d = m.__dict__  # the annotations are plain attributes: read them without descriptors
+            facts[contact_id] = ContactFacts(
+                contact_id,
+                m.workspace_id,
+                *[d[a] for a in _FACT_ATTRS],
+                workspace=workspaces[m.workspace_id],
             )
     return facts
 

@@ -390,7 +390,12 @@ def decide_sends(sends: list[SendRequest], at: dt.datetime) -> dict[str, Decisio
         key = (workspace_id, send.channel_kind, send.purpose, send.is_template, send.sent_by, send.sender)
         groups[key].append(send)
     capped = sorted(
-        {s.contact.pk for s in sends if policies[s.contact.workspace_id].caps_for(s.purpose, s.channel_kind)}
+        {
+            s.contact.pk
+            for (workspace_id, kind, purpose, *_), group in groups.items()
+            if policies[workspace_id].caps_for(purpose, kind)
+            for s in group
+        }
     )
     with transaction.atomic() if capped else contextlib.nullcontext():
         if capped:
