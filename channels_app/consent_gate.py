@@ -88,21 +88,17 @@ def handover(messages: list[Message], *, now: dt.datetime, token: str) -> list[M
     if not messages:
         return []
     contacts = _facts(messages)
+    SendRequest = services.SendRequest  # thousands a second: positional, names bound once
     sends = [
-        services.SendRequest(
-            ref=m.reference,
-            contact=contacts[m.contact_id],
-            channel_kind=m.kind,
-            purpose=m.purpose,
-            is_template="template" in m.content,
-            sent_by=m.sent_by,
+        SendRequest(
+            m.reference, contacts[m.contact_id], m.kind, m.purpose, "template" in m.content, m.sent_by
         )
         for m in messages
     ]
     decisions = services.decide_sends(sends, now)
     allowed, refused = [], []
-    for m in messages:
-        (allowed if decisions[m.reference].outcome == "allow" else refused).append(m)
+    for m, send in zip(messages, sends, strict=True):
+        (allowed if decisions[send.ref].outcome == "allow" else refused).append(m)
     if refused:
         _refuse(refused, {m.reference: _verdict(decisions[m.reference]) for m in refused}, now, token)
     return allowed
