@@ -185,3 +185,27 @@ def test_webhook_body_check_merge_field_and_response_mapping(login, marketer, wo
         "body": {"name": "{{contact.first_name}}"},
         "map": {"order_status": "order.status"},
     }
+
+
+def test_json_check_whose_post_lands_between_mousedown_and_mouseup_still_shows(login, marketer, workspace):
+    """Pressing Check blurs the body, which posts it; when the answer redraws the panel before the
+    button is released, the browser fires no click (down and up on different elements): the check
+    must show all the same (it did not: CI saw the panel's default help text under load)."""
+    from cpaas.tenancy import Actor
+    from journeys.services import journey_create
+
+    journey = journey_create(workspace=workspace, actor=Actor.for_user(marketer), name="Hook")
+    page = login(marketer, f"/journeys/editor/{journey.pk}/")
+    expect(page.locator("body[data-editor-ready]")).to_be_attached()
+    panel = add(page, "webhook.call", "webhook_call_1")
+    page.locator("#cfg-body").fill('{\n  "name": "x",\n}')
+    box = panel.get_by_role("button", name="Check").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    # when the button is pressed, the post's answer redraws the panel, and only then released
+    applied(page, page.mouse.down)
+    page.mouse.up()
+
+    # then the result of the check shows, and the focus is back at the mistake
+    expect(panel.locator("[data-json-result]")).to_contain_text("Not valid JSON at line 3, column 1")
+    expect(page.locator("#cfg-body")).to_be_focused()

@@ -187,7 +187,7 @@ function jsonError(text) {
   return null;
 }
 
-function checkJson(field) {
+function checkJson(field, { focus = true } = {}) {
   const area = field.querySelector('textarea[data-json]');
   const out = field.querySelector('[data-json-result]');
   const text = area.value;
@@ -201,8 +201,10 @@ function checkJson(field) {
     const e = jsonError(text) || { at: 0, line: 1, column: 1, why: String(err.message) };
     out.textContent = `Not valid JSON at line ${e.line}, column ${e.column}: ${e.why}.`;
     out.classList.add('error');
-    area.focus();
-    area.setSelectionRange(e.at, Math.min(e.at + 1, text.length));
+    if (focus) {
+      area.focus();
+      area.setSelectionRange(e.at, Math.min(e.at + 1, text.length));
+    }
   }
 }
 
@@ -213,9 +215,9 @@ document.addEventListener('click', (evt) => {
   if (!button || button.closest('fieldset[disabled]')) return;
   evt.preventDefault();
   if (button.matches('[data-json-check]')) {
-    // pressing Check may also post the text (the textarea's change): check again once the new form is in
-    checkAgain = button.closest('.field').dataset.field;
-    checkJson(button.closest('.field'));
+    const field = button.closest('.field');
+    rememberCheck(field);
+    checkJson(field);
     return;
   }
   const act = button.dataset.act;
@@ -273,11 +275,27 @@ document.addEventListener('input', (evt) => {
   if (box) weightTotal(box);
 });
 
-let checkAgain = null;
+// Pressing Check also posts the text (the textarea's change on blur), and the answer redraws the
+// panel, in any order with the click: it may even land between the button's mousedown and mouseup,
+// and then the browser fires no click at all (down and up on different elements). So the check is
+// remembered from the mousedown on, and shown again on every redraw of the same text (see init).
+let lastCheck = null; // {field, text, focus}
+function rememberCheck(field) {
+  lastCheck = { field: field.dataset.field, text: field.querySelector('textarea[data-json]').value, focus: true };
+}
+document.addEventListener('mousedown', (evt) => {
+  const button = evt.target.closest('.node-form button[data-json-check]');
+  if (button && !button.closest('fieldset[disabled]')) rememberCheck(button.closest('.field'));
+});
 function init(root) {
   root.querySelectorAll('.subform[data-subform="variants"]').forEach(weightTotal);
-  const field = checkAgain && root.querySelector?.(`.field[data-field="${CSS.escape(checkAgain)}"]`);
-  if (field) { checkAgain = null; checkJson(field); }
+  const field = lastCheck && root.querySelector?.(`.field[data-field="${CSS.escape(lastCheck.field)}"]`);
+  const area = field && field.querySelector('textarea[data-json]');
+  if (!area) return;
+  if (area.value !== lastCheck.text) { lastCheck = null; return; }
+  // the focus goes back to a mistake once, after the post the click caused, never on later redraws
+  checkJson(field, { focus: lastCheck.focus });
+  lastCheck.focus = false;
 }
 document.body.addEventListener('htmx:afterSettle', (evt) => init(evt.detail.elt || document));
 init(document);
