@@ -234,9 +234,16 @@ class InValues(Func):
 
     output_field = BooleanField()
 
+    BIGINT = range(-(2**63), 2**63)
+
     def __init__(self, field: str, values, sql_type: str = "bigint"):
         super().__init__(F(field))
-        self.values, self.sql_type = list(values), sql_type
+        values = list(values)
+        if sql_type == "bigint":
+            # a value no bigint column can hold matches no row (as Django's own integer lookups
+            # treat it); sent as is, PostgreSQL refuses the whole query ("bigint out of range")
+            values = [v for v in values if v in self.BIGINT]
+        self.values, self.sql_type = values, sql_type
 
     def _lhs(self, compiler, connection):
         return compiler.compile(self.source_expressions[0])

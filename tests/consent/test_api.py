@@ -119,6 +119,17 @@ def test_batch_check(api, contact, workspace):
     assert bad.status_code == 400 and "purpose" in error_of(bad)["fields"]
 
 
+@pytest.mark.parametrize("huge", [2**63, -(2**63) - 1, 460044263636880223538789467815936])
+def test_check_with_an_id_no_database_column_can_hold_is_not_found_not_a_500(api, contact, huge):
+    """schemathesis found it: PostgreSQL refused the whole query ("bigint out of range")."""
+    body = {"contact_ids": [contact.pk, huge], "channel": "sms", "purpose": "marketing"}
+
+    response = api.post("/api/v1/consent/check/", body, format="json")
+
+    assert response.status_code == 400
+    assert f"Not found in this workspace: [{huge}]" in str(error_of(response)["fields"]["contact_ids"])
+
+
 def test_suppressions_api(api, contact):
     response = api.post(
         "/api/v1/consent/suppressions/", {"address": "+447911123456", "reason": "complaint", "note": "Ticket 5"},
