@@ -26,6 +26,14 @@ PACKAGES = [
         "4.3.3",
         {"package/dist/joint.min.js": "joint/joint.min.js", "package/LICENSE": "joint/LICENSE"},
     ),
+    (
+        "chart.js",
+        "4.6.1",
+        {
+            "package/dist/chart.umd.min.js": "chartjs/chart.umd.min.js",
+            "package/LICENSE.md": "chartjs/LICENSE.md",
+        },
+    ),
 ]
 
 
