@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "contacts",
     "consent",
     "channels_app",
+    "experiments",
     "journeys",
     "inbox",
 ]
