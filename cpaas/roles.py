@@ -17,7 +17,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "journeys.edit": frozenset({A, M}),
     "journeys.publish": frozenset({A, M}),
     "experiments.view": frozenset({A, M, V}),
-    "inbox.view": frozenset({A, G}),
+    "experiments.edit": frozenset({A, M}),  # create, edit, start, stop, declare a winner
+    "inbox.view": frozenset({A, G}),  # conversations of the queues the agent belongs to (admins: all)
+    "inbox.reply": frozenset({A, G}),  # reply, notes, promises to pay, dispositions, resolve
+    "inbox.assign": frozenset({A, G}),  # claim, assign and transfer
+    "inbox.supervise": frozenset({A}),  # every queue, the supervisor page
+    "inbox.manage": frozenset({A}),  # queues and members, SLA policies, canned replies, business hours
     "consent.view": frozenset({A, M, G, V}),
     "consent.edit": frozenset({A}),
     "consent.import": frozenset({A}),
