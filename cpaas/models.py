@@ -25,6 +25,10 @@ class Workspace(models.Model):
         help_text="Region used to read phone numbers written without +country code.",
     )
     default_language = models.CharField(max_length=8, default="en")
+    contacts_open_to_agents = models.BooleanField(
+        default=False,
+        help_text="Agents may open any contact; when off, they reach a contact only through an inbox conversation.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
