@@ -22,6 +22,7 @@ from .models import (
     Keyword,
     KeywordReply,
     Purpose,
+    SendRecord,
     Status,
     Suppression,
 )
@@ -303,3 +304,41 @@ def suppression_for(*, workspace: Workspace, channel_kind: str, address: str) ->
 
 def import_list(*, workspace: Workspace) -> QuerySet[ConsentImport]:
     return ConsentImport.objects.filter(workspace=workspace).defer("content")
+
+
+@dataclass(frozen=True)
+class CapUsage:
+    """How much of one frequency cap a contact has used at `at`: the counter an agent sees (the
+    7-in-7 call rule of Regulation F is the collections/voice cap). `next_at` is when a place
+    frees when the cap is full (the oldest counted send leaves the window), else None."""
+
+    cap: CapRule
+    used: int
+    next_at: dt.datetime | None
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.cap.limit
+
+
+def cap_usage(
+    *, workspace: Workspace, contact: Contact, purpose: str, channel_kind: str, at: dt.datetime
+) -> list[CapUsage]:
+    """The caps that bind a send of `purpose` on `channel_kind` to this contact, each with the
+    sends counted in its window, counted exactly as check() counts them (the send ledger:
+    accepted sends and places reserved at hand-over). One query per cap."""
+    out = []
+    for cap in policy_for(workspace=workspace).caps_for(purpose, channel_kind):
+        sends = SendRecord.objects.filter(
+            workspace=workspace,
+            contact=contact,
+            purpose=purpose,
+            sent_at__gt=at - cap.period,
+            sent_at__lte=at,
+        )
+        if cap.channel_kind:
+            sends = sends.filter(channel_kind=cap.channel_kind)
+        times = sorted(sends.values_list("sent_at", flat=True))
+        full = len(times) >= cap.limit
+        out.append(CapUsage(cap, len(times), times[len(times) - cap.limit] + cap.period if full else None))
+    return out

@@ -13,8 +13,8 @@ ENROLLMENT_FIELDS = ("id", "journey_id", "journey__name", "version__number", "st
                      "state", "wait_kind", "wait_event", "wait_until", "entered_at", "ended_at",
                      "end_reason", "is_test")  # fmt: skip
 STEP_FIELDS = ("enrollment_id", "node", "node_type", "exit", "at", "detail")
-PROMISE_FIELDS = ("id", "journey_id", "amount", "currency", "due_date", "status", "source_text", "created_at",
-                  "settled_at")  # fmt: skip
+PROMISE_FIELDS = ("id", "journey_id", "amount", "currency", "due_date", "status", "source_text",
+                  "reminder_channel", "created_at", "settled_at")  # fmt: skip
 
 
 def export(contact) -> dict:

@@ -344,6 +344,17 @@ class PromiseToPay(models.Model):
     due_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROMISED)
     source_text = models.CharField(max_length=500, blank=True, help_text="What the contact wrote")
+    reminder_channel = models.CharField(
+        max_length=16, blank=True, help_text="Channel kind of the reminder on the day (blank: the node's)"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent who recorded it (blank: the journey, from the contact's reply)",
+    )
     created_at = models.DateTimeField()
     settled_at = models.DateTimeField(null=True, blank=True)
 

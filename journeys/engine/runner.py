@@ -152,6 +152,30 @@ class Run:
             amount=amount, currency=currency or "", due_date=due_date, source_text=(text or "")[:500], created_at=self.now,
         )  # fmt: skip
 
+    def adopt_promise(self) -> dict | None:
+        """The contact's newest open promise that no journey holds yet (one a person recorded:
+        journeys.services.promise_record), now this enrolment's; None when there is none."""
+        from ..services.promises import contact_today, promise_json
+
+        if self.enrollment.is_test:  # an editor test run never takes a real promise
+            return None
+        promise = (
+            PromiseToPay.objects.filter(
+                contact=self.contact,
+                status=PromiseToPay.Status.PROMISED,
+                enrollment__isnull=True,
+                due_date__gte=contact_today(self.contact, self.now),
+            )
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if promise is None:
+            return None
+        taken = PromiseToPay.objects.filter(pk=promise.pk, enrollment__isnull=True).update(
+            enrollment=self.enrollment, journey=self.journey
+        )
+        return promise_json(promise) if taken else None
+
     def settle_promise(self, status: str) -> None:
         promise = (self.state.get("promise") or {}).get("id")
         if promise:

@@ -28,6 +28,7 @@ from .wait_until import wall
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MAX_INVALID = 2
+DEFAULT_REMINDER = {"en": "Reminder: the payment you promised is due today ({{promise.date}})."}
 
 
 def parse_promise(
@@ -166,11 +167,48 @@ class PaymentPromise(Node):
         run.state["stage"] = stage
         cfg = dict(run.config)
         cfg["quick_replies"] = cfg.get("options") if stage == "ask" else []
+        channel = (run.state.get("promise") or {}).get("channel")
+        if stage == "remind" and channel:  # the reminder channel the agent chose with the customer
+            cfg["channel"], cfg["fallback"] = channel, []
         text = run.render(run.pick(texts), extra=extra)
         return send(message_request(run, cfg, text, purpose=cfg.get("purpose", "collections")))
 
     def enter(self, run):
+        adopted = run.adopt_promise()  # a promise an agent recorded before the contact got here
+        if adopted is not None:
+            return self._promised(run, adopted)
         return self._send(run, run.config["template"], "ask")
+
+    def _promised(self, run, promise: dict):
+        """A promise told to a person (journeys.services.promise_record): no question, no
+        confirmation (the agent gave it); an earlier promise of this node is replaced; then the
+        same reminder and wait for the payment as a promise the contact wrote."""
+        earlier = run.state.get("promise") or {}
+        if earlier.get("id") and earlier["id"] != promise["id"]:
+            run.settle_promise("cancelled")
+        run.state["promise"] = promise
+        run.context["promise"] = promise
+        return self._after_confirm(run)
+
+    def _after_confirm(self, run):
+        cfg = run.config
+        paid_event = cfg.get("paid_event", "payment_completed")
+        if not cfg.get("wait_for_payment", True):
+            return go("promised", promise=run.state.get("promise"))
+        due = dt.date.fromisoformat(run.state["promise"]["date"])
+        remind = wall(due, cfg.get("remind_at", "09:00"), run.contact_zone())
+        if remind > run.now and self._reminder_texts(run):
+            run.state["stage"] = "promised"
+            return wait("event", event=paid_event, until=remind)
+        return self._wait_deadline(run, due, paid_event)
+
+    def _reminder_texts(self, run) -> dict | None:
+        # a reminder channel chosen with an agent asks for a reminder even where the node has none
+        if run.config.get("reminder_template"):
+            return run.config["reminder_template"]
+        if (run.state.get("promise") or {}).get("channel"):
+            return DEFAULT_REMINDER
+        return None
 
     def resume(self, run, signal):
         cfg = run.config
@@ -187,22 +225,17 @@ class PaymentPromise(Node):
                 run.state["until"] = run.after(int(cfg["timeout_s"])).isoformat()
                 return wait("reply", event=paid_event, until=run.after(int(cfg["timeout_s"])))
             if stage == "confirm":
-                if not cfg.get("wait_for_payment", True):
-                    return go("promised", promise=run.state.get("promise"))
-                due = dt.date.fromisoformat(run.state["promise"]["date"])
-                remind = wall(due, cfg.get("remind_at", "09:00"), run.contact_zone())
-                if remind > run.now and cfg.get("reminder_template"):
-                    run.state["stage"] = "promised"
-                    return wait("event", event=paid_event, until=remind)
-                return self._wait_deadline(run, due, paid_event)
+                return self._after_confirm(run)
             if stage == "remind":
                 due = dt.date.fromisoformat(run.state["promise"]["date"])
                 return self._wait_deadline(run, due, paid_event)
+        if signal.kind == "promise":
+            return self._promised(run, signal.data["promise"])
         if signal.kind == "timeout":
             if stage == "ask":
                 return go("no_response")
             if stage == "promised":
-                return self._send(run, cfg["reminder_template"], "remind", extra=self._extra(run))
+                return self._send(run, self._reminder_texts(run), "remind", extra=self._extra(run))
             run.settle_promise("broken")
             return go("broken", promise=run.state.get("promise"))
         if signal.kind == "reply" and stage == "ask":

@@ -14,6 +14,7 @@ from .journeys import (
     journey_resume,
     journey_update,
 )
+from .promises import promise_clean, promise_record
 
 __all__ = [
     "CSV_MAX_BYTES",
@@ -31,4 +32,6 @@ __all__ = [
     "journey_resume",
     "journey_start",
     "journey_update",
+    "promise_clean",
+    "promise_record",
 ]
