@@ -1,5 +1,6 @@
 """The one websocket endpoint: /ws/live/?topics=contacts,inbox. A socket joins only groups of
-the workspace active in its session, and only topics its role may see."""
+the workspace active in its session, only for topics its role may see, and for a topic that
+registered a group resolver (the inbox), only the groups it names for this member."""
 
 from urllib.parse import parse_qs
 
@@ -7,9 +8,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .models import Membership
-from .realtime import TOPICS, ensure_relay_running, workspace_group
+from .realtime import TOPICS, ensure_relay_running, topic_groups
 from .roles import role_allows
 from .tenancy import SESSION_KEY
+
+
+@database_sync_to_async
+def _groups(membership, topics) -> list[str]:
+    joined = []
+    for topic in sorted(topics):
+        if topic in TOPICS and role_allows(membership.role, TOPICS[topic]):
+            joined += [g for g in topic_groups(membership, topic) if g not in joined]
+    return joined
 
 
 @database_sync_to_async
@@ -32,11 +42,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = {t for value in query.get("topics", []) for t in value.split(",") if t}
-        self.groups_joined = [
-            workspace_group(membership.workspace_id, topic)
-            for topic in sorted(wanted)
-            if topic in TOPICS and role_allows(membership.role, TOPICS[topic])
-        ]
+        self.groups_joined = await _groups(membership, wanted)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -34,10 +35,26 @@ MESSAGE_TYPE = "realtime.event"
 BATCH_TYPE = "realtime.batch"  # the relay's: several events of one group, each sent as its own frame
 # topic -> permission a socket's role needs to subscribe. Apps register their topics at import.
 TOPICS: dict[str, str] = {}
+# topic -> groups(membership): the groups a socket of that member joins for the topic, when
+# the topic is narrower than the workspace (the inbox: only the agent's queues). Runs in a thread
+# with database access at connect; the default is the one workspace group.
+TOPIC_GROUPS: dict[str, Callable[[object], list[str]]] = {}
 
 
-def register_topic(topic: str, permission: str) -> None:
+def register_topic(topic: str, permission: str, groups: Callable[[object], list[str]] | None = None) -> None:
     TOPICS[topic] = permission
+    if groups is not None:
+        TOPIC_GROUPS[topic] = groups
+    else:
+        TOPIC_GROUPS.pop(topic, None)
+
+
+def topic_groups(membership, topic: str) -> list[str]:
+    """The groups a socket of `membership` joins for `topic` (its role already allowed it)."""
+    resolve = TOPIC_GROUPS.get(topic)
+    if resolve is None:
+        return [workspace_group(membership.workspace_id, topic)]
+    return [g for g in resolve(membership) if g.startswith(f"ws.{membership.workspace_id}.")]
 
 
 def workspace_group(workspace_id: int, topic: str) -> str:

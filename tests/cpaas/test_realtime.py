@@ -73,6 +73,37 @@ async def test_topics_a_role_may_not_see_are_not_joined(workspace, agent):
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_topic_narrower_than_the_workspace_joins_only_the_groups_it_names(
+    workspace, other_workspace, agent
+):
+    from cpaas.realtime import TOPIC_GROUPS, TOPICS, register_topic
+
+    # a resolver that names one group of the member's workspace, and (wrongly) one of another
+    register_topic(
+        "narrow-test-topic",
+        "contacts.view",
+        groups=lambda m: [f"ws.{m.workspace_id}.narrow.7", f"ws.{other_workspace.pk}.narrow.7"],
+    )
+    try:
+        communicator, connected, _ = await _connect(agent, topics="narrow-test-topic")
+        assert connected
+        assert (await communicator.receive_json_from())["groups"] == 1
+        layer = get_channel_layer()
+        for group, n in (
+            (f"ws.{workspace.pk}.narrow-test-topic", 1),
+            (f"ws.{other_workspace.pk}.narrow.7", 2),
+        ):
+            await layer.group_send(group, {"type": "realtime.event", "payload": {"n": n}})
+        assert await communicator.receive_nothing(timeout=0.3)  # not the workspace-wide group
+        await layer.group_send(f"ws.{workspace.pk}.narrow.7", {"type": "realtime.event", "payload": {"n": 3}})
+        assert await communicator.receive_json_from(timeout=2) == {"n": 3}
+        await communicator.disconnect()
+    finally:
+        TOPICS.pop("narrow-test-topic")
+        TOPIC_GROUPS.pop("narrow-test-topic")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_relay_mode_writes_a_row_that_rolls_back_with_the_transaction(settings):
     settings.REALTIME_MODE = "relay"
     with pytest.raises(RuntimeError), transaction.atomic():
