@@ -73,6 +73,25 @@ def _publish_contact(contact: Contact, kind: str) -> None:
     )
 
 
+def contacts_changed_publish(
+    *, workspace: Workspace, created: list[Contact] = (), updated: list[Contact] = ()
+) -> None:
+    """What open contact lists hear when a batch writes contacts: one contact as its row (placed
+    as any single write is), several as ONE `contacts.changed` notice that makes a list refresh
+    once (a batch of 10,000 must not push 10,000 rows to every browser)."""
+    if len(created) + len(updated) == 1:
+        for contact, kind in [
+            *((c, "contact.created") for c in created),
+            *((c, "contact.updated") for c in updated),
+        ]:
+            _publish_contact(contact, kind)
+    elif created or updated:
+        publish(
+            workspace_group(workspace.pk, "contacts"),
+            {"type": "contacts.changed", "created": len(created), "updated": len(updated)},
+        )
+
+
 @transaction.atomic
 def contact_create(*, workspace: Workspace, actor: Actor, data: dict) -> Contact:
     clean = contact_clean(workspace=workspace, data=data)

@@ -30,3 +30,35 @@ def audit_record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+
+
+def audit_record_many(
+    *, workspace: Workspace, actor: Actor, action: str, targets: list, data: dict | None = None, at=None
+) -> None:
+    """One entry per target, as `audit_record` would write them, in one multi-row insert (the
+    batch APIs create or update thousands of contacts in a request)."""
+    if not targets:
+        return
+    at = at or timezone.now()
+    common = {
+        "workspace": workspace,
+        "actor_type": actor.kind,
+        "actor_user": actor.user if actor.kind == "user" else None,
+        "actor_token": actor.token if actor.kind == "token" else None,
+        "actor_label": actor.label[:150],
+        "action": action,
+        "created_at": at,
+    }
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                **common,
+                target_type=t._meta.label_lower,
+                target_id=str(t.pk),
+                target_label=str(t)[:200],
+                data=(data or {}) if not callable(data) else data(t),
+            )
+            for t in targets
+        ],
+        batch_size=1000,
+    )

@@ -9,9 +9,16 @@ class JourneysConfig(AppConfig):
         from cpaas import bus
         from cpaas.realtime import register_topic
 
-        from .engine.signals import on_event
+        from .engine.signals import on_events
 
-        # every event: replies and events resume waits, reach goals and trigger journeys
-        bus.subscribe(bus.ANY)(on_event)
+        # every event: replies and events resume waits, reach goals and trigger journeys; a batch
+        # of events (bus.emit_many) is handled as a set
+        bus.subscribe_many(bus.ANY)(on_events)
         # the canvas's live counts: "journey.counts" when a journey's counters change
         register_topic("journeys", "journeys.view")
+        # the events API (in contacts, below journeys) reports the engine's backlog as lag_s
+        from cpaas import backlog
+
+        from .selectors import journey_lag_s
+
+        backlog.register("journeys", lambda workspace_id, now: journey_lag_s(workspace=workspace_id, now=now))

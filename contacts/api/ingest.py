@@ -1,11 +1,14 @@
 """Event ingestion for the API, single or in batches: every event is checked before any is
-written, then all are recorded in one transaction through `contacts.services.event_record`
-(which also emits each on the bus), so a request either records everything or nothing.
+written, then all are recorded in one transaction, so a request either records everything or
+nothing. It works in sets whatever the size: contacts are looked up and created with one query
+per kind, events go in with one multi-row insert, and the bus gets the batch at once
+(`cpaas.bus.emit_many`: the journey engine enrols the batch with a few queries, and a
+subscriber that takes one event at a time still sees each event once).
 
 A contact is named by `{"id": ...}`, `{"external_id": ...}` or `{"phone": ...}`. An id must exist
 in the workspace. An external id or phone that no contact has yet creates the contact
-("identify on track", as Segment does), through `contact_create`, so it is audited and appears
-on open contact lists."""
+("identify on track", as Segment does), through `contact_clean`'s rules, with an audit entry
+each and one realtime notice for the batch (an open contact list refreshes once)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from contacts.models import Contact, Event
-from contacts.services import IdempotencyConflict, contact_create, event_record
-from contacts.validation import normalize_phone
+from contacts.services import IdempotencyConflict, _event_clean, contacts_changed_publish
+from contacts.validation import contact_clean, normalize_phone
+from cpaas import backlog, bus
+from cpaas.audit import audit_record_many
+from cpaas.bulk import insert_ignoring_conflicts, insert_rows
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
-MAX_BATCH = 1000
+MAX_BATCH = 10_000
 
 # An error of one event: field path (e.g. "contact.id") -> messages.
 Errors = dict[str, list[str]]
@@ -58,7 +65,12 @@ def _signature(contact_key, name, properties) -> tuple:
 
 
 def events_ingest(
-    *, workspace: Workspace, actor: Actor, items: list[dict | None], errors: dict[int, Errors] | None = None
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    items: list[dict | None],
+    errors: dict[int, Errors] | None = None,
+    retry: bool = True,
 ) -> list[EventResult]:
     """Record `items` (EventInputSerializer.validated_data) or raise EventsRejected writing
     nothing. `errors` holds errors the caller found already (its item is None); the other items
@@ -142,49 +154,99 @@ def events_ingest(
     if errors:
         raise EventsRejected(errors, conflicts)
 
-    # 3. Write everything in one transaction; an error here (a concurrent writer) undoes it all.
-    results: list[EventResult] = []
+    # 3. Write everything in one transaction, in sets; a concurrent writer of the same
+    # idempotency key makes the insert fail: the whole batch is checked again (it is now a replay
+    # or a conflict) rather than half-written.
+    try:
+        return _write(workspace, actor, items, keys, contacts, existing, errors, conflicts)
+    except IntegrityError:
+        if not retry:
+            raise
+        return events_ingest(workspace=workspace, actor=actor, items=items, retry=False)
+
+
+def _write(workspace, actor, items, keys, contacts, existing, errors, conflicts) -> list[EventResult]:
+    now = timezone.now()
     with transaction.atomic():
-        created_keys: set[tuple] = set()
-        for index, key in enumerate(keys):
-            if key in contacts:
-                continue
-            try:
-                contacts[key] = contact_create(workspace=workspace, actor=actor, data={key[0]: key[1]})
-                created_keys.add(key)
-            except ValidationError as exc:
-                found = Contact.objects.filter(workspace=workspace, **{key[0]: key[1]}).first()
-                if found is None:
-                    errors[index].update({f"contact.{f}": m for f, m in _messages(exc).items()})
-                else:  # created by a concurrent request meanwhile
-                    contacts[key] = found
+        created_keys = _contacts_create(workspace, actor, keys, contacts, errors)
+        results: list[EventResult | None] = [None] * len(items)
+        fresh: list[Event] = []
+        first_event: dict[str, int] = {}  # idempotency key -> index of its first item
         for index, item in enumerate(items):
             contact = contacts.get(keys[index])
             if contact is None:
                 continue
-            replayed = existing.get(item.get("idempotency_key"))
+            idem = item.get("idempotency_key") or None
+            replayed = existing.get(idem)
             if replayed is not None:  # checked above: the same event, already recorded
-                results.append(EventResult(index, replayed, False, False))
+                results[index] = EventResult(index, replayed, False, False)
+                continue
+            if idem in first_event:  # the same event twice in this batch (checked above)
                 continue
             try:
-                event, created = event_record(
-                    workspace=workspace,
-                    contact=contact,
-                    name=item["name"],
-                    properties=item.get("properties") or {},
-                    occurred_at=item.get("occurred_at"),
-                    source="api",
-                    idempotency_key=item.get("idempotency_key") or None,
+                name, properties, occurred_at = _event_clean(
+                    item["name"], item.get("properties"), item.get("occurred_at"), now
                 )
             except ValidationError as exc:
-                if isinstance(exc, IdempotencyConflict):
-                    conflicts.add(index)
                 errors[index].update(_messages(exc))
                 continue
-            results.append(EventResult(index, event, created, keys[index] in created_keys))
+            event = Event(workspace=workspace, contact=contact, name=name, properties=properties,
+                          occurred_at=occurred_at, source="api", idempotency_key=idem)  # fmt: skip
+            fresh.append(event)
+            if idem:
+                first_event[idem] = index
+            results[index] = EventResult(index, event, True, keys[index] in created_keys)
         if errors:
             raise EventsRejected(errors, conflicts)
+        insert_rows(Event, fresh)
+        for index, item in enumerate(items):
+            if results[index] is None:  # a later copy of an event of this batch
+                first = results[first_event[item["idempotency_key"]]]
+                results[index] = EventResult(index, first.event, False, first.contact_created)
+        # every subscriber sees every event once; the engine enrols the batch as a set
+        bus.emit_many(fresh)
     return results
+
+
+def _contacts_create(workspace, actor, keys, contacts, errors) -> set[tuple]:
+    """Create the contacts named by external id or phone that none has yet, in one insert (a
+    contact a concurrent request created meanwhile is found and used). Returns the keys created.
+    Each new contact gets its audit entry; open contact lists get one notice for them all."""
+    missing: dict[tuple, int] = {}  # key -> index of its first item
+    for index, key in enumerate(keys):
+        if key and key not in contacts and key not in missing:
+            missing[key] = index
+    if not missing:
+        return set()
+    rows = []
+    for key, index in missing.items():
+        try:
+            clean = contact_clean(workspace=workspace, data={key[0]: key[1]}, definitions={})
+        except ValidationError as exc:
+            errors[index].update({f"contact.{f}": m for f, m in _messages(exc).items()})
+            continue
+        contact = Contact(workspace=workspace)
+        for field, value in clean.items():
+            setattr(contact, field, value)
+        rows.append(contact)
+    if errors:
+        return set()
+    new_ids = set(insert_ignoring_conflicts(Contact, rows))
+    for kind in ("external_id", "phone"):
+        wanted = [key[1] for key in missing if key[0] == kind]
+        if wanted:
+            for contact in Contact.objects.filter(workspace=workspace, **{f"{kind}__in": wanted}):
+                contacts[(kind, getattr(contact, kind))] = contact
+    created = [c for c in contacts.values() if c.pk in new_ids]
+    audit_record_many(workspace=workspace, actor=actor, action="contacts.contact.created", targets=created)
+    contacts_changed_publish(workspace=workspace, created=created)
+    return {key for key in missing if key in contacts and contacts[key].pk in new_ids}
+
+
+def engine_lag_s(*, workspace: Workspace) -> float:
+    """The backlog behind the API: how long the oldest due journey step has waited. The API
+    keeps accepting when the engine is behind (events and enrolments are rows); it says so."""
+    return backlog.lag_s(workspace.pk)
 
 
 def _messages(exc: ValidationError) -> Errors:

@@ -171,7 +171,7 @@ class EventInputSerializer(StrictInputSerializer):
 
 
 class EventBatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True, help_text="At most 1,000 events.")
+    events = EventInputSerializer(many=True, help_text="At most 10,000 events.")
 
 
 class EventOutputSerializer(OutputModelSerializer):
@@ -210,6 +210,10 @@ class EventBatchOutputSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     contacts_created = serializers.IntegerField()
+    lag_s = serializers.FloatField(
+        help_text="How long the oldest journey step due now has waited for the engine (0 when it keeps up). "
+        "Events are accepted whatever it is: they are stored, and enter their journeys as the engine catches up."
+    )
     results = EventBatchItemSerializer(many=True)
 
 

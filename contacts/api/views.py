@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from contacts import selectors, services
 from contacts.models import Contact, Event, Segment
 from contacts.validation import normalize_phone
-from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, error_responses, idempotency_key_merged
+from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, TooManyItems, error_responses, idempotency_key_merged
 from cpaas.api.common import body as _body
 from cpaas.api.common import page as _page
 from cpaas.api.common import query as _query
@@ -21,7 +21,7 @@ from cpaas.api.errors import flatten_errors
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
 
-from .ingest import MAX_BATCH, EventsRejected, events_ingest
+from .ingest import MAX_BATCH, EventsRejected, engine_lag_s, events_ingest
 from .serializers import (
     ContactFilterSerializer,
     ContactInputSerializer,
@@ -276,10 +276,13 @@ class EventBatchApi(APIView):
         summary=f"Record up to {MAX_BATCH:,} events at once",
         description="All events are checked first; if any is invalid nothing is written and the "
         "error names each one by index (`events[12].name`). Otherwise all are written in one "
-        "transaction. Each result says `created` or `duplicate` (idempotency key seen before with "
-        "the same content). 409 when the only errors are idempotency keys reused for different events.",
+        "transaction. Each result says `created` or `duplicate` (idempotency key seen before, or "
+        "earlier in the same batch, with the same content). 409 when the only errors are "
+        "idempotency keys reused for different events; 413 over the limit. Contacts named by "
+        "external_id or phone that do not exist are created. Journeys the events trigger are "
+        "entered in the same transaction; `lag_s` says how far behind the engine is.",
         request=EventBatchInputSerializer,
-        responses={200: EventBatchOutputSerializer, **_errors(400, 401, 403, 409, 429)},
+        responses={200: EventBatchOutputSerializer, **_errors(400, 401, 403, 409, 413, 429)},
     )
     def post(self, request):
         body = request.data
@@ -290,14 +293,7 @@ class EventBatchApi(APIView):
             raise ValidationError({key: ["Unknown field (known fields: events)."] for key in unknown})
         events = body["events"]
         if len(events) > MAX_BATCH:
-            raise ValidationError(
-                {
-                    "events": [
-                        f"A batch holds at most {MAX_BATCH:,} events; this one has {len(events):,}. "
-                        "Split it into several requests."
-                    ]
-                }
-            )
+            raise TooManyItems(field="events", limit=MAX_BATCH, given=len(events))
         if not events:
             raise ValidationError({"events": ["Give at least one event."]})
         # Check every event, so one answer lists every problem.
@@ -319,6 +315,7 @@ class EventBatchApi(APIView):
             "created": sum(r.created for r in results),
             "duplicates": sum(not r.created for r in results),
             "contacts_created": len({r.event.contact_id for r in results if r.contact_created}),
+            "lag_s": engine_lag_s(workspace=request.workspace),
             "results": [
                 {
                     "index": r.index,

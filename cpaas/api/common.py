@@ -4,7 +4,7 @@ errors.py), validated input, pages, and the Idempotency-Key header."""
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 
@@ -20,6 +20,9 @@ class ErrorDetailSerializer(serializers.Serializer):
         help_text="Field path (e.g. phone, attributes.due_date, events[12].name) to messages.",
     )
     retry_after_s = serializers.IntegerField(required=False, help_text="Only on 429.")
+    limit = serializers.IntegerField(
+        required=False, help_text="Only on 413: the most items a request may hold."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -32,6 +35,7 @@ ERROR_TEXT = {
     403: "The session user's role does not allow this.",
     404: "Not found in this workspace.",
     409: "The idempotency key was already used for something else.",
+    413: "Too many items in one request: `limit` says how many are allowed.",
     429: "Rate limit reached; see the Retry-After header.",
 }
 
@@ -40,6 +44,19 @@ def error_responses(*codes: int, conflict: str | None = None) -> dict:
     """OpenAPI responses for these error codes, all with the one error body."""
     text = {**ERROR_TEXT, **({409: conflict} if conflict else {})}
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+
+
+class TooManyItems(exceptions.APIException):
+    """A batch over its limit: 413 with the limit in the error body (`limit`)."""
+
+    status_code = 413
+    default_code = "too_many_items"
+
+    def __init__(self, *, field: str, limit: int, given: int):
+        super().__init__(
+            f"A request holds at most {limit:,} {field}; this one has {given:,}. Split it into several requests."
+        )
+        self.limit = limit
 
 
 def validated(serializer_class, data) -> dict:

@@ -67,6 +67,8 @@ def exception_handler(exc, context):
         extra = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             extra["retry_after_s"] = int(exc.wait)
+        if getattr(exc, "limit", None) is not None:  # common.TooManyItems
+            extra["limit"] = exc.limit
         response.data = error_body(str(code), str(detail), **extra)
     return response
 

@@ -8,7 +8,7 @@ import datetime as dt
 
 from django.db.models import Q
 
-from channels_app.bulk import insert_ignoring_conflicts as insert_rows_ignoring_conflicts
+from cpaas.bulk import insert_ignoring_conflicts as insert_rows_ignoring_conflicts
 
 from ..models import Enrollment, Journey
 from .counters import CounterDeltas
@@ -108,6 +108,31 @@ def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, k
     deltas.add(journey.pk, "", "active", inserted)
     deltas.flush()
     return inserted, len(contact_ids) - inserted
+
+
+def enroll_events(*, journey: Journey, events: list, now: dt.datetime, deltas: CounterDeltas) -> int:
+    """Enrol the contacts of `events` (one event per contact, each already matched to the
+    journey's trigger) as `enroll_one` would for each: one query for the entry rules, one
+    multi-row insert; each enrolment keyed by its event (`event:<id>`), so no event enrols twice
+    however often it is handed over. Returns how many went in."""
+    if not events or journey.status != Journey.Status.LIVE or journey.live_version_id is None:
+        return 0
+    blocked = blocked_contacts(journey, [e.contact_id for e in events])
+    rows = [
+        _new(
+            journey,
+            e.contact_id,
+            min(now, e.occurred_at),  # due at the event's time when it is earlier, as on_event
+            {"event": {**(e.properties or {}), "name": e.name, "id": e.pk}},
+            f"event:{e.pk}",
+        )
+        for e in events
+        if e.contact_id not in blocked
+    ]
+    inserted = insert_ignoring_conflicts(rows)
+    deltas.add(journey.pk, "", "enrolled", inserted)
+    deltas.add(journey.pk, "", "active", inserted)
+    return inserted
 
 
 def insert_ignoring_conflicts(rows: list[Enrollment]) -> int:

@@ -35,8 +35,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from channels_app.bulk import copy_values
 from channels_app.models import Message
+from cpaas.bulk import copy_values
 from cpaas.tenancy import Actor
 
 from ..merge import lookup, render
@@ -249,7 +249,7 @@ STEP_COLUMNS = ["enrollment_id", "journey_id", "node", "node_type", "exit", "at"
 
 
 def _step(batch: Batch, item: Item, node_id: str, node_type: str, exit_: str, detail: dict) -> None:
-    # a plain row, not a Step instance (a round writes thousands): see channels_app.bulk
+    # a plain row, not a Step instance (a round writes thousands): see cpaas.bulk
     item.e.steps_count += 1
     batch.steps.append(
         (item.e.pk, item.e.journey_id, node_id, node_type, exit_, batch.now, _json_text(detail))

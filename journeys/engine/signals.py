@@ -8,7 +8,14 @@
 
 Resumes only record a signal and mark the enrolment due now, under its row lock, and only if
 its resume token still matches and no other signal is pending: the first of a reply and a
-timeout (or of two replies) wins; the loser finds the token changed and does nothing."""
+timeout (or of two replies) wins; the loser finds the token changed and does nothing.
+
+`on_events` is the batch form (`cpaas.bus.subscribe_many`): the events of one batch are handled
+with a few queries whatever their number, with exactly the outcome of handling them one by one.
+Only an event that is its contact's one event in the batch, whose contact has no open
+enrolment, and that is not a reply, takes the set path (nothing to resume, and the entry rules
+depend only on rows that existed before the batch); every other event goes through `on_event`,
+in order."""
 
 from __future__ import annotations
 
@@ -22,14 +29,40 @@ from ..models import Enrollment, Journey
 from ..nodes import REGISTRY
 from ..nodes.trigger_event import property_matches
 from .counters import CounterDeltas
-from .enroll import blocked_expression, enroll_one
+from .enroll import blocked_expression, enroll_events, enroll_one
 from .graph import graphs_for
 
 log = logging.getLogger("journeys.engine")
 REPLY = "message.received"
 
 
-def on_event(event) -> None:
+def on_events(events: list) -> None:
+    from collections import Counter
+
+    events = list(events)
+    per_contact = Counter(e.contact_id for e in events)
+    alone = {e.contact_id for e in events if per_contact[e.contact_id] == 1 and e.name != REPLY}
+    if len(alone) > 1:
+        alone -= set(
+            Enrollment.objects.filter(contact_id__in=alone, status__in=Enrollment.OPEN).values_list(
+                "contact_id", flat=True
+            )
+        )
+    else:
+        alone = set()  # one event: on_event is as cheap
+    by_set = [e for e in events if e.contact_id in alone]
+    for event in events:
+        if event.contact_id not in alone:
+            on_event(event, inline=False)
+    if by_set:
+        enroll_for_events(by_set)
+    if events and getattr(settings, "JOURNEYS_ENGINE_INLINE", False):
+        from .runner import run_pending
+
+        transaction.on_commit(lambda: run_pending(now=timezone.now()))
+
+
+def on_event(event, inline: bool = True) -> None:
     # due at the event's time when it is earlier (a test's clock, a slightly older event)
     now = min(timezone.now(), event.occurred_at)
     props = event.properties or {}
@@ -41,7 +74,7 @@ def on_event(event) -> None:
         consumed = resume_for_event(event, now)
     if not (event.name == REPLY and (consumed or keyword)):
         enroll_for_event(event, now)
-    if getattr(settings, "JOURNEYS_ENGINE_INLINE", False):
+    if inline and getattr(settings, "JOURNEYS_ENGINE_INLINE", False):
         from .runner import run_pending
 
         transaction.on_commit(lambda: run_pending(now=timezone.now()))
@@ -163,5 +196,43 @@ def enroll_for_event(event, now) -> int:
             deltas=deltas,
         ):
             count += 1
+    deltas.flush()
+    return count
+
+
+def enroll_for_events(events: list) -> int:
+    """`enroll_for_event` for many events (not replies), each its contact's only one and none of
+    them with an open enrolment: one query for the journeys their names trigger, then per
+    journey one query for the entry rules and one insert (`enroll_events`)."""
+    names = {e.name for e in events}
+    journeys = list(
+        Journey.objects.filter(
+            workspace_id__in={e.workspace_id for e in events},
+            status=Journey.Status.LIVE,
+            trigger_kind="event",
+            trigger_key__in=names,
+        )
+        .exclude(live_version=None)
+        .defer("description")
+    )
+    if not journeys:
+        return 0
+    graphs = graphs_for(j.live_version_id for j in journeys)
+    deltas = CounterDeltas()
+    count = 0
+    for journey in journeys:
+        graph = graphs.get(journey.live_version_id)
+        if graph is None:
+            continue
+        start = graph.nodes[graph.start]
+        spec = REGISTRY[start["type"]]
+        wanted = [
+            e
+            for e in events
+            if e.workspace_id == journey.workspace_id
+            and e.name == journey.trigger_key
+            and spec.matches(start["config"], e)
+        ]
+        count += enroll_events(journey=journey, events=wanted, now=timezone.now(), deltas=deltas)
     deltas.flush()
     return count

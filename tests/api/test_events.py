@@ -182,12 +182,13 @@ def test_same_key_twice_in_one_batch(api, workspace):
     assert Event.objects.count() == 1
 
 
-def test_batch_of_1001_is_rejected_and_nothing_is_written(api, workspace):
-    events = [event({"external_id": f"c-{i}"}) for i in range(1001)]
+def test_batch_over_the_limit_is_413_and_nothing_is_written(api, workspace):
+    events = [event({"external_id": f"c-{i}"}) for i in range(10_001)]
     response = api.post(BATCH, {"events": events}, format="json")
-    assert response.status_code == 400
-    message = error_of(response)["fields"]["events"][0]
-    assert "1,000" in message and "1,001" in message
+    assert response.status_code == 413
+    error = error_of(response)
+    assert error["limit"] == 10_000
+    assert "10,000" in error["message"] and "10,001" in error["message"]
     assert not Event.objects.exists() and not Contact.objects.exists()
 
 
@@ -223,26 +224,26 @@ def test_one_bad_event_in_a_batch_writes_nothing_and_names_every_problem(api, wo
 
 
 def test_batch_rolls_back_when_a_write_fails(api, workspace, monkeypatch):
-    """An error only the write finds (a concurrent writer) still leaves nothing behind."""
+    """An error only the write finds (a concurrent writer took an idempotency key between the
+    check and the insert) still leaves nothing behind: the batch is checked again, and the key
+    now used for another event is a 409."""
     from contacts.api import ingest
 
-    real = ingest.event_record
-    calls = []
+    other = ContactFactory(workspace=workspace)
+    real = ingest._write
 
-    def flaky(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 3:
-            from django.core.exceptions import ValidationError
+    def racing(*args):
+        if not Event.objects.filter(idempotency_key="n-2").exists():  # the other request commits
+            EventFactory(workspace=workspace, contact=other, name="elsewhere", idempotency_key="n-2")
+        return real(*args)
 
-            raise ValidationError({"contact": ["No such contact in this workspace."]})
-        return real(**kwargs)
-
-    monkeypatch.setattr(ingest, "event_record", flaky)
-    events = [event({"external_id": f"n-{i}"}) for i in range(4)]
+    monkeypatch.setattr(ingest, "_write", racing)
+    events = [event({"external_id": f"n-{i}"}, idempotency_key=f"n-{i}") for i in range(4)]
     response = api.post(BATCH, {"events": events}, format="json")
-    assert response.status_code == 400
-    assert "events[2].contact" in error_of(response)["fields"]
-    assert not Event.objects.exists() and not Contact.objects.exists()
+    assert response.status_code == 409, response.json()
+    assert set(error_of(response)["fields"]) == {"events[2].idempotency_key"}
+    assert list(Event.objects.values_list("name", flat=True)) == ["elsewhere"]
+    assert list(Contact.objects.all()) == [other]
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,7 @@ class SandboxProvider(Provider):
             # Autocommit, like a provider's own database: what it received stays received even
             # if the dispatcher dies before it records the answer.
             # (a conflict on our reference: sent twice, received once)
-            from channels_app.bulk import insert_ignoring_conflicts
+            from cpaas.bulk import insert_ignoring_conflicts
 
             insert_ignoring_conflicts(SandboxDelivery, accepted)
         latency = max((float(behaviour(channel, m.options).get("latency_s", 0)) for m in messages), default=0)
