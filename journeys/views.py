@@ -58,6 +58,7 @@ def _detail_context(request, journey, problems=None) -> dict:
         else (validate_graph(draft.graph, workspace=ws) if draft else []),
         "totals": selectors.journey_totals(workspace=ws, journey=journey),
         "message_stats": selectors.journey_message_stats(workspace=ws, journey=journey),
+        "lag_s": selectors.journey_lag_s(workspace=ws, journey=journey),
         "nodes": nodes,
         "runs": selectors.audience_runs(workspace=ws, journey=journey)[:5],
         "enrollments": selectors.enrollment_list(workspace=ws, journey=journey)[:20],

@@ -333,6 +333,7 @@ WORKSPACE_URLS = {
     "api_contact_list",
     "api_event_list",
     "api_event_batch",
+    "api_contact_batch",
     "consent_home",
     "consent_events",
     "consent_registry_csv",
@@ -459,6 +460,7 @@ FORBIDDEN = [
     ("api_contact_list", "post", "viewer"),
     ("api_contact_detail", "patch", "agent"),
     ("api_event_batch", "post", "viewer"),
+    ("api_contact_batch", "post", "viewer"),
     ("consent_change", "get", "marketer"),
     ("consent_change", "post", "viewer"),
     ("consent_contact_erase", "get", "marketer"),
@@ -566,3 +568,35 @@ def test_deactivated_member_loses_the_workspace(workspace, admin_user, marketer)
     Membership.objects.filter(user=marketer).update(is_active=False)
     response = client_for(marketer).get(reverse("contact_list"))
     assert response.status_code == 302 and response["Location"] == reverse("no_workspace")
+
+
+@pytest.mark.django_db
+def test_batch_writers_touch_only_their_own_workspace(workspace, other_workspace, api, other_api):
+    """The events and contacts batch endpoints find contacts only in the token's workspace: the
+    same external id or phone in another workspace is another person, never read or changed."""
+    from contacts.models import Contact, Event
+
+    theirs = ContactFactory(workspace=workspace, external_id="crm-1", phone="+447911123456", first_name="Ann")
+    response = other_api.post(
+        "/api/v1/contacts/batch/",
+        {"contacts": [{"external_id": "crm-1", "first_name": "Mallory"}, {"phone": "+447911123456"}]},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created"]
+    response = other_api.post(
+        "/api/v1/events/batch/",
+        {"events": [{"contact": {"external_id": "crm-1"}, "name": "signup"},
+                    {"contact": {"phone": "+447911123456"}, "name": "signup"}]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.json()
+    assert theirs.pk not in {r["contact_id"] for r in response.json()["results"]}
+    response = other_api.post(
+        "/api/v1/events/batch/", {"events": [{"contact": {"id": theirs.pk}, "name": "signup"}]}, format="json"
+    )
+    assert response.status_code == 400
+    theirs.refresh_from_db()
+    assert theirs.first_name == "Ann"
+    assert not Event.objects.filter(workspace=workspace).exists()
+    assert Contact.objects.filter(workspace=workspace).count() == 1

@@ -112,6 +112,41 @@ class ContactOutputSerializer(OutputModelSerializer):
         read_only_fields = fields
 
 
+class ContactBatchInputSerializer(serializers.Serializer):
+    contacts = ContactInputSerializer(
+        many=True,
+        help_text="At most 10,000 contacts, each found by external_id (or, without one, by phone): "
+        "created when none has it, else updated (only the fields sent change).",
+    )
+    all_or_nothing = serializers.BooleanField(
+        default=True,
+        help_text="true (default): one invalid contact and nothing is written (400 naming each by "
+        "position). false: the valid ones are written and each invalid one is reported in its result.",
+    )
+
+
+class ContactBatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the contact in the request.")
+    status = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged", "invalid"],
+        help_text="unchanged: the contact already had these values (nothing written).",
+    )
+    contact_id = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Only for invalid: field to messages.",
+    )
+
+
+class ContactBatchOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    results = ContactBatchItemSerializer(many=True)
+
+
 class QueryFilterSerializer(StrictInputSerializer):
     """Query parameters; the paginator reads page and page_size itself."""
 

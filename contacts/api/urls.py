@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("contacts/", views.ContactListCreateApi.as_view(), name="api_contact_list"),
+    path("contacts/batch/", views.ContactBatchApi.as_view(), name="api_contact_batch"),
     path("contacts/<int:contact_id>/", views.ContactDetailApi.as_view(), name="api_contact_detail"),
     path("contacts/<int:contact_id>/events/", views.ContactEventListApi.as_view(), name="api_contact_events"),
     path(

@@ -3,6 +3,8 @@ with a serializer, call a service or selector, and render an output serializer; 
 is scoped to `request.workspace` (the token's workspace, or the session user's active one), so
 another workspace's object is simply not found (404)."""
 
+from collections import Counter
+
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,6 +14,7 @@ from rest_framework.views import APIView
 
 from contacts import selectors, services
 from contacts.models import Contact, Event, Segment
+from contacts.upserts import MAX_CONTACTS, ContactsRejected, contacts_upsert_many
 from contacts.validation import normalize_phone
 from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, TooManyItems, error_responses, idempotency_key_merged
 from cpaas.api.common import body as _body
@@ -23,6 +26,8 @@ from cpaas.tenancy import Actor
 
 from .ingest import MAX_BATCH, EventsRejected, engine_lag_s, events_ingest
 from .serializers import (
+    ContactBatchInputSerializer,
+    ContactBatchOutputSerializer,
     ContactFilterSerializer,
     ContactInputSerializer,
     ContactOutputSerializer,
@@ -110,6 +115,66 @@ class ContactListCreateApi(APIView):
             workspace=request.workspace, actor=Actor.from_request(request), data=data
         )
         return _contact_out(contact, status.HTTP_201_CREATED)
+
+
+class ContactBatchApi(APIView):
+    required_permission = CONTACTS_PERMS
+
+    @extend_schema(
+        operation_id="contacts_batch_upsert",
+        summary=f"Create or update up to {MAX_CONTACTS:,} contacts at once",
+        description="Each contact is found by its external_id (or, without one, its phone) and "
+        "created or updated with the same rules as a single write. all_or_nothing (default true): "
+        "any invalid contact and nothing is written, the 400 names each by position "
+        "(`contacts[3].phone`); false: the valid ones are written and the invalid ones reported "
+        "per item. 413 over the limit.",
+        request=ContactBatchInputSerializer,
+        responses={200: ContactBatchOutputSerializer, **_errors(400, 401, 403, 413, 429)},
+    )
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict) or not isinstance(body.get("contacts"), list):
+            raise ValidationError({"contacts": ['Send {"contacts": [...]}, a list of contacts.']})
+        unknown = sorted(set(body) - {"contacts", "all_or_nothing"})
+        if unknown:
+            raise ValidationError(
+                {key: ["Unknown field (known fields: contacts, all_or_nothing)."] for key in unknown}
+            )
+        given = body["contacts"]
+        if len(given) > MAX_CONTACTS:
+            raise TooManyItems(field="contacts", limit=MAX_CONTACTS, given=len(given))
+        if not given:
+            raise ValidationError({"contacts": ["Give at least one contact."]})
+        flag = body.get("all_or_nothing", True)
+        if not isinstance(flag, bool):
+            raise ValidationError({"all_or_nothing": ["Must be true or false."]})
+        items, errors = [], {}
+        for index, raw in enumerate(given):
+            serializer = ContactInputSerializer(data=raw)
+            if serializer.is_valid():
+                items.append(serializer.validated_data)
+            else:
+                items.append(None)
+                errors[index] = flatten_errors(serializer.errors)
+        try:
+            outcomes = contacts_upsert_many(
+                workspace=request.workspace,
+                actor=Actor.from_request(request),
+                items=items,
+                errors=errors,
+                all_or_nothing=flag,
+            )
+        except ContactsRejected as exc:
+            raise exc.as_validation_error() from None
+        counts = Counter(o.status for o in outcomes)
+        results = []
+        for o in outcomes:
+            row = {"index": o.index, "status": o.status, "contact_id": o.contact.pk if o.contact else None}
+            if o.errors:
+                row["errors"] = o.errors
+            results.append(row)
+        out = {k: counts.get(k, 0) for k in ("created", "updated", "unchanged", "invalid")}
+        return Response(ContactBatchOutputSerializer({**out, "results": results}).data)
 
 
 class ContactDetailApi(APIView):

@@ -45,6 +45,20 @@ class JourneyOutputSerializer(OutputModelSerializer):
         return {k: getattr(obj, k) for k in ("allow_reentry", "one_active", "exit_on_goal", "expiry_days")}
 
 
+class JourneyDetailOutputSerializer(JourneyOutputSerializer):
+    lag_s = serializers.SerializerMethodField(
+        help_text="How long the oldest enrolment due now has waited for the engine (0 when it keeps up)."
+    )
+
+    class Meta(JourneyOutputSerializer.Meta):
+        fields = [*JourneyOutputSerializer.Meta.fields, "lag_s"]
+
+    def get_lag_s(self, obj) -> float:
+        from journeys.selectors import journey_lag_s
+
+        return journey_lag_s(workspace=obj.workspace_id, journey=obj)
+
+
 class ProblemSerializer(serializers.Serializer):
     node = serializers.CharField(allow_null=True)
     field = serializers.CharField(allow_blank=True)

@@ -28,6 +28,7 @@ from .serializers import (
     DraftOutputSerializer,
     EnrollmentDetailSerializer,
     EnrollmentOutputSerializer,
+    JourneyDetailOutputSerializer,
     JourneyInputSerializer,
     JourneyOutputSerializer,
     ProblemSerializer,
@@ -102,10 +103,10 @@ class JourneyDetailApi(APIView):
     @extend_schema(
         operation_id="journeys_read",
         summary="A journey",
-        responses={200: JourneyOutputSerializer, **_errors(401, 403, 404)},
+        responses={200: JourneyDetailOutputSerializer, **_errors(401, 403, 404)},
     )
     def get(self, request, journey_id):
-        return Response(JourneyOutputSerializer(_journey(request, journey_id)).data)
+        return Response(JourneyDetailOutputSerializer(_journey(request, journey_id)).data)
 
     @extend_schema(operation_id="journeys_update", summary="Rename, describe, change entry rules",
                    request=JourneyInputSerializer, responses={200: JourneyOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip

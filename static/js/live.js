@@ -7,7 +7,16 @@ const handlers = {
   "contact.updated": (msg) => placeRow(msg, false),
   "contact.deleted": (msg) => document.getElementById(`contact-${msg.id}`)?.remove(),
   "contacts.imported": (msg) => showBanner(msg.html),
+  "contacts.changed": () => refreshList(),
 };
+
+// A batch wrote many contacts (the batch APIs): the server sends one notice, and the open list
+// is fetched again once, with its filters and page, instead of placing a row per contact.
+function refreshList() {
+  const results = document.querySelector("[data-live-topic='contacts'] #results");
+  if (!results || !window.htmx) return;
+  window.htmx.ajax("GET", location.pathname + location.search, { target: "#results", swap: "outerHTML" });
+}
 
 function placeRow(msg, isNew) {
   const body = document.querySelector("[data-live-topic='contacts'] tbody[data-live-rows]");
