@@ -53,7 +53,9 @@ def test_creates_updates_and_leaves_unchanged_by_external_id_or_phone(api, works
     assert (dan.phone, dan.email) == ("+14155552671", "dan@example.com")
     assert body["results"][3]["contact_id"] == dan.pk
     actions = sorted(
-        AuditEntry.objects.filter(workspace=workspace, action__startswith="contacts.").values_list("action", "target_id")
+        AuditEntry.objects.filter(workspace=workspace, action__startswith="contacts.").values_list(
+            "action", "target_id"
+        )
     )
     assert actions == sorted(
         [("contacts.contact.created", str(dan.pk)), ("contacts.contact.updated", str(ann.pk)),
