@@ -135,6 +135,29 @@ def contact_update(*, contact: Contact, actor: Actor, data: dict) -> Contact:
     return contact
 
 
+@transaction.atomic
+def contact_vulnerability_set(*, contact: Contact, actor: Actor, vulnerable: bool, note: str) -> Contact:
+    """Flag (or clear) a customer as vulnerable, with what they said or what was seen (FCA FG21/1:
+    record the customer's needs so everyone who deals with them knows). The note is required
+    both ways; the audit entry keeps it, so the flag's history survives later edits of the note."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError(
+            {"vulnerability_note": ["Say why: what the customer told you or what you noticed."]}
+        )
+    contact = contact_update(
+        contact=contact, actor=actor, data={"is_vulnerable": vulnerable, "vulnerability_note": note}
+    )
+    audit_record(
+        workspace=contact.workspace,
+        actor=actor,
+        action="contacts.vulnerability.flagged" if vulnerable else "contacts.vulnerability.cleared",
+        target=contact,
+        data={"note": contact.vulnerability_note},
+    )
+    return contact
+
+
 def contact_upsert(
     *, workspace: Workspace, actor: Actor, external_id: str, data: dict
 ) -> tuple[Contact, bool]:

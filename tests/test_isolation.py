@@ -230,6 +230,26 @@ class Objects:
             ),
         )
 
+    @property
+    def panel_conversation(self):
+        from django.utils import timezone
+
+        from inbox.models import Conversation, Queue
+
+        def build(o):
+            queue = Queue.objects.create(workspace=o.workspace, name="panel-isolation")
+            now = timezone.now()
+            return Conversation.objects.create(
+                workspace=o.workspace,
+                number=4242,
+                contact=o.contact,
+                queue=queue,
+                opened_at=now,
+                created_at=now,
+            )
+
+        return self.get("panel_conversation", build)
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -308,6 +328,10 @@ OBJECT_URLS = {
     "api_journey_enrollments": ("get", lambda o: {"journey_id": o.journey.pk}),
     "api_enrollment_detail": ("get", lambda o: {"enrollment_id": o.enrollment.pk}),
     "api_enrollment_cancel": ("post", lambda o: {"enrollment_id": o.enrollment.pk}),
+    "inbox_contact_panel": ("get", lambda o: {"number": o.panel_conversation.number}),
+    "inbox_contact_edit": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "inbox_contact_vulnerability": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "inbox_promise_record": ("post", lambda o: {"number": o.panel_conversation.number}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -528,6 +552,10 @@ FORBIDDEN = [
     ("api_journey_counters", "get", "agent"),
     ("api_enrollment_cancel", "post", "viewer"),
     ("editor_simulator", "get", "agent"),
+    ("inbox_contact_panel", "get", "marketer"),
+    ("inbox_contact_edit", "post", "viewer"),
+    ("inbox_contact_vulnerability", "post", "marketer"),
+    ("inbox_promise_record", "post", "viewer"),
 ]
 
 
