@@ -86,11 +86,13 @@ def message_send(
     reply_to: Message | None = None,
     consent_exempt: str = "",
     sent_by: str = SentBy.AUTOMATION,
+    send_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Message:
     """Store one outbound message (queued, deferred or blocked, as consent decides). The same
     idempotency key again returns the first message and sends nothing. `sent_by="person"`
-    marks a person's reply (an agent): consent decides it as one, now and at hand-over."""
+    marks a person's reply (an agent): consent decides it as one, now and at hand-over.
+    `send_at` (future): stored deferred until then, and consent asked again at that time."""
     now = when(now)
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
@@ -112,6 +114,7 @@ def message_send(
         consent_exempt=consent_exempt,
         shared_content=True,
         sent_by=clean_sent_by(sent_by),
+        not_before=send_at,
         now=now,
     )
     if sent.skipped:

@@ -193,6 +193,11 @@ def _row(*, workspace, draft, channel, address, cleaned, common, chain, after, v
         "deny": (S.BLOCKED, None),
         "defer": (S.DEFERRED, verdict.defer_until or now),
     }.get(verdict.outcome, (S.BLOCKED, None))
+    scheduled = (
+        common["not_before"] is not None and status != S.BLOCKED and common["not_before"] > (due_at or now)
+    )
+    if scheduled:  # a reply "sent at 9:00 their time": consent decides again when it is released
+        status, due_at = S.DEFERRED, common["not_before"]
     blocked = status == S.BLOCKED
     message = Message(
         workspace=workspace,
@@ -235,7 +240,9 @@ def _row(*, workspace, draft, channel, address, cleaned, common, chain, after, v
     events = []
     if status != S.QUEUED:
         detail = verdict.reason
-        if status == S.DEFERRED:
+        if scheduled:
+            detail = f"scheduled for {due_at.isoformat()}" + (f"; {verdict.reason}" if verdict.reason else "")
+        elif status == S.DEFERRED:
             detail = f"until {due_at.isoformat()}: {verdict.reason}"
         events.append(
             MessageStatusEvent(
@@ -270,6 +277,7 @@ def send_many(
     consent_exempt: str = "",
     shared_content: bool = False,
     sent_by: str = SentBy.AUTOMATION,
+    not_before: dt.datetime | None = None,
     now: dt.datetime,
 ) -> Sent:
     """Store the drafts' messages (queued, deferred or blocked, as consent decides) in a bounded
@@ -279,7 +287,10 @@ def send_many(
     `consent_exempt` names the one kind of send that does not ask consent: the reply the
     registry's keyword service returns (a STOP confirmation must reach a contact who just opted
     out). `sent_by` says whether a person (an agent's reply) or automation sends: consent decides
-    each by its own rules, now and at hand-over."""
+    each by its own rules, now and at hand-over. `not_before` schedules the messages: stored
+    deferred until then (consent is asked now, and again when they are released)."""
+    if not_before is not None and timezone.is_naive(not_before):
+        raise ValidationError({"send_at": ["A time with its time zone."]})
     if options is not None and not isinstance(options, dict):
         raise ValidationError({"options": ["Must be an object."]})
     keys = [d.key for d in drafts if d.key]
@@ -295,6 +306,7 @@ def send_many(
         "journey_id": journey_id,
         "options": options,
         "sent_by": sent_by,
+        "not_before": not_before,
     }
     channels = active_channels(workspace)
     skipped: dict[int, ValidationError] = {}

@@ -1,0 +1,66 @@
+"""The inbox's writes (keyword-only, atomic, audited, announced live after commit). Import them
+from here: `from inbox.services import conversation_resolve, reply_send`."""
+
+from .agents import agent_seen, agent_status_set, idle_agents_away
+from .conversations import (
+    RESOLVED_EVENT,
+    conversation_assign,
+    conversation_claim,
+    conversation_mark_read,
+    conversation_open_or_reopen,
+    conversation_resolve,
+    conversation_return_to_journey,
+    conversation_set_priority,
+    conversation_set_status,
+    conversation_transfer,
+    default_queue,
+    inbox_settings_get,
+    note_add,
+    queue_for_name,
+    snoozed_wake,
+    waiting_enrollment,
+)
+from .replies import Preview, default_channel, reply_preview, reply_retry, reply_send
+from .setup import (
+    canned_reply_delete,
+    canned_reply_render,
+    canned_reply_save,
+    inbox_settings_update,
+    queue_delete,
+    queue_members_set,
+    queue_save,
+)
+
+__all__ = [
+    "RESOLVED_EVENT",
+    "Preview",
+    "agent_seen",
+    "agent_status_set",
+    "canned_reply_delete",
+    "canned_reply_render",
+    "canned_reply_save",
+    "conversation_assign",
+    "conversation_claim",
+    "conversation_mark_read",
+    "conversation_open_or_reopen",
+    "conversation_resolve",
+    "conversation_return_to_journey",
+    "conversation_set_priority",
+    "conversation_set_status",
+    "conversation_transfer",
+    "default_channel",
+    "default_queue",
+    "idle_agents_away",
+    "inbox_settings_get",
+    "inbox_settings_update",
+    "note_add",
+    "queue_delete",
+    "queue_for_name",
+    "queue_members_set",
+    "queue_save",
+    "reply_preview",
+    "reply_retry",
+    "reply_send",
+    "snoozed_wake",
+    "waiting_enrollment",
+]
