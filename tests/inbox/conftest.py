@@ -10,7 +10,6 @@ from cpaas.tenancy import Actor
 from inbox.models import AgentStatus, Queue, QueueMember
 from tests.factories import ContactFactory, UserFactory
 from tests.journeys.conftest import engine, fire, publish  # noqa: F401  (fixtures)
-from tests.journeys.conftest import actor as journey_actor  # noqa: F401
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
 
@@ -32,7 +31,11 @@ def make_agent(workspace, name, *, queues=(), online=False, role="agent", now=No
         QueueMember.objects.create(queue=queue, user=user)
     if online:
         AgentStatus.objects.create(
-            workspace=workspace, user=user, availability="online", changed_at=now or T0, last_seen_at=now or T0
+            workspace=workspace,
+            user=user,
+            availability="online",
+            changed_at=now or T0,
+            last_seen_at=now or T0,
         )
     return user
 

@@ -60,7 +60,11 @@ def test_a_message_wakes_a_snoozed_conversation(workspace, contact, actor):
     inbound(contact, "Hello")
     conversation = Conversation.objects.get(contact=contact)
     services.conversation_set_status(
-        actor=actor, conversation=conversation, status="snoozed", snoozed_until=T0 + dt.timedelta(days=2), now=T0
+        actor=actor,
+        conversation=conversation,
+        status="snoozed",
+        snoozed_until=T0 + dt.timedelta(days=2),
+        now=T0,
     )
     inbound(contact, "Still waiting", now=T0 + dt.timedelta(hours=1))
     conversation.refresh_from_db()
@@ -71,7 +75,11 @@ def test_a_snooze_ends_by_itself_at_its_time(workspace, contact, actor):
     inbound(contact, "Hello")
     conversation = Conversation.objects.get(contact=contact)
     services.conversation_set_status(
-        actor=actor, conversation=conversation, status="snoozed", snoozed_until=T0 + dt.timedelta(hours=2), now=T0
+        actor=actor,
+        conversation=conversation,
+        status="snoozed",
+        snoozed_until=T0 + dt.timedelta(hours=2),
+        now=T0,
     )
     assert services.snoozed_wake(now=T0 + dt.timedelta(hours=1)) == 0
     assert services.snoozed_wake(now=T0 + dt.timedelta(hours=2)) == 1
@@ -96,7 +104,9 @@ def test_an_opt_out_the_rules_could_not_decide_opens_a_conversation_flagged_for_
     assert conversation.entries.filter(kind="flagged_for_review").exists()
 
 
-def test_a_reply_a_journey_waits_for_is_the_journey_s_not_an_agent_s(workspace, contact, publish, fire, engine):
+def test_a_reply_a_journey_waits_for_is_the_journey_s_not_an_agent_s(
+    workspace, contact, publish, fire, engine
+):
     cfg = {"channel": "sms", "template": {"en": "Reply YES to confirm"}, "timeout_s": 3600}
     g = graph(
         trigger=node("trigger.event", {"event": "signup"}, next="ask"),
@@ -164,7 +174,9 @@ def test_a_hand_off_opens_the_conversation_in_its_queue_and_return_resumes_the_j
     assert conversation.entries.filter(kind="returned_to_journey").exists()
 
 
-def test_resolving_a_handed_off_conversation_resumes_the_journey_too(workspace, contact, actor, publish, fire, engine):
+def test_resolving_a_handed_off_conversation_resumes_the_journey_too(
+    workspace, contact, actor, publish, fire, engine
+):
     _handoff_journey(publish)
     fire(contact, "payment_failed", now=T0)
     engine(T0)
@@ -226,7 +238,9 @@ def test_claim_assign_transfer_leave_activity_entries(workspace, contact, actor)
         services.conversation_claim(actor=Actor.for_user(ann), conversation=conversation)
     assert "Already assigned to jo" in caught.value.messages[0]
     billing = make_queue(workspace, "billing")
-    services.conversation_transfer(actor=actor, conversation=conversation, queue=billing, note="Billing question")
+    services.conversation_transfer(
+        actor=actor, conversation=conversation, queue=billing, note="Billing question"
+    )
     conversation.refresh_from_db()
     assert conversation.queue == billing and conversation.assignee is None
     kinds = list(conversation.entries.order_by("created_at", "pk").values_list("kind", "body"))
