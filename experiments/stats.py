@@ -184,7 +184,10 @@ def mean_and_variance(total: float, total_of_squares: float, n: int) -> tuple[fl
     if n < 2:
         return None
     mean = total / n
-    variance = max(0.0, (total_of_squares - n * mean * mean) / (n - 1))
+    variance = (total_of_squares - n * mean * mean) / (n - 1)
+    # Σx² - n·mean² cancels to rounding noise when every value is equal: call that no variance
+    if variance <= 1e-9 * (total_of_squares / n):
+        variance = 0.0
     return mean, variance
 
 

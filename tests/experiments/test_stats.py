@@ -308,3 +308,8 @@ def test_expected_duration_waits_for_the_smallest_arm():
     # 1,000 entries a day split 80/20: the 20 % arm needs 10,000 / 200 = 50 days
     assert stats.expected_duration_days(10000, [80, 20], 1000) == pytest.approx(50)
     assert stats.expected_duration_days(10000, [50, 50], 0) is None
+
+
+def test_equal_values_have_no_variance_despite_rounding():
+    values = [0.15] * 300  # Σx² - n·mean² leaves rounding noise that would fake a certain difference
+    assert stats.mean_and_variance(sum(values), sum(v * v for v in values), 300)[1] == 0.0
