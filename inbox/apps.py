@@ -7,9 +7,13 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         from cpaas import bus
+        from cpaas.realtime import register_topic
 
         from .handlers import SUBSCRIPTIONS
+        from .live import groups_for
 
         # inbound messages and journeys' hand-offs open conversations (inbox/handlers.py)
         for name, handler in SUBSCRIPTIONS.items():
             bus.subscribe(name)(handler)
+        # /ws/live/?topics=inbox joins only the member's queues (or everything for supervisors)
+        register_topic("inbox", "inbox.view", groups=groups_for)

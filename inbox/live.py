@@ -46,6 +46,12 @@ def topics_for(membership) -> list[str]:
     return [queue_topic(q) for q in sorted(queue_ids)] + [user_topic(membership.user_id)]
 
 
+def groups_for(membership) -> list[str]:
+    """The realtime groups of the `inbox` topic a socket of `membership` joins
+    (`cpaas.realtime.register_topic(groups=...)`, registered in apps.py)."""
+    return [workspace_group(membership.workspace_id, t) for t in topics_for(membership)]
+
+
 def payload(conversation: Conversation, what: str, data: dict) -> dict:
     """The event a browser gets. Ids and states only: the page fetches the partial it shows,
     with its own permissions (inbox-ui may add rendered partials here). A socket in several of

@@ -84,6 +84,24 @@ def conversation_get(viewer: Viewer, conversation_id) -> Conversation:
     return conversation
 
 
+def conversation_by_number(viewer: Viewer, number) -> Conversation:
+    """The conversation #number if the viewer may see it, else Http404 (pages and the API name
+    conversations by their number)."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise Http404("No such conversation.") from None
+    conversation = (
+        visible_conversations(viewer)
+        .select_related("contact", "queue", "assignee", "workspace")
+        .filter(number=number)
+        .first()
+    )
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
 def contact_conversation(viewer: Viewer, contact: Contact) -> Conversation | None:
     """The newest conversation with `contact` the viewer may see (how an agent reaches a contact)."""
     return visible_conversations(viewer).filter(contact=contact).order_by("-opened_at", "-pk").first()

@@ -332,6 +332,16 @@ OBJECT_URLS = {
     "inbox_contact_edit": ("post", lambda o: {"number": o.panel_conversation.number}),
     "inbox_contact_vulnerability": ("post", lambda o: {"number": o.panel_conversation.number}),
     "inbox_promise_record": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_detail": ("get", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_assign": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_claim": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_transfer": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_status": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_resolve": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_return": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_reply": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_reply_preview": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "api_conversation_notes": ("get", lambda o: {"number": o.panel_conversation.number}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -396,6 +406,7 @@ WORKSPACE_URLS = {
     "api_journey_catalogue",
     "editor_sms",
     "editor_simulator",
+    "api_conversation_list",
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
@@ -556,6 +567,17 @@ FORBIDDEN = [
     ("inbox_contact_edit", "post", "viewer"),
     ("inbox_contact_vulnerability", "post", "marketer"),
     ("inbox_promise_record", "post", "viewer"),
+    ("api_conversation_list", "get", "marketer"),
+    ("api_conversation_detail", "get", "viewer"),
+    ("api_conversation_assign", "post", "viewer"),
+    ("api_conversation_claim", "post", "marketer"),
+    ("api_conversation_transfer", "post", "marketer"),
+    ("api_conversation_status", "post", "viewer"),
+    ("api_conversation_resolve", "post", "marketer"),
+    ("api_conversation_return", "post", "viewer"),
+    ("api_conversation_reply", "post", "marketer"),
+    ("api_conversation_reply_preview", "post", "viewer"),
+    ("api_conversation_notes", "post", "marketer"),
 ]
 
 

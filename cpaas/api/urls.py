@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("consent.api.urls")),
     path("", include("channels_app.api.urls")),
     path("", include("journeys.api.urls")),
+    path("", include("inbox.api.urls")),
 ]
