@@ -16,7 +16,9 @@ from contacts.models import Contact
 from cpaas.tenancy import Actor
 from journeys.models import PromiseToPay
 
+from . import live
 from .models import Conversation, Entry
+from .services.conversations import entry_add
 
 # What an agent may change on a contact. Not the phone, the external id or the channel ids: they
 # are the contact's identity for consent and the customer's systems (an admin's job).
@@ -28,25 +30,11 @@ AGENT_FIELDS = frozenset(
 def _entry(
     conversation: Conversation, actor: Actor, kind: str, now: dt.datetime, body="", data=None
 ) -> Entry:
-    entry = Entry.objects.create(
-        workspace_id=conversation.workspace_id,
-        conversation=conversation,
-        kind=kind,
-        author=actor.user if actor.kind == "user" else None,
-        body=body,
-        data=data or {},
-        created_at=now,
-    )
-    _notify(conversation, "entry", entry_id=entry.pk, kind=kind)
+    author = actor.user if actor.kind == "user" else None
+    entry = entry_add(conversation, kind, at=now, author=author, body=body, data=data)
+    what = "note" if kind == Entry.Kind.NOTE else "promise"
+    live.conversation_changed(conversation, what, entry_id=entry.pk, kind=kind)
     return entry
-
-
-def _notify(conversation: Conversation, what: str, **data) -> None:
-    try:
-        from .live import conversation_changed
-    except ImportError:  # TEMPORARY until inbox-core lands inbox/live.py
-        return
-    conversation_changed(conversation, what, **data)
 
 
 @transaction.atomic
@@ -111,3 +99,34 @@ def conversation_contact_update(*, conversation: Conversation, actor: Actor, dat
     if refused:
         raise ValidationError({field: ["An agent cannot change this field."] for field in refused})
     return contact_update(contact=conversation.contact, actor=actor, data=data)
+
+
+@transaction.atomic
+def conversation_resolve_with_disposition(
+    *,
+    conversation: Conversation,
+    actor: Actor,
+    disposition: str,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Conversation:
+    """Resolve from the panel's dialog with a disposition code. Two codes claim a fact the panel
+    holds, so they need it first: "promised" a promise still open, "vulnerable" the flag."""
+    from .services import conversation_resolve
+
+    now = now or timezone.now()
+    D = Conversation.Disposition
+    if not disposition:
+        raise ValidationError({"disposition": ["Choose how the conversation ended."]})
+    if (
+        disposition == D.PROMISED
+        and not PromiseToPay.objects.filter(
+            contact=conversation.contact, status=PromiseToPay.Status.PROMISED
+        ).exists()
+    ):
+        raise ValidationError({"disposition": ["Record the promise to pay first (amount and date)."]})
+    if disposition == D.VULNERABLE and not conversation.contact.is_vulnerable:
+        raise ValidationError({"disposition": ["Flag the customer as vulnerable first, with a note."]})
+    return conversation_resolve(
+        actor=actor, conversation=conversation, disposition=disposition, note=note, now=now
+    )

@@ -21,29 +21,16 @@ from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import panel, panel_services
-from .models import Conversation, QueueMember
+from .models import Conversation
+from .selectors import Viewer, visible_conversations
 
 PARTIAL = "inbox/_contact_panel.html"
 PAGE = "inbox/contact_panel_page.html"
 
 
-def visible_conversations(request):
-    """TEMPORARY: the conversations the request's user may see, until inbox-core's visibility
-    selector lands (admins and supervisors: all; agents: their queues' and their own)."""
-    qs = Conversation.objects.filter(workspace=request.workspace)
-    if role_allows(request.role, "inbox.supervise"):
-        return qs
-    queues = QueueMember.objects.filter(user=request.user, queue__workspace=request.workspace).values(
-        "queue_id"
-    )
-    from django.db.models import Q
-
-    return qs.filter(Q(queue_id__in=queues) | Q(assignee=request.user))
-
-
 def conversation_or_404(request, number: int) -> Conversation:
     conversation = (
-        visible_conversations(request)
+        visible_conversations(Viewer.from_request(request))
         .select_related("contact", "workspace", "queue")
         .filter(number=number)
         .first()
@@ -105,6 +92,13 @@ def _currency(context: dict) -> str:
     return earlier or COUNTRY_CURRENCY.get(country) or ("EUR" if country in EURO else "")
 
 
+class ResolveForm(forms.Form):
+    disposition = forms.ChoiceField(
+        choices=[("", "—")] + Conversation.Disposition.choices, required=False, label="Outcome"
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000)
+
+
 def _render(request, conversation, *, status=200, **forms_):
     can_reply = role_allows(request.role, "inbox.reply")
     contact = conversation.contact
@@ -117,6 +111,7 @@ def _render(request, conversation, *, status=200, **forms_):
         vulnerability_form=forms_.get("vulnerability_form")
         or VulnerabilityForm(initial={"vulnerable": not contact.is_vulnerable, "vulnerability_note": ""}),
         promise_form=forms_.get("promise_form") or PromiseForm(initial={"currency": _currency(context)}),
+        resolve_form=forms_.get("resolve_form") or ResolveForm(),
         open_section=forms_.get("open_section", ""),
     )
     if request.htmx:  # htmx swaps only 2xx answers: the errors come back in the partial
@@ -194,3 +189,27 @@ def promise_record(request, number):
         else:
             return _done(request, conversation)
     return _render(request, conversation, status=400, promise_form=form, open_section="promise")
+
+
+@require_POST
+@workspace_required("inbox.reply")
+def resolve(request, number):
+    """The resolve dialog of the panel: a disposition code and a note."""
+    conversation = conversation_or_404(request, number)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            panel_services.conversation_resolve_with_disposition(
+                conversation=conversation,
+                actor=Actor.from_request(request),
+                disposition=form.cleaned_data["disposition"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            if "conversation" in exc.message_dict:  # already resolved: say it on the form
+                exc = ValidationError({None: exc.message_dict["conversation"]})
+            apply_errors(form, exc)
+        else:
+            conversation.refresh_from_db()
+            return _done(request, conversation)
+    return _render(request, conversation, status=400, resolve_form=form, open_section="resolve")

@@ -250,6 +250,15 @@ class Objects:
 
         return self.get("panel_conversation", build)
 
+    @property
+    def canned_reply(self):
+        from inbox.models import CannedReply
+
+        return self.get(
+            "canned_reply",
+            lambda o: CannedReply.objects.create(workspace=o.workspace, shortcut="hi", body="Hi"),
+        )
+
 
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
@@ -342,6 +351,11 @@ OBJECT_URLS = {
     "api_conversation_reply": ("post", lambda o: {"number": o.panel_conversation.number}),
     "api_conversation_reply_preview": ("post", lambda o: {"number": o.panel_conversation.number}),
     "api_conversation_notes": ("get", lambda o: {"number": o.panel_conversation.number}),
+    "inbox_panel_resolve": ("post", lambda o: {"number": o.panel_conversation.number}),
+    "inbox_queue_edit": ("get", lambda o: {"pk": o.panel_conversation.queue_id}),
+    "inbox_queue_delete": ("post", lambda o: {"pk": o.panel_conversation.queue_id}),
+    "inbox_canned_edit": ("get", lambda o: {"pk": o.canned_reply.pk}),
+    "inbox_canned_delete": ("post", lambda o: {"pk": o.canned_reply.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -407,6 +421,10 @@ WORKSPACE_URLS = {
     "editor_sms",
     "editor_simulator",
     "api_conversation_list",
+    "inbox_supervisor",
+    "inbox_settings",
+    "inbox_queue_create",
+    "inbox_canned_create",
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
@@ -578,6 +596,16 @@ FORBIDDEN = [
     ("api_conversation_reply", "post", "marketer"),
     ("api_conversation_reply_preview", "post", "viewer"),
     ("api_conversation_notes", "post", "marketer"),
+    ("inbox_panel_resolve", "post", "marketer"),
+    ("inbox_supervisor", "get", "agent"),
+    ("inbox_settings", "get", "agent"),
+    ("inbox_settings", "post", "marketer"),
+    ("inbox_queue_create", "post", "agent"),
+    ("inbox_queue_edit", "post", "agent"),
+    ("inbox_queue_delete", "post", "agent"),
+    ("inbox_canned_create", "get", "agent"),
+    ("inbox_canned_edit", "post", "agent"),
+    ("inbox_canned_delete", "post", "viewer"),
 ]
 
 

@@ -163,3 +163,44 @@ def test_an_agents_call_is_held_to_the_same_cap(workspace, contact):
     )  # fmt: skip
     assert message.status == "deferred"
     assert message.consent_rule == "frequency_cap" and "(the cap is 7)" in message.consent_reason
+
+
+@pytest.mark.parametrize("code", ["paid", "dispute", "hardship", "wrong_number"])
+def test_resolving_with_a_disposition_code(workspace, contact, conv, agent, code):
+    response = client_for(agent).post(
+        url(conv, "inbox_panel_resolve"), {"disposition": code, "note": "Done"}, HTTP_HX_REQUEST="true"
+    )
+    conv.refresh_from_db()
+    assert (conv.status, conv.disposition) == ("resolved", code)
+    assert 'id="resolved-badge"' in response.content.decode()
+    from contacts.models import Event
+
+    assert Event.objects.get(contact=contact, name="conversation.resolved").properties["disposition"] == code
+
+
+def test_promised_and_vulnerable_need_their_facts_first(workspace, contact, conv, agent):
+    c = client_for(agent)
+    html = c.post(
+        url(conv, "inbox_panel_resolve"), {"disposition": "promised"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Record the promise to pay first (amount and date)." in html
+    html = c.post(
+        url(conv, "inbox_panel_resolve"), {"disposition": "vulnerable"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Flag the customer as vulnerable first, with a note." in html
+    html = c.post(
+        url(conv, "inbox_panel_resolve"), {"disposition": ""}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Choose how the conversation ended." in html
+    conv.refresh_from_db()
+    assert conv.status == "open"
+    due = (timezone.now() + dt.timedelta(days=2)).date().isoformat()
+    c.post(url(conv, "inbox_promise_record"), {"due_date": due, "amount": "10", "currency": "GBP"})
+    c.post(url(conv, "inbox_panel_resolve"), {"disposition": "promised"})
+    conv.refresh_from_db()
+    assert (conv.status, conv.disposition) == ("resolved", "promised")
+    # resolving twice says so
+    response = c.post(url(conv, "inbox_panel_resolve"), {"disposition": "paid"})
+    assert (
+        response.status_code == 400 and "This conversation is already resolved." in response.content.decode()
+    )
