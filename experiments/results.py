@@ -107,7 +107,8 @@ CORRECTION_LABELS = {
     "bh": "Benjamini–Hochberg (false discovery rate)",
 }
 DEFAULT_PLANNED_SAMPLE = 10_000  # per arm, for the sequential mixture when no sample size can be planned
-ENTRY_RATE_DAYS = 7  # the entry rate is the exposures of the last week (or of the days so far)
+ENTRY_RATE_DAYS = 7
+WORK_MEM = "256MB"  # for the compute's own transaction only (see _counts)  # the entry rate is the exposures of the last week (or of the days so far)
 
 
 # --- SQL ----------------------------------------------------------------------------------------
@@ -121,7 +122,8 @@ def _sql() -> dict:
         return {
             "within": "{t} >= a.exposed_at AND {t} < a.exposed_at + %s * interval '1 second' AND {t} <= %s",
             "upto": "{t} <= %s",
-            "day": "floor(extract(epoch from ({t} - %s)) / 86400)::int",
+            # date_bin is a C function: far cheaper on a million rows than epoch arithmetic in numeric
+            "day": "date_bin('1 day', {t}, %s)",
             "regex": "{t} ~* %s",
         }
     return {
@@ -147,7 +149,27 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 
 def _counts(experiment: Experiment, start: dt.datetime, now: dt.datetime) -> dict:
-    """Everything counted, in four queries."""
+    """Everything counted, in four queries (five statements on PostgreSQL, where the joins get the
+    memory to hash a million assignments: without it they spill to disk, several times slower).
+    SET LOCAL lasts until the end of the caller's transaction: a worker task or a request."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        counts = _count_queries(experiment, start, now)
+    for key in ("exposures", "conversions"):
+        counts[key] = [(variant, _day_index(day, start), n) for variant, day, n in counts[key]]
+    return counts
+
+
+def _day_index(day, start: dt.datetime) -> int:
+    """The day index SQL gave: an integer (SQLite) or the start of its day bin (PostgreSQL)."""
+    if isinstance(day, dt.datetime):
+        return (day - start) // dt.timedelta(days=1)
+    return int(day or 0)
+
+
+def _count_queries(experiment: Experiment, start: dt.datetime, now: dt.datetime) -> dict:
     q = _sql()
     a_table = ExperimentAssignment._meta.db_table
     window = experiment.goal_window_s
