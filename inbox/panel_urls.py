@@ -14,7 +14,7 @@ urlpatterns = [
         name="inbox_contact_vulnerability",
     ),
     path("c/<int:number>/promise/", panel_views.promise_record, name="inbox_promise_record"),
-    path("c/<int:number>/resolve/", panel_views.resolve, name="inbox_panel_resolve"),
+    path("c/<int:number>/contact/resolve/", panel_views.resolve, name="inbox_panel_resolve"),
     path("supervisor/", supervisor_views.supervisor, name="inbox_supervisor"),
     path("settings/", settings_views.inbox_settings, name="inbox_settings"),
     path("settings/queues/new/", settings_views.queue_edit, name="inbox_queue_create"),
