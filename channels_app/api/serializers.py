@@ -67,6 +67,9 @@ class MessageOutputSerializer(OutputModelSerializer):
     status = _text(", ".join(Message.Status.values))
     direction = _text("out or in")
     origin = _text(", ".join(Message.Origin.values))
+    sent_by = _text(
+        "automation (a journey, the API, a task) or person (an agent in the inbox): consent treats them differently"
+    )
     contact_id = serializers.IntegerField()
     channel_id = serializers.IntegerField()
     consent = ConsentDecisionSerializer(source="*")
@@ -78,7 +81,7 @@ class MessageOutputSerializer(OutputModelSerializer):
         model = Message
         fields = [
             "id", "contact_id", "channel_id", "kind", "direction", "address", "status", "text", "content",
-            "content_notes", "purpose", "origin", "origin_ref", "idempotency_key", "provider_message_id",
+            "content_notes", "purpose", "origin", "origin_ref", "sent_by", "idempotency_key", "provider_message_id",
             "segments", "encoding", "cost", "cost_currency", "error_code", "error_reason", "attempts",
             "created_at", "due_at", "sent_at", "delivered_at", "read_at", "failed_at", "consent",
             "fallback_chain", "fallback_after_s", "fallback_of", "first_attempt", "reply_to",

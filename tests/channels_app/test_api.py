@@ -47,6 +47,7 @@ def test_send_by_contact_id_then_follow_its_status(api, workspace, contact):
         1,
     )
     assert body["consent"]["outcome"] == "allow"
+    assert body["sent_by"] == "automation"  # an API send is automation; an agent's reply says person
     dispatch_pending(now=now())
     dispatch_pending(now=now() + dt.timedelta(seconds=2))
     detail = api.get(f"/api/v1/messages/{body['id']}/").json()
