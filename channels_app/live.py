@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 
+from consent.models import SentBy
+from cpaas import bus
 from cpaas.realtime import publish, workspace_group
 
 TOPIC = "simulator"
@@ -62,3 +64,15 @@ def simulator_statuses(workspace_id: int, changes: list[tuple[object, str]]) -> 
             {"id": message.pk, "contact": message.contact_id, "status": status, "html": html[status]}
         )
     publish(group, {"type": "sim.status", "statuses": items})
+
+
+STATES_NOTICE = "message.states"
+
+
+def person_states(workspace_id: int, messages) -> None:
+    """The delivery states of people's messages (agents' replies) changed: a bus notice with
+    their contacts, so the inbox above can show the new state live. Automated sends (a journey's
+    bulk) are skipped: nobody watches them message by message, and the hot path stays as it was."""
+    contact_ids = sorted({m.contact_id for m in messages if m.sent_by == SentBy.PERSON})
+    if contact_ids:
+        bus.notify(STATES_NOTICE, workspace_id=workspace_id, contact_ids=contact_ids)

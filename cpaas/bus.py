@@ -20,6 +20,7 @@ event first (none does; each reads only its own rows and the event).
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 
 _subscribers: dict[str, list[Callable]] = defaultdict(list)
 _many: set[Callable] = set()  # handlers that take a list of events
@@ -75,3 +76,12 @@ def emit_many(events: Sequence) -> None:
         else:
             for event in wanted:
                 handler(event)
+
+
+def notify(name: str, **data) -> None:
+    """A notice that is not a contact Event (no row is recorded): e.g. "message.states", the
+    delivery states of people's messages changed. Only subscribers of exactly `name` get it as
+    an object with `.name` and the data; `ANY` subscribers do not (they handle Events)."""
+    notice = SimpleNamespace(name=name, **data)
+    for handler in list(_subscribers.get(name, ())):
+        handler(notice)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("consent/", include("consent.urls")),
     path("journeys/editor/", include("journeys.editor.urls")),
     path("journeys/", include("journeys.urls")),
+    path("inbox/", include("inbox.urls")),
     path("inbox/", include("inbox.panel_urls")),
     path("", include("channels_app.urls")),
     path("webhooks/", include("channels_app.webhook_urls")),

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from channels_app.models import Message
 from contacts.models import ChannelKind, Contact
+from contacts.selectors import _as_phone
 from cpaas.models import ApiToken, Workspace
 from cpaas.roles import role_allows
 
@@ -195,6 +196,12 @@ def _search(workspace: Workspace, words: str) -> Q:
         | Q(contact__email__icontains=words)
         | Q(contact__phone__icontains=words.replace(" ", ""))
     )
+    first, _, last = words.partition(" ")
+    if last.strip():  # "nia okafor": first and last name
+        q |= Q(contact__first_name__icontains=first, contact__last_name__icontains=last.strip())
+    phone = _as_phone(words, workspace.default_country)  # "07911 123456", written nationally
+    if phone:
+        q |= Q(contact__phone=phone)
     if number.isdigit() and len(number) <= 9:
         q |= Q(number=int(number))
     said = Message.objects.filter(
@@ -240,12 +247,19 @@ class Item:
 
 
 def timeline(
-    workspace: Workspace, conversation: Conversation, *, before: dt.datetime | None = None, limit: int = 50
+    workspace: Workspace,
+    conversation: Conversation,
+    *,
+    before: dt.datetime | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 50,
 ) -> list[Item]:
     """The contact's whole history with the workspace as one thread, oldest first: every
     message (all channels, both directions, journeys', the API's and agents') merged by time
     with the activity entries and notes of all the contact's conversations. `before` pages
-    back: the `limit` items just before that time (use the first item's `at`)."""
+    back: the `limit` items just before that time (use the first item's `at`). `since` gives what
+    was created or changed (a message's delivery state) after that time: the inbox page's live
+    updates and its resync after a reconnect."""
     if conversation.workspace_id != workspace.pk:
         raise Http404("No such conversation.")
     limit = max(1, min(int(limit), 200))
@@ -258,6 +272,9 @@ def timeline(
     if before is not None:
         messages = messages.filter(created_at__lt=before)
         entries = entries.filter(created_at__lt=before)
+    if since is not None:
+        messages = messages.filter(Q(created_at__gt=since) | Q(status_changed_at__gt=since))
+        entries = entries.filter(created_at__gt=since)
     messages = list(messages.order_by("-created_at", "-pk")[:limit])
     entries = list(entries.order_by("-created_at", "-pk")[:limit])
     authors = {

@@ -260,6 +260,25 @@ class Objects:
         )
 
 
+    @property
+    def inbox_conversation(self):
+        from tests.inbox import ui
+
+        return self.get(
+            "inbox_conversation",
+            lambda o: ui.conversation(o.workspace, ui.queue(o.workspace, "isolated", o.user), text="hello"),
+        )
+
+    @property
+    def inbox_message(self):
+        from channels_app.models import Message
+
+        return self.get(
+            "inbox_message",
+            lambda o: Message.objects.filter(contact=o.inbox_conversation.contact).first(),
+        )
+
+
 # url name -> (method, kwargs for workspace A's object). Method is what the URL answers to.
 OBJECT_URLS = {
     "contact_detail": ("get", lambda o: {"pk": o.contact.pk}),
@@ -356,6 +375,15 @@ OBJECT_URLS = {
     "inbox_queue_delete": ("post", lambda o: {"pk": o.panel_conversation.queue_id}),
     "inbox_canned_edit": ("get", lambda o: {"pk": o.canned_reply.pk}),
     "inbox_canned_delete": ("post", lambda o: {"pk": o.canned_reply.pk}),
+    "inbox_conversation": ("get", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_changes": ("get", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_presence": ("post", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_preview": ("get", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_canned": ("get", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_reply": ("post", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_assign": ("post", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_resolve": ("post", lambda o: {"number": o.inbox_conversation.number}),
+    "inbox_retry": ("post", lambda o: {"message_id": o.inbox_message.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -425,6 +453,7 @@ WORKSPACE_URLS = {
     "inbox_settings",
     "inbox_queue_create",
     "inbox_canned_create",
+    "inbox",
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).

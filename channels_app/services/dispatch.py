@@ -385,6 +385,7 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
         consent_gate.sends_recorded(sent, now)
         if provider.simulator:
             live.simulator_messages(channel.workspace_id, sent)
+    live.person_states(channel.workspace_id, messages)
 
 
 def _unknown_reason(provider, r: SendResult) -> str:

@@ -42,6 +42,7 @@ MATCH_FIELDS = (
     "provider_message_id",
     "fallback_chain",
     "fallback_after_s",
+    "sent_by",
 )
 
 
@@ -157,6 +158,7 @@ def _apply(
         after_failed(failed, now=now)
     if changed and get_provider(channel.provider).simulator:
         live.simulator_statuses(channel.workspace_id, changed)
+    live.person_states(channel.workspace_id, [m for m, _ in changed])
     return counts
 
 

@@ -1,7 +1,11 @@
 // One websocket per page (/ws/live/?topics=...). Messages are {type, id, html}: the server
 // renders the same partials the page uses, so the page only places them. Every message is
 // also a "live:message" event on document, and "live:open" / "live:close" tell pages (the
-// canvas editor) when the socket (re)connects or drops.
+// canvas editor, the inbox) when the socket (re)connects or drops; `live:open` has
+// detail.reconnected when an earlier socket had dropped, so the page fetches what it missed.
+// html[data-live] is "connecting", "connected" or "closed". A "live:drop" event closes the
+// socket on purpose (detail.pauseMs keeps it down that long): the inbox's "Reconnect" control
+// and the resync test use it.
 const handlers = {
   "contact.created": (msg) => placeRow(msg, true),
   "contact.updated": (msg) => placeRow(msg, false),
@@ -40,13 +44,25 @@ function showBanner(html) {
   if (slot) slot.innerHTML = html;
 }
 
+let current = null;
+let dropped = false; // a socket of this page has closed before: the next open is a reconnect
+
+document.addEventListener("live:drop", (event) => {
+  const socket = current;
+  if (!socket) return;
+  socket.pauseMs = event.detail?.pauseMs ?? 0;
+  socket.close(4000, "dropped by the page");
+});
+
 export function connectLive(topics, attempt = 0) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/live/?topics=${topics.join(",")}`);
+  current = socket;
+  document.documentElement.dataset.live = attempt ? "closed" : "connecting";
   socket.addEventListener("open", () => {
     attempt = 0;
     document.documentElement.dataset.live = "connected";
-    document.dispatchEvent(new CustomEvent("live:open"));
+    document.dispatchEvent(new CustomEvent("live:open", { detail: { reconnected: dropped } }));
   });
   socket.addEventListener("message", (event) => {
     const msg = JSON.parse(event.data);
@@ -54,10 +70,13 @@ export function connectLive(topics, attempt = 0) {
     document.dispatchEvent(new CustomEvent("live:message", { detail: msg }));
   });
   socket.addEventListener("close", (event) => {
+    if (current !== socket) return;
+    dropped = true;
     document.documentElement.dataset.live = "closed";
     document.dispatchEvent(new CustomEvent("live:close", { detail: { code: event.code } }));
     if (event.code >= 4400 && event.code < 4500) return; // not allowed: do not hammer the server
-    setTimeout(() => connectLive(topics, attempt + 1), Math.min(10000, 500 * 2 ** attempt));
+    const wait = socket.pauseMs ?? Math.min(10000, 500 * 2 ** attempt);
+    setTimeout(() => connectLive(topics, attempt + 1), wait);
   });
   return socket;
 }

@@ -1,0 +1,18 @@
+"""The inbox pages (docs/inbox.md)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("c/<int:number>/", views.conversation, name="inbox_conversation"),
+    path("c/<int:number>/changes/", views.changes, name="inbox_changes"),
+    path("c/<int:number>/presence/", views.presence_view, name="inbox_presence"),
+    path("c/<int:number>/preview/", views.preview, name="inbox_preview"),
+    path("c/<int:number>/canned/", views.canned, name="inbox_canned"),
+    path("c/<int:number>/reply/", views.reply, name="inbox_reply"),
+    path("c/<int:number>/assign/", views.assign, name="inbox_assign"),
+    path("c/<int:number>/resolve/", views.resolve, name="inbox_resolve"),
+    path("messages/<int:message_id>/retry/", views.retry, name="inbox_retry"),
+]
