@@ -13,6 +13,5 @@ urlpatterns = [
     path("c/<int:number>/canned/", views.canned, name="inbox_canned"),
     path("c/<int:number>/reply/", views.reply, name="inbox_reply"),
     path("c/<int:number>/assign/", views.assign, name="inbox_assign"),
-    path("c/<int:number>/resolve/", views.resolve, name="inbox_resolve"),
     path("messages/<int:message_id>/retry/", views.retry, name="inbox_retry"),
 ]

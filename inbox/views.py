@@ -211,21 +211,6 @@ def assign(request, number: int):
 
 @require_POST
 @workspace_required("inbox.reply")
-def resolve(request, number: int):
-    found = _conversation(request, number)
-    try:
-        services.conversation_resolve(
-            actor=Actor.from_request(request),
-            conversation=found,
-            disposition=request.POST.get("disposition", ""),
-        )
-    except ValidationError as exc:
-        return _refused(request, found, exc)
-    return _acted(request, found, f"#{found.number} resolved.")
-
-
-@require_POST
-@workspace_required("inbox.reply")
 def retry(request, message_id: int):
     message = Message.objects.filter(workspace=request.workspace, pk=message_id).first()
     found = (

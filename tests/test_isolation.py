@@ -259,7 +259,6 @@ class Objects:
             lambda o: CannedReply.objects.create(workspace=o.workspace, shortcut="hi", body="Hi"),
         )
 
-
     @property
     def inbox_conversation(self):
         from tests.inbox import ui
@@ -382,7 +381,6 @@ OBJECT_URLS = {
     "inbox_canned": ("get", lambda o: {"number": o.inbox_conversation.number}),
     "inbox_reply": ("post", lambda o: {"number": o.inbox_conversation.number}),
     "inbox_assign": ("post", lambda o: {"number": o.inbox_conversation.number}),
-    "inbox_resolve": ("post", lambda o: {"number": o.inbox_conversation.number}),
     "inbox_retry": ("post", lambda o: {"message_id": o.inbox_message.pk}),
 }
 

@@ -265,6 +265,15 @@ document.addEventListener("click", (event) => {
   if (closer) closer.closest("dialog")?.close();
   const opener = event.target.closest?.("[data-open-dialog]");
   if (opener) document.getElementById(opener.dataset.openDialog)?.showModal();
+  const unfold = event.target.closest?.("[data-open-details]");
+  if (unfold) {
+    const details = document.getElementById(unfold.dataset.openDetails);
+    if (details) {
+      details.open = true;
+      details.scrollIntoView({ block: "nearest" });
+      details.querySelector("select, textarea, input:not([type=hidden])")?.focus();
+    }
+  }
   if (event.target.closest?.("#live-reconnect")) document.dispatchEvent(new CustomEvent("live:drop"));
   const canned = event.target.closest?.("#canned [data-body]");
   if (canned) useCanned(canned);

@@ -206,11 +206,12 @@ def test_keyboard_help_and_resolve(server, open_page, workspace, agent):
     expect(page.locator("#shortcuts-help")).to_be_visible()
     docs_screenshot(page, "inbox-shortcuts.png")
     page.keyboard.press("Escape")
-    page.keyboard.press("e")
-    dialog = page.locator("#resolve-dialog")
-    expect(dialog).to_be_visible()
-    dialog.get_by_label("Disposition").select_option("paid")
-    dialog.get_by_role("button", name="Resolve").click()
+    expect(page.locator("#contact-panel #resolve-dialog")).to_have_count(1)  # the panel has loaded
+    page.keyboard.press("e")  # opens the contact panel's resolve form, with the outcome
+    panel = page.locator("#contact-panel #resolve-dialog")
+    expect(panel.get_by_label("Outcome")).to_be_focused()
+    panel.get_by_label("Outcome").select_option("paid")
+    panel.get_by_role("button", name="Resolve").click()
     expect(page.locator("#thread-header")).to_contain_text("Resolved", timeout=10000)
     c.refresh_from_db()
     assert c.status == "resolved" and c.disposition == "paid"
