@@ -1,12 +1,12 @@
 """What the journey engine holds about a person, for GDPR export and erasure through cpaas.gdpr:
-their enrolments (context, state, every step with its detail), A/B assignments and promises to
-pay; audience runs list contact ids, from which theirs is removed."""
+their enrolments (context, state, every step with its detail) and promises to pay (A/B
+assignments are the experiments app's); audience runs list contact ids, from which theirs is removed."""
 
 from __future__ import annotations
 
 from cpaas.gdpr import Subject, register
 
-from .models import Assignment, AudienceRun, Enrollment, JourneyVersion, PromiseToPay, Step
+from .models import AudienceRun, Enrollment, JourneyVersion, PromiseToPay, Step
 from .services.enrollments import enrollment_cancel
 
 ENROLLMENT_FIELDS = ("id", "journey_id", "journey__name", "version__number", "status", "node", "context",
@@ -28,11 +28,6 @@ def export(contact) -> dict:
         enrollment["steps"] = steps.get(enrollment["id"], [])
     return {
         "enrollments": enrollments,
-        "assignments": list(
-            Assignment.objects.filter(contact=contact)
-            .order_by("exposed_at", "id")
-            .values("journey_id", "node", "variant", "exposed_at", "exposures")
-        ),
         "promises_to_pay": list(
             PromiseToPay.objects.filter(contact=contact).order_by("created_at", "id").values(*PROMISE_FIELDS)
         ),
@@ -48,7 +43,6 @@ def erase(subject: Subject) -> dict:
     subject.rows_erased(Enrollment, enrollments.values_list("pk", flat=True))
     steps = Step.objects.filter(enrollment__contact=contact).delete()[0]
     promises = PromiseToPay.objects.filter(contact=contact).delete()[0]
-    assignments = Assignment.objects.filter(contact=contact).delete()[0]
     enrollment_count = enrollments.delete()[1].get(Enrollment._meta.label, 0)
     runs = 0
     for run in AudienceRun.objects.filter(
@@ -61,7 +55,6 @@ def erase(subject: Subject) -> dict:
     return {
         "enrollments": enrollment_count,
         "steps": steps,
-        "assignments": assignments,
         "promises_to_pay": promises,
         "audience_runs": runs,
     }
@@ -71,7 +64,7 @@ register(
     "journeys",
     export=export,
     erase=erase,
-    covers=[Enrollment, Step, Assignment, PromiseToPay],
+    covers=[Enrollment, Step, PromiseToPay],
     copies=[AudienceRun],
     unswept={JourneyVersion: "a published graph never changes (a database trigger refuses it)"},
 )

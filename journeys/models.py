@@ -1,6 +1,6 @@
 """Journeys: the journey and its immutable versions (the graph), enrolments of contacts and
-the steps they took, audience runs (segment / date / manual starts), the canvas counters,
-A/B assignments and promises to pay."""
+the steps they took, audience runs (segment / date / manual starts), the canvas counters
+and promises to pay. A/B assignments are the experiments app's."""
 
 from __future__ import annotations
 
@@ -305,25 +305,6 @@ class JourneyCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.journey_id} {self.node}.{self.key}={self.value}"
-
-
-class Assignment(models.Model):
-    """A contact's sticky variant of one A/B split (its exposure is this row's creation)."""
-
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="assignments")
-    node = models.CharField(max_length=64)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    variant = models.CharField(max_length=40)
-    exposed_at = models.DateTimeField()
-    exposures = models.PositiveIntegerField(default=1)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["journey", "node", "contact"], name="assignment_unique_contact")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.contact_id}: {self.variant}"
 
 
 class PromiseToPay(models.Model):

@@ -167,5 +167,5 @@ def run_ahead(*, first: dt.datetime) -> tuple[int, list]:
         delay = (instant - timezone.now()).total_seconds()
         if delay > 0:
             time.sleep(delay)
-        batch.counters.flush()  # last: other engines' rounds of this journey share these rows
+        batch.flush_counts()  # last: other engines' rounds of this journey share these rows
     return len(enrollments), batch.calls

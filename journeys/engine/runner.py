@@ -7,7 +7,8 @@ does the same work again, so nothing is lost or doubled.
 Sends are batched across the round: a handler that sends returns `send(...)`; when every
 enrolment of the round is waiting on a send, one `message_send_batch` per node (and channel,
 purpose, options), each contact with their own rendered content, goes out and each handler
-resumes with its message ("sent"). One contact's failure (a handler that raises, a template that
+resumes with its message ("sent"). A/B splits are batched the same way: the experiments app
+assigns every contact of the round at a split node in one call (`execute_assigns`). One contact's failure (a handler that raises, a template that
 cannot render) fails that enrolment with the reason; the round goes on.
 
 Editor test runs (`Enrollment.is_test`) are claimed even in a paused journey and their counter
@@ -38,9 +39,10 @@ from django.utils import timezone
 from channels_app.models import Message
 from cpaas.bulk import copy_values
 from cpaas.tenancy import Actor
+from experiments.assignment import ExposureDeltas, assign_batch
 
 from ..merge import lookup, render
-from ..models import Assignment, Enrollment, Journey, PromiseToPay, Step
+from ..models import Enrollment, Journey, PromiseToPay, Step
 from ..nodes.base import Outcome, Signal, fail, pick_text
 from .counters import CounterDeltas
 from .graph import Graph, graphs_for
@@ -126,26 +128,6 @@ class Run:
     def record_event(self, name: str, properties: dict) -> None:
         self.batch.events.append((self.item, name, properties))
 
-    def assign_variant(self, chooser) -> str:
-        existing = Assignment.objects.filter(
-            journey=self.journey, node=self.node_id, contact=self.contact
-        ).first()
-        if self.enrollment.is_test:  # an editor test run: no exposure, no sticky assignment
-            return existing.variant if existing else chooser()
-        if existing:
-            Assignment.objects.filter(pk=existing.pk).update(exposures=existing.exposures + 1)
-            return existing.variant
-        variant = chooser()
-        Assignment.objects.create(
-            journey=self.journey,
-            node=self.node_id,
-            contact=self.contact,
-            variant=variant,
-            exposed_at=self.now,
-        )
-        self.item.counters.add(self.journey.pk, self.node_id, f"exposure:{variant}")
-        return variant
-
     def create_promise(self, *, due_date, amount, currency, text) -> PromiseToPay:
         return PromiseToPay.objects.create(
             workspace=self.workspace, contact=self.contact, journey=self.journey, enrollment=self.enrollment,
@@ -227,6 +209,7 @@ class Batch:
     steps: list = field(default_factory=list)
     events: list = field(default_factory=list)
     counters: CounterDeltas = field(default_factory=CounterDeltas)
+    exposures: ExposureDeltas = field(default_factory=ExposureDeltas)  # A/B arm counts
     calls: list = field(default_factory=list)  # (enrollment id, token, request) for after commit
     _kinds: dict = field(default_factory=dict)
 
@@ -240,6 +223,12 @@ class Batch:
                 )
             )
         return self._kinds[workspace_id]
+
+    def flush_counts(self) -> None:
+        """The shared count rows, last in the transaction (every engine's rounds add to them):
+        A/B arm exposures, then the journey counters; each in key order."""
+        self.exposures.flush()
+        self.counters.flush()
 
 
 # --- one enrolment ------------------------------------------------------------------------------
@@ -360,6 +349,9 @@ def apply_outcome(batch: Batch, item: Item, node: dict, outcome: Outcome) -> Non
     if outcome.kind == "send":
         item.pending_send = outcome.send
         item.action = "send"
+        return
+    if outcome.kind == "assign":  # an A/B split: assigned with the round's other arrivals
+        item.action = "assign"
         return
     if outcome.kind == "next":
         _leave_wait(batch, item)
@@ -524,6 +516,43 @@ def execute_sends(batch: Batch, items: list[Item]) -> None:
             item.action, item.signal, item.pending_send = "signal", Signal("sent", data), None
 
 
+# --- A/B assignments ------------------------------------------------------------------------------
+
+
+def execute_assigns(batch: Batch, items: list[Item]) -> None:
+    """Every contact of the round at one split node asks the experiments app at once (one
+    `assign_batch` per journey, node and kind of run); each handler resumes with its choice.
+    Exposures count on the canvas here; the experiment's own counts are the experiments app's."""
+    from experiments.services import experiment_for_node
+
+    groups: dict[tuple, list[Item]] = defaultdict(list)
+    for item in items:
+        groups[(item.e.journey_id, item.e.node, item.e.is_test)].append(item)
+    for (journey_id, node_id, is_test), group in groups.items():
+        first = group[0]
+        try:
+            experiment = experiment_for_node(
+                workspace=first.workspace, journey_id=journey_id, node=node_id,
+                config=first.graph.node(node_id).get("config") or {},
+                live=first.journey.status != Journey.Status.DRAFT, now=batch.now,
+            )  # fmt: skip
+            choices = assign_batch(experiment, [i.e.contact for i in group], now=batch.now, record=not is_test,
+                                   exposures=batch.exposures)  # fmt: skip
+        except ValidationError as exc:
+            reason = "; ".join(exc.messages)[:300]
+            for item in group:
+                item.action, item.signal = "signal", Signal("assigned", {"error": reason})
+            continue
+        for item in group:
+            choice = choices[item.e.contact_id]
+            if choice.exposed:
+                item.counters.add(journey_id, node_id, f"exposure:{choice.exit}")
+            data = {"exit": choice.exit, "exposed": choice.exposed, "reason": choice.reason}
+            if choice.defer_until:
+                data["defer_until"] = choice.defer_until.isoformat()
+            item.action, item.signal = "signal", Signal("assigned", data)
+
+
 # --- the round -----------------------------------------------------------------------------------
 
 
@@ -536,10 +565,14 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
         for item in items:
             if item.action in ("enter", "signal"):
                 drive(batch, item)
+        assigning = [i for i in items if i.action == "assign"]
         sending = [i for i in items if i.action == "send"]
-        if not sending:
+        if not assigning and not sending:
             break
-        execute_sends(batch, sending)
+        if assigning:
+            execute_assigns(batch, assigning)
+        if sending:
+            execute_sends(batch, sending)
     for item in items:
         if item.action:  # still busy after the passes: continue next round
             e = item.e
@@ -550,7 +583,7 @@ def process(items: list[Item], now: dt.datetime) -> Batch:
                     "data": _json_safe(item.signal.data),
                 }
             else:
-                e.status = S.ACTIVE  # "enter" again ("send": the send had not gone yet)
+                e.status = S.ACTIVE  # "enter" again ("send", "assign": it had not happened yet)
             e.due_at, item.action = now, ""
     return batch
 
@@ -567,7 +600,7 @@ def write(batch: Batch, items: list[Item], *, counters: bool = True) -> None:
             event_record(workspace=item.workspace, contact=item.e.contact, name=name, properties=_json_safe(properties),
                          source="journey", now=batch.now)  # fmt: skip
     if counters:
-        batch.counters.flush()
+        batch.flush_counts()
     for item in items:
         if item.started_webhook and item.e.status == S.WAITING and item.e.wait_kind == "webhook":
             batch.calls.append((item.e.pk, item.e.resume_token, item.e.state.get("request")))

@@ -16,7 +16,7 @@ from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
 from ..models import Enrollment, Journey, JourneyVersion
-from ..nodes import TRIGGER_KINDS, trigger_date, trigger_segment
+from ..nodes import TRIGGER_KINDS, split_ab, trigger_date, trigger_segment
 from ..validation import trigger_of, validate_graph
 
 GRAPH_MAX_BYTES = 1_000_000
@@ -124,7 +124,18 @@ def journey_create(
     JourneyVersion.objects.create(journey=journey, graph=graph, author=_user(actor))
     audit_record(workspace=workspace, actor=actor, action="journeys.journey.created", target=journey,
                  data={"template": template_key} if template_key else {})  # fmt: skip
+    _experiments_sync(journey, graph, actor, published=False)
     return journey
+
+
+def _experiments_sync(journey: Journey, graph: dict, actor: Actor, *, published: bool, now=None) -> None:
+    """One experiment per split.ab node, kept in step with the saved or published graph."""
+    from experiments.services import experiment_sync
+
+    nodes = split_ab.split_nodes(graph)
+    if nodes or published:
+        experiment_sync(workspace=journey.workspace, journey_id=journey.pk, journey_name=journey.name, nodes=nodes,
+                        published=published, actor=actor, now=now)  # fmt: skip
 
 
 @transaction.atomic
@@ -180,6 +191,7 @@ def draft_save(*, journey: Journey, actor: Actor, graph: dict) -> tuple[JourneyV
     draft.graph = graph
     draft.author = _user(actor) or draft.author
     draft.save(update_fields=["graph", "author", "updated_at"])
+    _experiments_sync(journey, graph, actor, published=False)
     return draft, validate_graph(graph, workspace=journey.workspace)
 
 
@@ -234,6 +246,7 @@ def journey_publish(
         journey.status = Journey.Status.LIVE
     _set_trigger(journey, draft.graph, now)
     journey.save()
+    _experiments_sync(journey, draft.graph, actor, published=True, now=now)
     audit_record(workspace=journey.workspace, actor=actor, action="journeys.journey.published", target=journey,
                  data={"version": number, "note": draft.note}, at=now)  # fmt: skip
     return draft

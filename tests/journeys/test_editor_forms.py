@@ -317,7 +317,7 @@ def test_variants_weights_and_duplicate_names(panel):
     html, out, _ = panel(
         "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "0"}, {"exit": "b", "weight": "0"})
     )
-    assert "At least one variant needs a weight above 0." in html
+    assert "The weights add up to 0; they must add up to 100." in html
 
 
 def test_keyvalue_rows_keep_value_types_and_name_bad_rows(panel):

@@ -5,8 +5,9 @@ import datetime as dt
 
 from django.utils import timezone
 
+from experiments.models import ExperimentAssignment
 from journeys.engine.counters import counters_for
-from journeys.models import Assignment, Enrollment
+from journeys.models import Enrollment
 from tests.journeys.conftest import graph, linear, node, texts_to
 
 
@@ -66,7 +67,7 @@ def test_a_test_run_records_no_ab_exposure(workspace, publish, contact, engine):
     engine(now)
     test.refresh_from_db()
     assert test.status == "completed"
-    assert not Assignment.objects.filter(journey=journey).exists()
+    assert not ExperimentAssignment.objects.filter(experiment__journey_id=journey.pk).exists()
     assert counters_for(journey.pk) == {}
 
 

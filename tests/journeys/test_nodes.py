@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from channels_app.models import Channel
 from contacts.models import AttributeDefinition
-from journeys.models import Assignment, Enrollment, JourneyCounter, Step
+from experiments.models import ExperimentArm, ExperimentAssignment
+from journeys.models import Enrollment, JourneyCounter, Step
 from tests.factories import ContactFactory, TagFactory
 from tests.journeys.conftest import graph, linear, node, reply, texts_to
 
@@ -181,7 +182,7 @@ def test_split_condition_rules_in_order(workspace, publish, fire, engine):
     ]
 
 
-def test_ab_split_is_sticky_weighted_and_records_exposure(workspace, publish, fire, engine, actor):
+def test_ab_split_is_sticky_weighted_and_records_exposure_once(workspace, publish, fire, engine, actor):
     g = graph(trigger=node("trigger.event", {"event": "signup"}, next="ab"),
               ab=node("split.ab", {"variants": [{"exit": "a", "weight": 80}, {"exit": "b", "weight": 20}]}, a=None, b=None))  # fmt: skip
     journey = publish(g, allow_reentry=True)
@@ -190,15 +191,21 @@ def test_ab_split_is_sticky_weighted_and_records_exposure(workspace, publish, fi
     for c in contacts:
         fire(c, "signup", now=now)
     engine(now)
-    first = {c.pk: Assignment.objects.get(contact=c).variant for c in contacts}
+    first = {c.pk: ExperimentAssignment.objects.get(contact=c).variant for c in contacts}
     assert 30 < list(first.values()).count("a") < 60
-    # they come again: same variant, one more exposure
+    assert {c.pk: exits_taken(Enrollment.objects.get(contact=c))[1][1] for c in contacts} == first
+    # they come again: same variant, and the exposure is not counted twice
     for c in contacts[:10]:
         fire(c, "signup", now=now)
     engine(now)
     for c in contacts[:10]:
-        a = Assignment.objects.get(contact=c)
-        assert (a.variant, a.exposures) == (first[c.pk], 2)
+        again = Enrollment.objects.filter(contact=c).order_by("-pk").first()
+        assert exits_taken(again)[1][1] == first[c.pk]
+    assert ExperimentAssignment.objects.filter(experiment__journey_id=journey.pk).count() == 60
+    arms = dict(
+        ExperimentArm.objects.filter(experiment__journey_id=journey.pk).values_list("exit", "exposures")
+    )
+    assert arms == {"a": list(first.values()).count("a"), "b": list(first.values()).count("b")}
     total = sum(
         JourneyCounter.objects.filter(journey=journey, key__startswith="exposure:").values_list(
             "value", flat=True
