@@ -219,6 +219,25 @@ class Objects:
         return self.get("enrollment", build)
 
     @property
+    def experiment(self):
+        from cpaas.tenancy import Actor
+        from experiments.models import Experiment
+        from journeys.services import journey_create, journey_publish
+
+        def build(o):
+            variants = [{"exit": "a", "weight": 50, "control": True}, {"exit": "b", "weight": 50}]
+            graph = {"schema": 1, "start": "trigger", "nodes": {
+                "trigger": {"type": "trigger.manual", "config": {}, "exits": {"next": "ab"}},
+                "ab": {"type": "split.ab", "config": {"variants": variants}, "exits": {"a": "end", "b": "end"}},
+                "end": {"type": "exit", "config": {}, "exits": {}}}}  # fmt: skip
+            actor = Actor.for_user(o.user)
+            journey = journey_create(workspace=o.workspace, actor=actor, name="With a test", graph=graph)
+            journey_publish(journey=journey, actor=actor)
+            return Experiment.objects.get(journey_id=journey.pk)
+
+        return self.get("experiment", build)
+
+    @property
     def audience_run(self):
         from cpaas.tenancy import Actor
         from journeys.services import journey_start
@@ -382,6 +401,12 @@ OBJECT_URLS = {
     "inbox_reply": ("post", lambda o: {"number": o.inbox_conversation.number}),
     "inbox_assign": ("post", lambda o: {"number": o.inbox_conversation.number}),
     "inbox_retry": ("post", lambda o: {"message_id": o.inbox_message.pk}),
+    "api_experiment_detail": ("get", lambda o: {"experiment_id": o.experiment.pk}),
+    "api_experiment_results": ("get", lambda o: {"experiment_id": o.experiment.pk}),
+    "api_experiment_winner": ("post", lambda o: {"experiment_id": o.experiment.pk}),
+    "api_experiment_stop": ("post", lambda o: {"experiment_id": o.experiment.pk}),
+    "api_experiment_decisions": ("get", lambda o: {"experiment_id": o.experiment.pk}),
+    "api_experiment_assignments_csv": ("get", lambda o: {"experiment_id": o.experiment.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -444,6 +469,7 @@ WORKSPACE_URLS = {
     "journey_list",
     "api_journey_list",
     "api_journey_catalogue",
+    "api_experiment_list",
     "editor_sms",
     "editor_simulator",
     "api_conversation_list",
@@ -633,6 +659,14 @@ FORBIDDEN = [
     ("inbox_canned_create", "get", "agent"),
     ("inbox_canned_edit", "post", "agent"),
     ("inbox_canned_delete", "post", "viewer"),
+    ("api_experiment_list", "get", "agent"),
+    ("api_experiment_detail", "get", "agent"),
+    ("api_experiment_detail", "patch", "viewer"),
+    ("api_experiment_results", "get", "agent"),
+    ("api_experiment_winner", "post", "viewer"),
+    ("api_experiment_stop", "post", "viewer"),
+    ("api_experiment_decisions", "get", "agent"),
+    ("api_experiment_assignments_csv", "get", "agent"),
 ]
 
 

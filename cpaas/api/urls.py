@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("consent.api.urls")),
     path("", include("channels_app.api.urls")),
+    path("", include("experiments.api.urls")),
     path("", include("journeys.api.urls")),
     path("", include("inbox.api.urls")),
 ]
