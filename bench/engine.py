@@ -1,6 +1,6 @@
 """Journey engine benchmark on PostgreSQL, with 2 engine processes (and one dispatcher).
 
-    .venv/bin/python bench/engine.py [e2e] [timers] [storm] [segment]   # BENCH_DATABASE_URL, default postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench
+    .venv/bin/python bench/engine.py [e2e] [ab] [timers] [storm] [segment]   # BENCH_DATABASE_URL, default postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench
     BENCH_QUICK=1 .venv/bin/python bench/engine.py e2e         # enrol in one insert, not by events (iterating)
 
 Prints, measured in the same run on the same database:
@@ -14,7 +14,9 @@ Prints, measured in the same run on the same database:
    a reader of the database sees it (a poller counts the enrolments past their wait every 10 ms;
    a timer is late by the first poll that shows it fired, so the figures include up to one poll),
    and timers that fired twice (more than one step out of the wait);
-5. time to enrol a 100,000-contact segment (and to advance everyone to their first wait), and
+5. `ab` (only when asked): the end-to-end figure with an A/B split (`split.ab`, two arms, each its
+   own send) in the path against the same journey without it, in the same run, as a ratio;
+6. time to enrol a 100,000-contact segment (and to advance everyone to their first wait), and
    the peak RSS of the engine processes.
 The database is dropped and created again; nothing else is touched."""
 
@@ -156,7 +158,23 @@ def n(type_, config=None, **exits):
     return {"type": type_, "config": config or {}, "exits": exits}
 
 
-def end_to_end(insert_rate):
+E2E_GRAPH = {"schema": 1, "start": "t", "nodes": {
+    "t": n("trigger.event", {"event": "signup"}, next="w"),
+    "w": n("wait.delay", {"seconds": 1}, next="m"),
+    "m": n("message.send", {"channel": "sms", "template": {"en": "Welcome aboard!"}}, next="x", failed=None),
+    "x": n("exit")}}  # fmt: skip
+# The same path with an A/B split before the send: each arm its own wording (issue 14).
+AB_GRAPH = {"schema": 1, "start": "t", "nodes": {
+    "t": n("trigger.event", {"event": "signup"}, next="w"),
+    "w": n("wait.delay", {"seconds": 1}, next="ab"),
+    "ab": n("split.ab", {"variants": [{"exit": "a", "weight": 50, "control": True}, {"exit": "b", "weight": 50}]},
+            a="m", b="m2"),
+    "m": n("message.send", {"channel": "sms", "template": {"en": "Welcome aboard!"}}, next="x", failed=None),
+    "m2": n("message.send", {"channel": "sms", "template": {"en": "Great to have you!"}}, next="x", failed=None),
+    "x": n("exit")}}  # fmt: skip
+
+
+def end_to_end(insert_rate, graph=E2E_GRAPH, label="E2E"):
     from django.db import transaction
     from django.db.models import Max, Min
 
@@ -165,13 +183,9 @@ def end_to_end(insert_rate):
     from contacts.services import event_record
     from journeys.models import Enrollment
 
-    ws, user = workspace("Bench E2E")
+    ws, user = workspace(f"Bench {label}")
     ids = contacts(ws, E2E_CONTACTS)
-    journey = publish(ws, user, "E2E", {"schema": 1, "start": "t", "nodes": {
-        "t": n("trigger.event", {"event": "signup"}, next="w"),
-        "w": n("wait.delay", {"seconds": 1}, next="m"),
-        "m": n("message.send", {"channel": "sms", "template": {"en": "Welcome aboard!"}}, next="x", failed=None),
-        "x": n("exit")}})  # fmt: skip
+    journey = publish(ws, user, label, graph)
     # the contacts enter through their events (as the events API records them), before the engines run
     t0 = time.monotonic()
     people = Contact.objects.filter(workspace=ws).order_by("pk")
@@ -215,12 +229,28 @@ def end_to_end(insert_rate):
           f"({rate / insert_rate:.2f} x raw INSERT); engines started to last hand-over {total_s:.1f} s (incl. the 1 s wait)")  # fmt: skip
     from journeys.models import Step
 
-    steps = Step.objects.filter(journey=journey, node="m").aggregate(a=Min("at"), b=Max("at"))
+    steps = Step.objects.filter(journey=journey, node__in=("m", "m2")).aggregate(a=Min("at"), b=Max("at"))
     engine_s = max(0.001, (steps["b"] - steps["a"]).total_seconds())
     done = Enrollment.objects.filter(journey=journey, status="completed").count()
     print(f"  of which the engines' part: {len(ids):,} message steps (messages written, consent checked) between the first "
           f"and the last round in {engine_s:.1f} s = {len(ids) / engine_s:,.0f}/s; enrolments completed: {done:,}")  # fmt: skip
     return rate
+
+
+def ab_split(insert_rate):
+    """The end-to-end figure with an A/B split in the path against the same journey without it,
+    in the same run, in the order plain, A/B, A/B, plain (drift over the run cancels out)."""
+    from experiments.models import ExperimentArm, ExperimentAssignment
+
+    rates = {"plain": [], "ab": []}
+    for i, kind in enumerate(("plain", "ab", "ab", "plain")):
+        print(f"  -- {'without' if kind == 'plain' else 'with'} the A/B split:")
+        rates[kind].append(end_to_end(insert_rate, AB_GRAPH if kind == "ab" else E2E_GRAPH, f"{kind} {i}"))
+    plain, ab = statistics.mean(rates["plain"]), statistics.mean(rates["ab"])
+    exposed = ExperimentAssignment.objects.count()
+    counted = sum(ExperimentArm.objects.values_list("exposures", flat=True))
+    print(f"  A/B split in the path: {ab:,.0f} msg/s against {plain:,.0f} msg/s without = {ab / plain:.2f} x "
+          f"(target >= 0.9); exposures recorded {exposed:,}, counted {counted:,}")  # fmt: skip
 
 
 def watch(journey, dues: list) -> list[float]:
@@ -419,6 +449,9 @@ def main():
         print("end to end (2 engines, 1 dispatcher, sandbox provider):")
         end_to_end(rate)
         print(f"  raw single-row INSERT again: {raw_insert_rate():,.0f}/s")
+    if "ab" in parts:
+        print("end to end with and without an A/B split (2 engines, 1 dispatcher, sandbox provider):")
+        ab_split(rate)
     if "timers" in parts:
         print("timers (2 engines):")
         timers()
