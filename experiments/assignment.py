@@ -95,7 +95,7 @@ def assign_batch(
     """{contact id: Choice} for contacts (of the experiment's workspace) arriving at its node now.
     `record=False` (an editor test run) writes nothing and exposes no one. `exposures`: where the
     arm counts go (the engine's round adds them at its end); None adds them at once."""
-    from channels_app.bulk import insert_ignoring_conflicts
+    from cpaas.bulk import insert_ignoring_conflicts
 
     contacts = list({c.pk: c for c in contacts}.values())
     if not contacts:

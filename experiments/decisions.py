@@ -8,8 +8,9 @@ and an experiment whose rule is automatic gets a winner when every condition hol
 - the minimum runtime has passed since the start,
 - no guardrail is breached and the traffic split shows no sample-ratio mismatch.
 
-Each reads the results dict of `experiments.results.compute` (exp-stats' module; its docstring
-is the contract). The readers below are the only place that knows its shape."""
+Each reads the results dict of `experiments.results.compute` (its docstring is the contract:
+per arm `p_adjusted` and `lift.relative`, `guardrails[].breached`, `srm.mismatch`). The readers
+below are the only place here that knows its shape."""
 
 from __future__ import annotations
 
@@ -100,12 +101,10 @@ def decide(experiment: Experiment, results: dict, now: dt.datetime) -> str:
 
 
 def _results(experiment: Experiment, now: dt.datetime) -> dict:
-    """Fresh numbers to decide on: exp-stats' compute when it is there, else the cached ones."""
-    try:
-        from .results import compute
-    except ImportError:
-        return experiment.results or {}
-    return compute(experiment)
+    """Fresh numbers to decide on (computed now, and cached for the pages as a refresh would)."""
+    from .results import refresh
+
+    return refresh(experiment, now=now)
 
 
 def experiments_decide(*, now: dt.datetime | None = None) -> dict[int, str]:

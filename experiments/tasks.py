@@ -1,5 +1,5 @@
 """Worker tasks (django-q2): the automatic decisions, on the schedule the migration
-`0002_decisions_schedule` creates (every 15 minutes). Arguments are ids and JSON only."""
+`0003_decisions_schedule` creates (every 15 minutes). Arguments are ids and JSON only."""
 
 from __future__ import annotations
 

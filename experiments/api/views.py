@@ -15,7 +15,7 @@ from cpaas.api.common import error_responses as _errors
 from cpaas.api.pagination import Pagination
 from cpaas.tenancy import Actor
 
-from .. import selectors, services
+from .. import results, selectors, services
 from ..models import Experiment
 from .serializers import (
     DecisionOutputSerializer,
@@ -96,21 +96,9 @@ class ExperimentResultsApi(APIView):
     def get(self, request, experiment_id):
         experiment = _experiment(request, experiment_id)
         if request.query_params.get("refresh") in ("1", "true") or experiment.results_computed_at is None:
-            results = _compute(experiment)
-            if results is not None:
-                experiment.refresh_from_db(fields=["results", "results_computed_at"])
-                if experiment.results_computed_at is None:  # compute did not cache: show what it said
-                    experiment.results = results
+            results.refresh(experiment)  # computed in SQL now, and cached for the pages
         return Response({"experiment": experiment.pk, "computed_at": experiment.results_computed_at,
                          "results": experiment.results or {}})  # fmt: skip
-
-
-def _compute(experiment):
-    try:
-        from ..results import compute
-    except ImportError:  # the statistics are not there yet
-        return None
-    return compute(experiment)
 
 
 class ExperimentWinnerApi(APIView):

@@ -11,10 +11,10 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [
-    ("journeys", "0005_enrollment_runaway_guard"),
+    ("journeys", "0006_promise_reminder_channel_and_agent"),
     ("experiments", "0001_experiments_assignments_decisions"),
 ]
-AFTER = [("journeys", "0006_assignments_into_experiments")]
+AFTER = [("journeys", "0007_assignments_into_experiments")]
 T = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journeys', '0006_assignments_into_experiments'),
+        ('journeys', '0007_assignments_into_experiments'),
     ]
 
     operations = [

@@ -77,7 +77,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("journeys", "0005_enrollment_runaway_guard"),
+        ("journeys", "0006_promise_reminder_channel_and_agent"),
         ("experiments", "0001_experiments_assignments_decisions"),
     ]
 
