@@ -118,7 +118,7 @@ def composer_context(*, conversation: Conversation) -> dict:
     return {
         "channel_options": options,
         "templates": templates,
-        "contact_tz": contact.effective_timezone,
+        "contact_tz": contact.effective_timezone(),
         "verdict": reply_verdict(
             conversation=conversation, channel=options[0].kind if options else "", now=timezone.now()
         ),
@@ -239,7 +239,7 @@ def reply_from_form(*, conversation: Conversation, actor, data, now: dt.datetime
     if kind not in {o.kind for o in options}:
         raise ValidationError({"channel": [f"No {kind or 'channel'} address for this contact."]})
     fields = _fields(data, kind, options)
-    tz_name = conversation.contact.effective_timezone
+    tz_name = conversation.contact.effective_timezone()
     when = send_at(data.get("send_at", ""), tz_name, now)
     if data.get("confirm") != "1":
         warning = collision(
