@@ -1,4 +1,4 @@
-"""An experiment's results: counts aggregated in SQL (four queries whatever the number of
+"""An experiment's results: counts aggregated in SQL (at most four queries whatever the number of
 contacts), the statistics of `experiments.stats` applied to them, and the words a marketer reads.
 `compute(experiment)` returns the dict below; `refresh()` stores it on the experiment (the cache
 the pages and the API read), run by the worker's schedule (`tasks.experiments_results_refresh`)
@@ -13,7 +13,9 @@ What is counted, per arm (a variant's exit), over the contacts assigned to it (e
   failed; complaint reply: an inbound message within the window whose text matches
   COMPLAINT_PATTERN; reply: any inbound message within the window;
 - cost: the segments of this journey's messages to the contact within the window × the
-  experiment's price per channel kind (`Experiment.prices`, e.g. {"sms": 0.04}).
+  experiment's price per channel kind (`Experiment.prices`, e.g. {"sms": 0.04}); summed contact
+  by contact up to COST_SAMPLE exposures, beyond that over a 1-in-k sample of contacts by id
+  (`cost_sample` says so), the arm's total being the sample's mean × its exposures.
 
 Each guardrail and secondary rate is "contacts with at least one / contacts exposed", so every
 rate is a proportion of the same randomised population and the two-proportion statistics apply.
@@ -108,7 +110,8 @@ CORRECTION_LABELS = {
 }
 DEFAULT_PLANNED_SAMPLE = 10_000  # per arm, for the sequential mixture when no sample size can be planned
 ENTRY_RATE_DAYS = 7
-WORK_MEM = "256MB"  # for the compute's own transaction only (see _counts)  # the entry rate is the exposures of the last week (or of the days so far)
+WORK_MEM = "256MB"
+COST_SAMPLE = 50_000  # contacts whose cost is summed one by one; beyond, a 1-in-k sample by id  # for the compute's own transaction only (see _counts)  # the entry rate is the exposures of the last week (or of the days so far)
 
 
 # --- SQL ----------------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 
 def _counts(experiment: Experiment, start: dt.datetime, now: dt.datetime) -> dict:
-    """Everything counted, in four queries (five statements on PostgreSQL, where the joins get the
+    """Everything counted, in at most four queries (plus one statement on PostgreSQL, where the joins get the
     memory to hash a million assignments: without it they spill to disk, several times slower).
     SET LOCAL lasts until the end of the caller's transaction: a worker task or a request."""
     with transaction.atomic():
@@ -193,55 +196,77 @@ def _count_queries(experiment: Experiment, start: dt.datetime, now: dt.datetime)
             f" GROUP BY a.id, a.variant) c GROUP BY variant, day",
             [start_p, experiment.pk, experiment.workspace_id, experiment.goal_event, window, now_p],
         )
-    opt_outs = _rows(
-        f"SELECT a.variant, COUNT(*) FROM {a_table} a WHERE a.experiment_id = %s AND EXISTS ("
-        f" SELECT 1 FROM {ConsentEvent._meta.db_table} ce WHERE ce.contact_id = a.contact_id"
-        f" AND ce.workspace_id = %s AND ce.new_status = %s AND {q['within'].format(t='ce.occurred_at')})"
-        f" GROUP BY a.variant",
-        [experiment.pk, experiment.workspace_id, ConsentStatus.OPTED_OUT, window, now_p],
-    )
-    prices = {k: float(v) for k, v in (experiment.prices or {}).items() if _is_number(v)}
-    price_case = "0"
-    price_params: list = []
-    if prices:
-        price_case = "CASE m.kind " + " ".join("WHEN %s THEN %s" for _ in prices) + " ELSE 0 END"
-        for kind, price in sorted(prices.items()):
-            price_params += [kind, price]
     regex = q["regex"].format(t="m.text")
     pattern = COMPLAINT_PATTERN if connection.vendor == "postgresql" else f"(?i){COMPLAINT_PATTERN}"
-    out, inbound, failed = Message.Direction.OUTBOUND, Message.Direction.INBOUND, Message.Status.FAILED
-    messages = _rows(
-        "SELECT variant, SUM(failed), SUM(complained), SUM(replied), SUM(cost), SUM(cost * cost) FROM ("
-        " SELECT a.variant AS variant,"
-        f" MAX(CASE WHEN m.direction = %s AND m.status = %s THEN 1 ELSE 0 END) AS failed,"
-        f" MAX(CASE WHEN m.direction = %s AND {regex} THEN 1 ELSE 0 END) AS complained,"
-        f" MAX(CASE WHEN m.direction = %s THEN 1 ELSE 0 END) AS replied,"
-        f" SUM(CASE WHEN m.direction = %s THEN m.segments * ({price_case}) ELSE 0 END) AS cost"
-        f" FROM {a_table} a JOIN {Message._meta.db_table} m ON m.contact_id = a.contact_id"
-        f" WHERE a.experiment_id = %s AND m.workspace_id = %s"
-        f" AND (m.direction = %s OR m.journey_id = %s) AND {q['within'].format(t='m.created_at')}"
-        " GROUP BY a.id, a.variant) per GROUP BY variant",
+    m_table = Message._meta.db_table
+    # The guardrails and replies: the few rows that matter (opt-outs, the journey's failed messages
+    # through its partial index, inbound messages) joined once to the assignments; each counted
+    # once per contact. Never the journey's every message: that join is what a million costs.
+    flags = _rows(
+        "SELECT a.variant,"
+        " COUNT(DISTINCT CASE WHEN x.kind = 'opt_out' THEN a.id END),"
+        " COUNT(DISTINCT CASE WHEN x.kind = 'failed' THEN a.id END),"
+        " COUNT(DISTINCT CASE WHEN x.kind = 'in' AND x.complaint = 1 THEN a.id END),"
+        " COUNT(DISTINCT CASE WHEN x.kind = 'in' THEN a.id END)"
+        f" FROM {a_table} a JOIN ("
+        f" SELECT ce.contact_id AS contact_id, ce.occurred_at AS at, 'opt_out' AS kind, 0 AS complaint"
+        f" FROM {ConsentEvent._meta.db_table} ce WHERE ce.workspace_id = %s AND ce.new_status = %s"
+        f" UNION ALL SELECT m.contact_id, m.created_at, 'failed', 0 FROM {m_table} m"
+        f" WHERE m.journey_id = %s AND m.status = %s AND m.workspace_id = %s"
+        f" UNION ALL SELECT m.contact_id, m.created_at, 'in', CASE WHEN {regex} THEN 1 ELSE 0 END"
+        f" FROM {m_table} m WHERE m.workspace_id = %s AND m.direction = %s AND m.created_at >= %s"
+        f") x ON x.contact_id = a.contact_id"
+        f" WHERE a.experiment_id = %s AND {q['within'].format(t='x.at')} GROUP BY a.variant",
         [
-            out,
-            failed,
-            inbound,
-            pattern,
-            inbound,
-            out,
-            *price_params,
-            experiment.pk,
             experiment.workspace_id,
-            inbound,
+            ConsentStatus.OPTED_OUT,
             experiment.journey_id,
+            Message.Status.FAILED,
+            experiment.workspace_id,
+            pattern,
+            experiment.workspace_id,
+            Message.Direction.INBOUND,
+            start_p,
+            experiment.pk,
             window,
             now_p,
         ],  # fmt: skip
     )
+    prices = {k: float(v) for k, v in (experiment.prices or {}).items() if _is_number(v)}
+    cost, sample = [], 1
+    if prices:
+        # Cost per contact from a 1-in-k sample of contacts by id (k = 1 up to COST_SAMPLE
+        # exposures): each sampled contact's messages are found through the (workspace,
+        # contact) index, so the work stays bounded however many contacts the arms hold.
+        total = sum(n for _, _, n in exposures)
+        sample = max(1, math.ceil(total / COST_SAMPLE))
+        price_case = "CASE m.kind " + " ".join("WHEN %s THEN %s" for _ in prices) + " ELSE 0 END"
+        price_params = [v for kind, price in sorted(prices.items()) for v in (kind, price)]
+        cost = _rows(
+            "SELECT variant, COUNT(*), SUM(cost), SUM(cost * cost) FROM ("
+            f" SELECT a.variant AS variant, COALESCE(SUM(m.segments * ({price_case})), 0) AS cost"
+            f" FROM {a_table} a LEFT JOIN {m_table} m ON m.contact_id = a.contact_id AND m.workspace_id = %s"
+            f" AND m.journey_id = %s AND m.direction = %s AND {q['within'].format(t='m.created_at')}"
+            f" WHERE a.experiment_id = %s AND {q['upto'].format(t='a.exposed_at')} AND a.contact_id %% %s = 0"
+            " GROUP BY a.id, a.variant) per GROUP BY variant",
+            [
+                *price_params,
+                experiment.workspace_id,
+                experiment.journey_id,
+                Message.Direction.OUTBOUND,
+                window,
+                now_p,
+                experiment.pk,
+                now_p,
+                sample,
+            ],  # fmt: skip
+        )
     return {
         "exposures": exposures,
         "conversions": conversions,
-        "opt_outs": dict(opt_outs),
-        "messages": {row[0]: row[1:] for row in messages},
+        "flags": {row[0]: [int(v or 0) for v in row[1:]] for row in flags},
+        "cost": {row[0]: (int(row[1]), float(row[2] or 0), float(row[3] or 0)) for row in cost},
+        "cost_sample": sample,
         "priced": bool(prices),
     }
 
@@ -414,31 +439,37 @@ def _compare(arm: dict, c_a: int, n_a: int, c_b: int, n_b: int, alpha: float) ->
 
 
 def _secondary(arms: list[dict], counts: dict, control: str, alpha: float) -> None:
-    messages, priced = counts["messages"], counts["priced"]
-    sums = {}
+    """Reply rate, and with prices the cost: per contact from the (sampled) contacts' costs,
+    scaled to the arm for the total and the cost per conversion."""
+    priced, costs, sample = counts["priced"], counts["cost"], counts["cost_sample"]
     for arm in arms:
-        _failed, _complained, replied, cost, cost2 = messages.get(arm["exit"], (0, 0, 0, 0, 0))
+        replied = counts["flags"].get(arm["exit"], [0, 0, 0, 0])[3]
         n = arm["exposures"]
-        replied = int(replied or 0)
-        cost, cost2 = float(cost or 0), float(cost2 or 0)
-        sums[arm["exit"]] = (cost, cost2, n)
+        sampled, total, _ = costs.get(arm["exit"], (0, 0.0, 0.0))
+        per_contact = total / sampled if priced and sampled else None
+        arm_cost = per_contact * n if per_contact is not None else None
         arm["secondary"] = {
             "reply_rate": {**_estimate(stats.proportion(replied, n, alpha)), "count": replied},
-            "cost": cost if priced else None,
-            "cost_per_conversion": cost / arm["conversions"] if priced and arm["conversions"] else None,
-            "cost_per_contact": cost / n if priced and n else None,
+            "cost": arm_cost,
+            "cost_per_conversion": arm_cost / arm["conversions"]
+            if arm_cost is not None and arm["conversions"]
+            else None,
+            "cost_per_contact": per_contact,
+            "cost_sample": f"1 in {sample}" if priced and sample > 1 else None,
             "cost_test": None,
         }
-    if not priced or control not in sums:
+    if not priced or control not in costs:
         return
-    base = stats.mean_and_variance(*sums[control])
+    base_n, base_total, base_squares = costs[control]
+    base = stats.mean_and_variance(base_total, base_squares, base_n)
     for arm in arms:
-        other = stats.mean_and_variance(*sums[arm["exit"]])
-        if arm["control"] or not base or not other:
+        if arm["control"] or arm["exit"] not in costs:
             continue
-        welch = stats.welch_t_test(
-            base[0], base[1], sums[control][2], other[0], other[1], sums[arm["exit"]][2], alpha
-        )
+        n, total, squares = costs[arm["exit"]]
+        other = stats.mean_and_variance(total, squares, n)
+        if not base or not other:
+            continue
+        welch = stats.welch_t_test(base[0], base[1], base_n, other[0], other[1], n, alpha)
         if welch:
             arm["secondary"]["cost_test"] = {
                 "difference": welch.difference,
@@ -453,9 +484,9 @@ def _guardrails(
 ) -> list[dict]:
     configured = experiment.guardrails or {}
     per_metric = {
-        "opt_out_rate": {e: int(v or 0) for e, v in counts["opt_outs"].items()},
-        "delivery_failure_rate": {e: int(row[0] or 0) for e, row in counts["messages"].items()},
-        "complaint_replies": {e: int(row[1] or 0) for e, row in counts["messages"].items()},
+        "opt_out_rate": {e: row[0] for e, row in counts["flags"].items()},
+        "delivery_failure_rate": {e: row[1] for e, row in counts["flags"].items()},
+        "complaint_replies": {e: row[2] for e, row in counts["flags"].items()},
     }
     exposures = {a["exit"]: a["exposures"] for a in arms}
     out = []

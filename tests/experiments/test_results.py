@@ -238,7 +238,7 @@ def test_guardrails_and_secondary_metrics(population):
     )
 
 
-def test_cost_per_contact_is_compared_with_welch_when_costs_vary():
+def test_cost_per_contact_is_compared_with_welch_when_costs_vary(monkeypatch):
     workspace = WorkspaceFactory()
     experiment = _experiment(workspace)
     contacts = _contacts(workspace, 40)
@@ -258,6 +258,16 @@ def test_cost_per_contact_is_compared_with_welch_when_costs_vary():
     welch = stats.welch_t_test(ma, va, 20, mb, vb, 20)
     test = r["arms"][1]["secondary"]["cost_test"]
     assert test["difference"] == pytest.approx(mb - ma) and mb - ma > 0.09
+    assert r["arms"][0]["secondary"]["cost"] == pytest.approx(sum(costs_a))
+    assert r["arms"][1]["secondary"]["cost_sample"] is None
+    # beyond COST_SAMPLE exposures, the contacts whose id is a multiple of k stand for the arm
+    monkeypatch.setattr(results, "COST_SAMPLE", 10)
+    r = results.compute(experiment, now=NOW)
+    sampled_a = [segments[c.pk] * 0.05 for c in contacts[:20] if c.pk % 4 == 0]
+    a = r["arms"][0]["secondary"]
+    assert a["cost_sample"] == "1 in 4"
+    assert a["cost_per_contact"] == pytest.approx(sum(sampled_a) / len(sampled_a))
+    assert a["cost"] == pytest.approx(sum(sampled_a) / len(sampled_a) * 20)
     assert test["p_value"] == pytest.approx(welch.p_value)
 
 
