@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from cpaas import csv_safe
 from cpaas.forms import apply_errors
-from cpaas.roles import role_allows
+from cpaas.roles import may_browse_contacts, role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import selectors, services
@@ -25,7 +25,14 @@ from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, rule_summary, segm
 LIST_FILTERS = ("q", "tag", "segment", "language", "channel", "vulnerable")
 
 
+def _browsing_or_404(request) -> None:
+    """An agent reaches contacts through the inbox unless the workspace opens them all."""
+    if not may_browse_contacts(request.role, request.workspace):
+        raise Http404("Open this contact from a conversation in the inbox.")
+
+
 def _contact_or_404(request, pk) -> Contact:
+    _browsing_or_404(request)
     try:
         return selectors.contact_get(workspace=request.workspace, pk=pk)
     except Contact.DoesNotExist:
@@ -34,6 +41,7 @@ def _contact_or_404(request, pk) -> Contact:
 
 @workspace_required("contacts.view")
 def contact_list(request):
+    _browsing_or_404(request)
     filters = {k: request.GET.get(k, "").strip() for k in LIST_FILTERS}
     contacts = selectors.contact_list(workspace=request.workspace, filters=filters).prefetch_related("tags")
     page = Paginator(contacts, 50).get_page(request.GET.get("page"))
@@ -223,6 +231,7 @@ def _export_value(value) -> str:
 
 @workspace_required("contacts.view")
 def segment_list(request):
+    _browsing_or_404(request)
     segments = list(Segment.objects.filter(workspace=request.workspace))
     for segment in segments:
         segment.count = selectors.segment_count(workspace=request.workspace, definition=segment.definition)
@@ -316,10 +325,11 @@ def _segment_context(request, *, segment, name, description, match, rules, error
 
 @workspace_required("contacts.view")
 def segment_edit(request, pk=None):
+    if request.method == "POST" and not role_allows(request.role, "segments.edit"):
+        raise PermissionDenied("Your role does not allow editing segments.")
+    _browsing_or_404(request)
     segment = get_object_or_404(Segment, workspace=request.workspace, pk=pk) if pk else None
     if request.method == "POST":
-        if not role_allows(request.role, "segments.edit"):
-            raise PermissionDenied("Your role does not allow editing segments.")
         name, description = request.POST.get("name", ""), request.POST.get("description", "")
         match, rules = request.POST.get("match", "all"), _rules_from_post(request.POST)
         try:
@@ -369,6 +379,7 @@ def segment_edit(request, pk=None):
 @require_POST
 @workspace_required("contacts.view")
 def segment_preview(request):
+    _browsing_or_404(request)
     """Re-render the rule editor with the live count (htmx, on every change)."""
     rules = _rules_from_post(request.POST)
     if request.POST.get("add_rule"):

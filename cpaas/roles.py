@@ -7,6 +7,10 @@ A, M, G, V = Role.ADMIN, Role.MARKETER, Role.AGENT, Role.VIEWER
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "contacts.view": frozenset({A, M, G, V}),
+    # browse any contact (lists, contact pages); agents reach a contact through an inbox
+    # conversation they can see, unless the workspace opens every contact to them
+    # (Workspace.contacts_open_to_agents): see may_browse_contacts
+    "contacts.browse": frozenset({A, M, V}),
     "contacts.edit": frozenset({A, M}),
     "contacts.import": frozenset({A, M}),
     "contacts.export": frozenset({A, M}),
@@ -46,3 +50,9 @@ def role_allows(role: str | None, permission: str) -> bool:
     if permission not in PERMISSIONS:
         raise KeyError(f"Unknown permission '{permission}'")
     return role in PERMISSIONS[permission]
+
+
+def may_browse_contacts(role: str | None, workspace) -> bool:
+    """May this role open any contact of `workspace` (the contact list and pages)? Agents may
+    only where the workspace opens every contact to them; otherwise they answer 404."""
+    return role_allows(role, "contacts.browse") or bool(getattr(workspace, "contacts_open_to_agents", False))

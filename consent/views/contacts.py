@@ -19,6 +19,7 @@ from contacts import selectors as contact_selectors
 from contacts.models import ChannelKind, Contact
 from cpaas import csv_safe, gdpr
 from cpaas.forms import apply_errors
+from cpaas.roles import may_browse_contacts
 from cpaas.tenancy import Actor, workspace_required
 
 from .. import selectors, services
@@ -27,6 +28,8 @@ from ..models import ConsentEvent, Method, Status
 
 
 def contact_or_404(request, pk) -> Contact:
+    if not may_browse_contacts(request.role, request.workspace):  # agents: through the inbox
+        raise Http404("Open this contact from a conversation in the inbox.")
     try:
         return contact_selectors.contact_get(workspace=request.workspace, pk=pk)
     except Contact.DoesNotExist:

@@ -22,6 +22,7 @@ from cpaas.api.common import page as _page
 from cpaas.api.common import query as _query
 from cpaas.api.errors import flatten_errors
 from cpaas.api.pagination import Pagination
+from cpaas.api.permissions import ContactBrowsing, WorkspaceMember
 from cpaas.tenancy import Actor
 
 from .ingest import MAX_BATCH, EventsRejected, engine_lag_s, events_ingest
@@ -70,6 +71,7 @@ def _contact_out(contact: Contact, status_code=status.HTTP_200_OK) -> Response:
 
 
 class ContactListCreateApi(APIView):
+    permission_classes = [WorkspaceMember, ContactBrowsing]  # agents: through the inbox
     required_permission = CONTACTS_PERMS
     pagination_class = Pagination
 
@@ -178,6 +180,7 @@ class ContactBatchApi(APIView):
 
 
 class ContactDetailApi(APIView):
+    permission_classes = [WorkspaceMember, ContactBrowsing]  # agents: through the inbox
     required_permission = CONTACTS_PERMS
 
     @extend_schema(
@@ -215,6 +218,7 @@ class ContactDetailApi(APIView):
 
 
 class ContactByExternalIdApi(APIView):
+    permission_classes = [WorkspaceMember, ContactBrowsing]  # agents: through the inbox
     required_permission = CONTACTS_PERMS
 
     @extend_schema(
@@ -256,6 +260,7 @@ class ContactByExternalIdApi(APIView):
 
 
 class ContactEventListApi(APIView):
+    permission_classes = [WorkspaceMember, ContactBrowsing]  # agents: through the inbox
     required_permission = EVENTS_PERMS
     pagination_class = Pagination
 

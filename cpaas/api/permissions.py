@@ -42,3 +42,19 @@ class WorkspaceMember(permissions.BasePermission):
                 self.message = f"Your role ({request._request.role}) does not allow {perm}."
                 return False
         return True
+
+
+class ContactBrowsing(permissions.BasePermission):
+    """Endpoints that open any contact: an agent's session gets 404 unless the workspace opens
+    every contact to agents (they reach a contact through an inbox conversation). Tokens pass."""
+
+    def has_permission(self, request, view) -> bool:
+        from rest_framework.exceptions import NotFound
+
+        from cpaas.roles import may_browse_contacts
+
+        if isinstance(request.auth, ApiToken):
+            return True
+        if not may_browse_contacts(request._request.role, request.workspace):
+            raise NotFound("Open this contact from a conversation in the inbox.")
+        return True
