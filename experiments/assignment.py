@@ -39,6 +39,8 @@ def bucket(journey_id: int, node: str, contact_id: int) -> float:
 def choose(variants: list[dict], point: float) -> str:
     """The variant whose cumulative weight interval holds `point`."""
     total = sum(v["weight"] for v in variants)
+    if total <= 0:  # never published (weights add up to 100); a broken row must not stop a round
+        return variants[0]["exit"]
     edge = 0.0
     for v in variants:
         edge += v["weight"] / total

@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from consent import services as consent
+from contacts.models import Contact
 from cpaas.tenancy import Actor
 from experiments.assignment import assign_batch, bucket, choose
 from experiments.decisions import decide
@@ -233,3 +234,15 @@ def test_an_editor_test_run_records_nothing(workspace, publish, fire, engine):
     assert exit_at_split(Enrollment.objects.get(contact=person)) in ("a", "b")
     assert not ExperimentAssignment.objects.exists()
     assert sum(ExperimentArm.objects.values_list("exposures", flat=True)) == 0
+
+
+def test_a_contact_without_an_address_on_the_arms_channel_is_not_exposed(workspace, publish, fire, engine):
+    publish(ab_graph(weights=(0, 100)))
+    reachable, unreachable = people(workspace, 2)
+    Contact.objects.filter(pk=unreachable.pk).update(phone=None)
+    unreachable.refresh_from_db()
+    enter(fire, [reachable, unreachable], NOON)
+    engine(NOON)
+    assert exit_at_split(Enrollment.objects.get(contact=reachable)) == "b"
+    assert exit_at_split(Enrollment.objects.get(contact=unreachable)) == "a"
+    assert list(ExperimentAssignment.objects.values_list("contact_id", flat=True)) == [reachable.pk]
