@@ -30,8 +30,25 @@ FALSE_WORDS = {"0", "false", "no", "n", "f", "off", ""}
 _TIMEZONES = None
 
 
+_NORMALIZED: dict[tuple[str, str], str] = {}  # (E.164, country) -> itself: checked already
+_NORMALIZED_MAX = 100_000
+
+
 def normalize_phone(raw: str, default_country: str) -> str:
-    """E.164 or a ValueError that says why ("+44 7700" -> "too short")."""
+    """E.164 or a ValueError that says why ("+44 7700" -> "too short"). A number this process
+    produced already is returned as it is: parsing costs most of a batch's time per contact, and
+    a batch checks each number twice (naming the contact, then cleaning it to create it)."""
+    known = _NORMALIZED.get((raw, default_country)) if isinstance(raw, str) else None
+    if known is not None:
+        return known
+    e164 = _normalize_phone(raw, default_country)
+    if len(_NORMALIZED) >= _NORMALIZED_MAX:
+        _NORMALIZED.clear()
+    _NORMALIZED[(e164, default_country)] = e164
+    return e164
+
+
+def _normalize_phone(raw: str, default_country: str) -> str:
     text = str(raw).strip()
     if text.startswith("00"):
         text = "+" + text[2:]

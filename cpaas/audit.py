@@ -35,8 +35,8 @@ def audit_record(
 def audit_record_many(
     *, workspace: Workspace, actor: Actor, action: str, targets: list, data: dict | None = None, at=None
 ) -> None:
-    """One entry per target, as `audit_record` would write them, in one multi-row insert (the
-    batch APIs create or update thousands of contacts in a request)."""
+    """One entry per target, as `audit_record` would write them, in one multi-row insert (COPY on
+    PostgreSQL: the batch APIs create or update thousands of contacts in a request)."""
     if not targets:
         return
     at = at or timezone.now()
@@ -49,7 +49,10 @@ def audit_record_many(
         "action": action,
         "created_at": at,
     }
-    AuditEntry.objects.bulk_create(
+    from .bulk import insert_rows
+
+    insert_rows(
+        AuditEntry,
         [
             AuditEntry(
                 **common,
@@ -60,5 +63,4 @@ def audit_record_many(
             )
             for t in targets
         ],
-        batch_size=1000,
     )

@@ -25,7 +25,7 @@ from contacts.services import IdempotencyConflict, _event_clean, contacts_change
 from contacts.validation import contact_clean, normalize_phone
 from cpaas import backlog, bus
 from cpaas.audit import audit_record_many
-from cpaas.bulk import insert_ignoring_conflicts, insert_rows
+from cpaas.bulk import insert_rows
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -209,8 +209,8 @@ def _write(workspace, actor, items, keys, contacts, existing, errors, conflicts)
 
 
 def _contacts_create(workspace, actor, keys, contacts, errors) -> set[tuple]:
-    """Create the contacts named by external id or phone that none has yet, in one insert (a
-    contact a concurrent request created meanwhile is found and used). Returns the keys created.
+    """Create the contacts named by external id or phone that none has yet, in one insert.
+    Returns the keys created.
     Each new contact gets its audit entry; open contact lists get one notice for them all."""
     missing: dict[tuple, int] = {}  # key -> index of its first item
     for index, key in enumerate(keys):
@@ -231,16 +231,18 @@ def _contacts_create(workspace, actor, keys, contacts, errors) -> set[tuple]:
         rows.append(contact)
     if errors:
         return set()
-    new_ids = set(insert_ignoring_conflicts(Contact, rows))
-    for kind in ("external_id", "phone"):
-        wanted = [key[1] for key in missing if key[0] == kind]
-        if wanted:
-            for contact in Contact.objects.filter(workspace=workspace, **{f"{kind}__in": wanted}):
-                contacts[(kind, getattr(contact, kind))] = contact
-    created = [c for c in contacts.values() if c.pk in new_ids]
-    audit_record_many(workspace=workspace, actor=actor, action="contacts.contact.created", targets=created)
-    contacts_changed_publish(workspace=workspace, created=created)
-    return {key for key in missing if key in contacts and contacts[key].pk in new_ids}
+    # a contact created meanwhile by a concurrent request makes this insert fail (unique phone or
+    # external id): the whole batch is checked again and finds it (events_ingest's retry)
+    insert_rows(Contact, rows)
+    created = {}
+    for contact in rows:
+        key = ("external_id", contact.external_id) if contact.external_id else ("phone", contact.phone)
+        contacts[key] = created[key] = contact
+    audit_record_many(
+        workspace=workspace, actor=actor, action="contacts.contact.created", targets=list(created.values())
+    )
+    contacts_changed_publish(workspace=workspace, created=list(created.values()))
+    return set(created)
 
 
 def engine_lag_s(*, workspace: Workspace) -> float:

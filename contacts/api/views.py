@@ -16,11 +16,16 @@ from contacts import selectors, services
 from contacts.models import Contact, Event, Segment
 from contacts.upserts import MAX_CONTACTS, ContactsRejected, contacts_upsert_many
 from contacts.validation import normalize_phone
-from cpaas.api.common import IDEMPOTENCY_KEY_HEADER, TooManyItems, error_responses, idempotency_key_merged
+from cpaas.api.common import (
+    IDEMPOTENCY_KEY_HEADER,
+    TooManyItems,
+    error_responses,
+    idempotency_key_merged,
+    validated_each,
+)
 from cpaas.api.common import body as _body
 from cpaas.api.common import page as _page
 from cpaas.api.common import query as _query
-from cpaas.api.errors import flatten_errors
 from cpaas.api.pagination import Pagination
 from cpaas.api.permissions import ContactBrowsing, WorkspaceMember
 from cpaas.tenancy import Actor
@@ -150,14 +155,7 @@ class ContactBatchApi(APIView):
         flag = body.get("all_or_nothing", True)
         if not isinstance(flag, bool):
             raise ValidationError({"all_or_nothing": ["Must be true or false."]})
-        items, errors = [], {}
-        for index, raw in enumerate(given):
-            serializer = ContactInputSerializer(data=raw)
-            if serializer.is_valid():
-                items.append(serializer.validated_data)
-            else:
-                items.append(None)
-                errors[index] = flatten_errors(serializer.errors)
+        items, errors = validated_each(ContactInputSerializer, given)
         try:
             outcomes = contacts_upsert_many(
                 workspace=request.workspace,
@@ -367,14 +365,7 @@ class EventBatchApi(APIView):
         if not events:
             raise ValidationError({"events": ["Give at least one event."]})
         # Check every event, so one answer lists every problem.
-        items, errors = [], {}
-        for index, raw in enumerate(events):
-            serializer = EventInputSerializer(data=raw)
-            if serializer.is_valid():
-                items.append(serializer.validated_data)
-            else:
-                items.append(None)
-                errors[index] = flatten_errors(serializer.errors)
+        items, errors = validated_each(EventInputSerializer, events)
         try:
             results = events_ingest(
                 workspace=request.workspace, actor=Actor.from_request(request), items=items, errors=errors

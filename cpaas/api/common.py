@@ -65,6 +65,24 @@ def validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+def validated_each(serializer_class, items: list) -> tuple[list, dict[int, dict]]:
+    """Check every item of a batch with one serializer instance: (validated data, None where
+    invalid; index -> flat field errors). One instance, because building a serializer copies its
+    fields (about 2 ms each for an event): for 10,000 items that was most of a request."""
+    from .errors import flatten_errors
+
+    checker = serializer_class()
+    out, errors = [], {}
+    for index, raw in enumerate(items):
+        try:
+            out.append(checker.run_validation(raw))
+        except serializers.ValidationError as exc:
+            out.append(None)
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            errors[index] = flatten_errors(detail)
+    return out, errors
+
+
 def body(serializer_class, request) -> dict:
     return validated(serializer_class, request.data)
 

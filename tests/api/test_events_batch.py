@@ -187,11 +187,11 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     api, workspace, journey, django_assert_max_num_queries
 ):
     api.post(BATCH, {"events": signups(1, start=99_999)}, format="json")  # warm the caches
-    small = _queries_for(api, signups(100), django_assert_max_num_queries, 40)
-    large = _queries_for(api, signups(600, start=100), django_assert_max_num_queries, 40)
-    # never a query per event: only SQLite's bulk inserts split into chunks of ~100 rows (its
-    # limit on query parameters); PostgreSQL sends each insert whole (COPY above 50 rows)
-    assert large <= small + (2 * 600 // 100 if connection.vendor == "sqlite" else 0)
+    small = _queries_for(api, signups(100), django_assert_max_num_queries, 60)
+    large = _queries_for(api, signups(600, start=100), django_assert_max_num_queries, 60)
+    # never a query per event: only SQLite's bulk inserts split into chunks (its limit on query
+    # parameters: ~40 audit entries, ~100 events a chunk); PostgreSQL sends each insert whole
+    assert large <= small + (25 if connection.vendor == "sqlite" else 0)
     assert Enrollment.objects.filter(journey=journey).count() == 701
 
 
