@@ -47,11 +47,15 @@ def _getters(fields) -> list:
     return getters
 
 
+FEW = 3  # rows; as many or fewer go in one INSERT (insert_rows)
+
+
 def insert_rows(model, objs: list, *, batch_size: int = 1000) -> list:
     """Insert `objs` (instances of `model`) and set their primary keys."""
     if not objs:
         return objs
-    if connection.vendor != "postgresql":
+    # a few rows: one INSERT ... RETURNING is one round trip, where COPY takes two (ids, rows)
+    if connection.vendor != "postgresql" or len(objs) <= FEW:
         return model.objects.bulk_create(objs, batch_size=batch_size)
     meta = model._meta
     fields = _columns(model)

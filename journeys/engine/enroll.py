@@ -16,7 +16,8 @@ from .counters import CounterDeltas
 S = Enrollment.Status
 
 
-def _new(journey: Journey, contact_id: int, now, context: dict | None, trigger_key: str | None) -> Enrollment:
+def _new(journey: Journey, contact_id: int, now, context: dict | None, trigger_key: str | None,
+         start: str | None = None) -> Enrollment:  # fmt: skip
     from .graph import graph_for
 
     return Enrollment(
@@ -25,7 +26,7 @@ def _new(journey: Journey, contact_id: int, now, context: dict | None, trigger_k
         version_id=journey.live_version_id,
         contact_id=contact_id,
         status=S.ACTIVE,
-        node=graph_for(journey.live_version_id).start,
+        node=start or graph_for(journey.live_version_id).start,
         context=context or {},
         due_at=now,
         entered_at=now,
@@ -99,7 +100,10 @@ def enroll_many(*, journey: Journey, contact_ids: list[int], now: dt.datetime, k
             )
         }
     fresh = [c for c in dict.fromkeys(contact_ids) if c not in blocked]
-    rows = [_new(journey, c, now, context, f"{key_prefix}:{c}" if key_prefix else None) for c in fresh]
+    from .graph import graph_for
+
+    start = graph_for(journey.live_version_id).start  # once, not per row
+    rows = [_new(journey, c, now, context, f"{key_prefix}:{c}" if key_prefix else None, start) for c in fresh]
     # a concurrent enrolment (same trigger key, or the contact's one active enrolment) may win
     # a row between the read above and this insert: count only the rows actually inserted
     inserted = insert_ignoring_conflicts(rows)
@@ -117,7 +121,10 @@ def enroll_events(*, journey: Journey, events: list, now: dt.datetime, deltas: C
     however often it is handed over. Returns how many went in."""
     if not events or journey.status != Journey.Status.LIVE or journey.live_version_id is None:
         return 0
+    from .graph import graph_for
+
     blocked = blocked_contacts(journey, [e.contact_id for e in events])
+    start = graph_for(journey.live_version_id).start
     rows = [
         _new(
             journey,
@@ -125,6 +132,7 @@ def enroll_events(*, journey: Journey, events: list, now: dt.datetime, deltas: C
             min(now, e.occurred_at),  # due at the event's time when it is earlier, as on_event
             {"event": {**(e.properties or {}), "name": e.name, "id": e.pk}},
             f"event:{e.pk}",
+            start,
         )
         for e in events
         if e.contact_id not in blocked
