@@ -205,6 +205,52 @@ class EventInputSerializer(StrictInputSerializer):
     )
 
 
+_EVENT_FIELDS = frozenset({"contact", "name", "properties", "occurred_at", "idempotency_key"})
+_REF_LIMITS = {"external_id": 120, "phone": 40}
+
+
+def event_fast_checked(raw) -> dict | None:
+    """EventInputSerializer's validated data for the plain shape of an event, without DRF's
+    per-field machinery (about 0.2 ms an event: most of a 10,000-event batch's checking); None for
+    anything else (a time to parse, a wrong type, too long...), which the serializer then checks
+    and words the errors for. Only ever accepts what the serializer accepts, normalised alike
+    (text trimmed)."""
+    if type(raw) is not dict or not raw.keys() <= _EVENT_FIELDS or raw.get("occurred_at") is not None:
+        return None
+    contact, name = raw.get("contact"), raw.get("name")
+    if type(contact) is not dict or len(contact) != 1 or type(name) is not str:
+        return None
+    ((kind, value),) = contact.items()
+    if kind == "id":
+        if type(value) is not int:
+            return None
+    elif kind in _REF_LIMITS and type(value) is str:
+        value = value.strip()
+        if not value or len(value) > _REF_LIMITS[kind]:
+            return None
+    else:
+        return None
+    name = name.strip()
+    if not name or len(name) > 100:
+        return None
+    out = {"contact": {kind: value}, "name": name}
+    if "properties" in raw:
+        properties = raw["properties"]
+        if properties is not None and type(properties) is not dict:
+            return None
+        out["properties"] = properties
+    if "occurred_at" in raw:
+        out["occurred_at"] = None
+    if "idempotency_key" in raw:
+        key = raw["idempotency_key"]
+        if key is not None:
+            if type(key) is not str or len(key.strip()) > 200:
+                return None
+            key = key.strip()
+        out["idempotency_key"] = key
+    return out
+
+
 class EventBatchInputSerializer(serializers.Serializer):
     events = EventInputSerializer(many=True, help_text="At most 10,000 events.")
 

@@ -42,6 +42,7 @@ from .serializers import (
     EventFilterSerializer,
     EventInputSerializer,
     EventOutputSerializer,
+    event_fast_checked,
 )
 
 CONTACTS_PERMS = ("contacts.view", "contacts.edit")
@@ -365,7 +366,7 @@ class EventBatchApi(APIView):
         if not events:
             raise ValidationError({"events": ["Give at least one event."]})
         # Check every event, so one answer lists every problem.
-        items, errors = validated_each(EventInputSerializer, events)
+        items, errors = validated_each(EventInputSerializer, events, fast=event_fast_checked)
         try:
             results = events_ingest(
                 workspace=request.workspace, actor=Actor.from_request(request), items=items, errors=errors

@@ -65,15 +65,21 @@ def validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
-def validated_each(serializer_class, items: list) -> tuple[list, dict[int, dict]]:
+def validated_each(serializer_class, items: list, fast=None) -> tuple[list, dict[int, dict]]:
     """Check every item of a batch with one serializer instance: (validated data, None where
     invalid; index -> flat field errors). One instance, because building a serializer copies its
-    fields (about 2 ms each for an event): for 10,000 items that was most of a request."""
+    fields (about 2 ms each for an event): for 10,000 items that was most of a request. `fast(raw)`,
+    if given, returns the validated data of a plainly valid item (or None: the serializer decides)."""
     from .errors import flatten_errors
 
     checker = serializer_class()
     out, errors = [], {}
     for index, raw in enumerate(items):
+        if fast is not None:
+            done = fast(raw)
+            if done is not None:
+                out.append(done)
+                continue
         try:
             out.append(checker.run_validation(raw))
         except serializers.ValidationError as exc:

@@ -228,3 +228,55 @@ def test_the_engine_backlog_is_reported_and_events_still_accepted(api, workspace
     detail = api.get(f"/api/v1/journeys/{journey.pk}/").json()
     assert detail["lag_s"] >= 90
     assert Enrollment.objects.filter(journey=journey).count() == 6  # nothing dropped
+
+
+PLAIN = [
+    {"contact": {"id": 5}, "name": "signup"},
+    {"contact": {"external_id": "  crm-1 "}, "name": " signup ", "properties": {"a": [1, {"b": None}]}},
+    {"contact": {"phone": "07911 123456"}, "name": "x", "properties": None, "idempotency_key": " k "},
+]
+
+
+def test_plain_events_take_the_fast_check():
+    from contacts.api.serializers import event_fast_checked
+
+    assert all(event_fast_checked(raw) is not None for raw in PLAIN)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *PLAIN,
+        {"contact": {"phone": "+447911123456"}, "name": "x", "idempotency_key": ""},
+        {"contact": {"phone": "+447911123456"}, "name": "x", "idempotency_key": None, "occurred_at": None},
+        {"contact": {"id": True}, "name": "x"},
+        {"contact": {"id": "12"}, "name": "x"},
+        {"contact": {"external_id": ""}, "name": "x"},
+        {"contact": {"external_id": "x" * 121}, "name": "x"},
+        {"contact": {"phone": 447911123456}, "name": "x"},
+        {"contact": {"id": 1, "phone": "+447911123456"}, "name": "x"},
+        {"contact": {"email": "a@b.c"}, "name": "x"},
+        {"contact": {"id": 1}, "name": "   "},
+        {"contact": {"id": 1}, "name": "x" * 101},
+        {"contact": {"id": 1}, "name": 7},
+        {"contact": {"id": 1}, "name": "x", "properties": [1]},
+        {"contact": {"id": 1}, "name": "x", "idempotency_key": "k" * 201},
+        {"contact": {"id": 1}, "name": "x", "idempotency_key": 12},
+        {"contact": {"id": 1}, "name": "x", "occurred_at": "2026-01-01T10:00:00Z"},
+        {"contact": {"id": 1}, "name": "x", "colour": "red"},
+        ["not", "an", "object"],
+        None,
+    ],
+)
+def test_the_fast_check_accepts_only_what_the_serializer_accepts_and_alike(raw):
+    """The batch checks plain events without DRF's machinery; whatever it accepts, the serializer
+    accepts with the same data, and everything else is left to the serializer's words."""
+    from contacts.api.serializers import EventInputSerializer, event_fast_checked
+
+    fast = event_fast_checked(raw)
+    serializer = EventInputSerializer(data=raw)
+    if fast is not None:
+        assert serializer.is_valid(), serializer.errors
+        assert fast == {
+            k: (dict(v) if isinstance(v, dict) else v) for k, v in serializer.validated_data.items()
+        }
