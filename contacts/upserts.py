@@ -62,6 +62,7 @@ def contacts_upsert_many(
 ) -> list[Outcome]:
     """`items` are ContactInputSerializer.validated_data (None where the caller found errors,
     given in `errors`). Returns one Outcome per item, in order."""
+    given = {i: dict(e) for i, e in (errors or {}).items()}  # the caller's, kept for a retry
     errors = defaultdict(dict, errors or {})
     definitions = dict(AttributeDefinition.objects.filter(workspace=workspace).values_list("key", "type"))
     cleaned: list[dict | None] = [None] * len(items)
