@@ -4,6 +4,7 @@ of queries that does not grow with the batch, one realtime notice for the contac
 every bus subscriber seeing every event once."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -228,6 +229,15 @@ def test_the_engine_backlog_is_reported_and_events_still_accepted(api, workspace
     detail = api.get(f"/api/v1/journeys/{journey.pk}/").json()
     assert detail["lag_s"] >= 90
     assert Enrollment.objects.filter(journey=journey).count() == 6  # nothing dropped
+
+
+def test_the_journey_page_shows_the_backlog(api, workspace, journey, admin_client):
+    page = admin_client.get(f"/journeys/{journey.pk}/").content.decode()
+    assert 'Engine behind by</dt><dd id="lag">up to date' in page
+    api.post(BATCH, {"events": signups(2)}, format="json")
+    Enrollment.objects.filter(journey=journey).update(due_at=timezone.now() - dt.timedelta(seconds=42))
+    page = admin_client.get(f"/journeys/{journey.pk}/").content.decode()
+    assert re.search(r'Engine behind by</dt><dd id="lag"><span class="badge warn">4[2-9] s</span>', page)
 
 
 PLAIN = [
