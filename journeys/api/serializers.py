@@ -46,6 +46,9 @@ class JourneyOutputSerializer(OutputModelSerializer):
 
 
 class JourneyDetailOutputSerializer(JourneyOutputSerializer):
+    """One journey (read, create, update, status): also its engine backlog, which a list leaves
+    out (a query per journey)."""
+
     lag_s = serializers.SerializerMethodField(
         help_text="How long the oldest enrolment due now has waited for the engine (0 when it keeps up)."
     )

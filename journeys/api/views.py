@@ -82,7 +82,7 @@ class JourneyListApi(APIView):
         return paginator.get_paginated_response(JourneyOutputSerializer(page, many=True).data)
 
     @extend_schema(operation_id="journeys_create", summary="Create a journey (blank, from a graph or from a template)",
-                   request=JourneyInputSerializer, responses={201: JourneyOutputSerializer, **_errors(400, 401, 403)})  # fmt: skip
+                   request=JourneyInputSerializer, responses={201: JourneyDetailOutputSerializer, **_errors(400, 401, 403)})  # fmt: skip
     def post(self, request):
         data = _body(JourneyInputSerializer, request)
         actor = Actor.from_request(request)
@@ -94,7 +94,7 @@ class JourneyListApi(APIView):
             journey = services.journey_create(workspace=request.workspace, actor=actor, name=data.get("name", ""),
                                               description=data.get("description", ""), graph=data.get("graph"),
                                               rules=dict(data.get("rules") or {}))  # fmt: skip
-        return Response(JourneyOutputSerializer(journey).data, status=status.HTTP_201_CREATED)
+        return Response(JourneyDetailOutputSerializer(journey).data, status=status.HTTP_201_CREATED)
 
 
 class JourneyDetailApi(APIView):
@@ -109,7 +109,7 @@ class JourneyDetailApi(APIView):
         return Response(JourneyDetailOutputSerializer(_journey(request, journey_id)).data)
 
     @extend_schema(operation_id="journeys_update", summary="Rename, describe, change entry rules",
-                   request=JourneyInputSerializer, responses={200: JourneyOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
+                   request=JourneyInputSerializer, responses={200: JourneyDetailOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
     def patch(self, request, journey_id):
         journey = _journey(request, journey_id)
         data = _body(JourneyInputSerializer, request)
@@ -117,7 +117,7 @@ class JourneyDetailApi(APIView):
             raise ValidationError({"graph": ["Change the graph through /draft/."]})
         changes = {k: data[k] for k in ("name", "description") if k in data} | dict(data.get("rules") or {})
         journey = services.journey_update(journey=journey, actor=Actor.from_request(request), data=changes)
-        return Response(JourneyOutputSerializer(journey).data)
+        return Response(JourneyDetailOutputSerializer(journey).data)
 
     @extend_schema(operation_id="journeys_archive", summary="Archive a journey (open enrolments are cancelled)",
                    responses={204: None, **_errors(400, 401, 403, 404)})  # fmt: skip
@@ -171,7 +171,7 @@ class JourneyStatusApi(APIView):
     required_permission = (PUBLISH, PUBLISH)
 
     @extend_schema(operation_id="journeys_status", summary="Pause, resume or archive",
-                   request=StatusInputSerializer, responses={200: JourneyOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
+                   request=StatusInputSerializer, responses={200: JourneyDetailOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
     def post(self, request, journey_id):
         journey = _journey(request, journey_id)
         action = _body(StatusInputSerializer, request)["action"]
@@ -180,7 +180,9 @@ class JourneyStatusApi(APIView):
             "resume": services.journey_resume,
             "archive": services.journey_archive,
         }[action]
-        return Response(JourneyOutputSerializer(fn(journey=journey, actor=Actor.from_request(request))).data)
+        return Response(
+            JourneyDetailOutputSerializer(fn(journey=journey, actor=Actor.from_request(request))).data
+        )
 
 
 class JourneyVersionListApi(APIView):
