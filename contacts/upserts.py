@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cpaas.audit import audit_record_many
-from cpaas.bulk import insert_rows
+from cpaas.bulk import insert_rows, update_rows
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
@@ -136,7 +136,7 @@ def contacts_upsert_many(
             workspace=workspace,
             actor=actor,
             items=items,
-            errors=None,
+            errors=given,
             all_or_nothing=all_or_nothing,
             retry=False,
         )
@@ -177,9 +177,7 @@ def _write(workspace, actor, items, cleaned, targets, errors) -> list[Outcome]:
         if changed:
             for contact in changed.values():
                 contact.updated_at = now
-            Contact.objects.bulk_update(
-                list(changed.values()), [*sorted(changed_fields), "updated_at"], batch_size=1000
-            )
+            update_rows(Contact, list(changed.values()), [*sorted(changed_fields), "updated_at"])
         if tagged:
             _tags_replace(
                 workspace, {outcomes[i].contact: names for i, names in tagged.items()}, outcomes, audit_fields

@@ -151,3 +151,25 @@ def test_one_notice_for_open_contact_lists_and_bounded_queries(
     notices = [r.payload for r in RealtimeEvent.objects.filter(group=f"ws.{workspace.pk}.contacts")]
     assert notices == [{"type": "contacts.changed", "created": 300, "updated": 300}]
     assert Contact.objects.filter(workspace=workspace, first_name="New").count() == 300
+
+
+def test_a_contact_created_meanwhile_is_updated_not_duplicated(api, workspace, monkeypatch):
+    """A concurrent writer creates one of the batch's contacts between the check and the insert:
+    the insert fails on the unique external id, the batch is checked again and updates it; the
+    invalid item of a per-item batch keeps its errors through the retry."""
+    from contacts import upserts
+
+    real = upserts._write
+
+    def racing(*args):
+        if not Contact.objects.filter(external_id="b").exists():  # the other request commits
+            ContactFactory(workspace=workspace, external_id="b", first_name="Theirs")
+        return real(*args)
+
+    monkeypatch.setattr(upserts, "_write", racing)
+    body = post(api, [{"external_id": "a"}, {"external_id": "b", "first_name": "Ours"}, {"external_id": 7, "phone": []}],
+                all_or_nothing=False).json()  # fmt: skip
+    assert [r["status"] for r in body["results"]] == ["created", "updated", "invalid"]
+    assert "phone" in body["results"][2]["errors"]
+    assert Contact.objects.get(external_id="b").first_name == "Ours"
+    assert Contact.objects.filter(workspace=workspace).count() == 2
