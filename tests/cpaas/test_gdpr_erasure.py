@@ -146,6 +146,13 @@ def person(workspace, actor, admin_client, django_capture_on_commit_callbacks):
         origin="agent",
     )
     dispatch_pending(now=timezone.now())
+    # their message opened an inbox conversation: an agent notes their number, and replies
+    from inbox.models import Conversation
+    from inbox.services import note_add, reply_send
+
+    conversation = Conversation.objects.get(contact=contact)
+    note_add(actor=actor, conversation=conversation, body=f"{FIRST} asked us to call {NATIONAL}")
+    reply_send(actor=actor, conversation=conversation, channel_kind="whatsapp", text=f"Will do, {FIRST}")
     # and then ask, in their own words, to be left alone
     admin_client.post(
         reverse("simulator_reply"),
@@ -204,6 +211,10 @@ def test_export_holds_every_app_s_part(person, actor):
     assert [s["node_type"] for s in enrollment["steps"]][:2] == ["trigger.event", "message.send"]
     assert {r["channel_kind"] for r in sections["consent"]["records"]} == {"sms"}
     assert any(e["action"] == "contacts.contact.updated" for e in sections["cpaas"]["audit"])
+    (conversation,) = sections["inbox"]["conversations"]
+    assert conversation["queue__name"] == "support"
+    assert any(e["kind"] == "note" and e["body"].startswith(FIRST) for e in sections["inbox"]["entries"])
+    assert len(sections["inbox"]["replies"]) == 1
 
 
 # --- erasure --------------------------------------------------------------------------------------

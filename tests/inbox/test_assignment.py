@@ -191,3 +191,25 @@ def test_concurrent_drains_never_exceed_a_capacity(workspace):
     from inbox.models import Entry
 
     assert Entry.objects.filter(kind="assigned").count() == 35  # each assigned once
+
+
+def test_the_worker_s_sweep_is_scheduled_every_minute_and_does_each_part(workspace):
+    from django_q.models import Schedule
+
+    from inbox.tasks import inbox_sweep_task
+
+    schedule = Schedule.objects.get(func="inbox.tasks.inbox_sweep_task")
+    assert schedule.schedule_type == "I" and schedule.minutes == 1
+    queue = make_queue(workspace, "support")
+    agent = make_agent(
+        workspace, "jo", queues=[queue], online=True, now=timezone.now() - dt.timedelta(hours=1)
+    )
+    _open(workspace, queue, 2, start=timezone.now())
+    Queue.objects.filter(pk=queue.pk).update(auto_assign="round_robin")  # a change the services did not see
+    AgentStatus.objects.create(
+        workspace=workspace, user=make_agent(workspace, "ann", queues=[queue]), availability="online",
+        changed_at=timezone.now(), last_seen_at=timezone.now(),
+    )  # fmt: skip
+    result = inbox_sweep_task()
+    assert result["away"] == 1 and AgentStatus.objects.get(user=agent).availability == "away"
+    assert result["assigned"] == 2 and _load(queue) == {"ann": 2}
