@@ -246,3 +246,39 @@ def test_a_contact_without_an_address_on_the_arms_channel_is_not_exposed(workspa
     assert exit_at_split(Enrollment.objects.get(contact=reachable)) == "b"
     assert exit_at_split(Enrollment.objects.get(contact=unreachable)) == "a"
     assert list(ExperimentAssignment.objects.values_list("contact_id", flat=True)) == [reachable.pk]
+
+
+SPLIT_TABLES = ('"experiments_', '"consent_', '"channels_app_channel"')
+
+
+def test_a_round_through_the_split_costs_no_query_per_contact(workspace, publish, engine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # the split alone (its arms end), with the consent gate on the arms' channel
+    variants = [{"exit": "a", "weight": 50, "control": True}, {"exit": "b", "weight": 50}]
+    journey = publish(graph(
+        trigger=node("trigger.event", {"event": "signup"}, next="ab"),
+        ab=node("split.ab", {"variants": variants, "channel": "sms", "purpose": "marketing"}, a="end", b="end"),
+        end=node("exit"),
+    ))  # fmt: skip
+
+    def round_of(n, at):
+        contacts = people(workspace, n)
+        Enrollment.objects.bulk_create(
+            [Enrollment(workspace=workspace, journey=journey, version=journey.live_version, contact=c, node="ab",
+                        status="active", due_at=at, entered_at=at) for c in contacts]
+        )  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            engine(at)
+        assert not ExperimentAssignment.objects.filter(
+            contact__in=contacts
+        ).exists()  # no consent: none exposed
+        assert {exit_at_split(e) for e in Enrollment.objects.filter(contact__in=contacts)} == {"a"}
+        # the assignment's part: the experiment, its rows, the consent decision on the arms' channel
+        # (the steps' own inserts are chunked by SQLite's parameter limit: not the split's doing)
+        return [q["sql"] for q in queries.captured_queries if any(t in q["sql"] for t in SPLIT_TABLES)]
+
+    few = round_of(20, NOON)
+    many = round_of(200, NOON + dt.timedelta(minutes=1))
+    assert len(many) == len(few) and len(few) <= 10
