@@ -104,6 +104,8 @@ def changes(request, number: int):
     if since is None or timezone.is_naive(since):
         return HttpResponse("`since` must be an ISO date-time with its offset.", status=400)
     items = selectors.timeline(request.workspace, found, since=since, limit=TIMELINE_LIMIT)
+    # the page shows these now: the agent has read the conversation (its row stays read)
+    services.conversation_mark_read(user=request.user, conversation=found, at=timezone.now())
     return TemplateResponse(
         request, "inbox/_changes.html", {"items": items, "server_now": timezone.now(), "conversation": found}
     )

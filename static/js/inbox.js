@@ -43,6 +43,16 @@ function refreshList() {
   }, 300);
 }
 
+// The open conversation's row: selected, and never unread (its agent is reading it).
+function markOpenRow() {
+  const number = openNumber();
+  rows().forEach((row) => {
+    const open = row.dataset.number === number;
+    row.classList.toggle("selected", open);
+    if (open) row.classList.remove("unread");
+  });
+}
+
 // --- the timeline ---------------------------------------------------------------------------
 
 function placeEntry(html) {
@@ -391,6 +401,10 @@ document.addEventListener("change", (event) => {
   if (event.target.closest?.("#compose") && event.target.name === "channel") applyVerdict();
 });
 
+// After settling, not swapping: htmx's settle step puts the server's class attribute back on
+// elements that kept their id (the rows), which would undo the marks.
+document.addEventListener("htmx:afterSettle", markOpenRow);
+
 document.addEventListener("htmx:afterSwap", (event) => {
   const target = event.detail.target;
   if (target?.id === "entries") {
@@ -405,6 +419,7 @@ document.addEventListener("htmx:afterSwap", (event) => {
   if (target?.id === "thread" || target?.id === "compose-verdict" || target?.closest?.("#thread")) {
     applyVerdict();
     if (target.id === "thread") {
+      markOpenRow();
       others.clear();
       lastState = "";
       announce("viewing", true);

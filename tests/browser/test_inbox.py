@@ -90,6 +90,10 @@ def test_a_new_contact_writes_in_the_simulator_and_the_agents_reply_reaches_the_
     expect(reply).to_contain_text("we can set up a payment plan")
     expect(reply.locator(".msg-state")).to_have_attribute("data-status", "read", timeout=15000)
     expect(inbox.locator("#compose-text")).to_have_value("")
+    # the list was fetched again on the events: the open conversation stays selected and read
+    expect(inbox.locator("#conv-list .conv-row.selected")).to_have_count(1)
+    expect(inbox.locator("#conv-list .conv-row.unread")).to_have_count(0)
+    expect(inbox.locator("#conv-list #conv-list")).to_have_count(0)
     docs_screenshot(inbox, "inbox-thread.png")
     # and it reached the contact's phone
     expect(phone.locator("#bubbles-sms .from-business")).to_contain_text(
