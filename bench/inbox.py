@@ -157,9 +157,10 @@ class Server:
 
     def __init__(self, env: dict):
         self.port = free_port()
+        self.log = Path(tempfile.mkstemp(prefix="bench-inbox-serve-", suffix=".log")[1])
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "serve", "--no-worker", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 40
         while True:
@@ -218,6 +219,7 @@ async def latency_async(port, session_id, channel, n: int, per_second: float) ->
     receiver = asyncio.create_task(agent_socket(port, session_id, arrived, ready, stop))
     await asyncio.wait_for(ready.wait(), 30)
     sent: dict[str, float] = {}
+    answered: list[float] = []
     failures = 0
     block = uuid.uuid4().int % 800 + 100
     async with aiohttp.ClientSession() as http:
@@ -235,12 +237,13 @@ async def latency_async(port, session_id, channel, n: int, per_second: float) ->
             async with http.post(f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as response:
                 if response.status != 200:
                     failures += 1
+            answered.append(time.time() - sent[number])
     deadline = time.time() + 10
     while len(arrived) < n - failures and time.time() < deadline:
         await asyncio.sleep(0.1)
     stop.set()
     await receiver
-    return {"sent": sent, "arrived": arrived, "failures": failures}
+    return {"sent": sent, "arrived": arrived, "failures": failures, "answered": answered}
 
 
 def run_latency(args, mode: str, env: dict) -> None:
@@ -261,19 +264,27 @@ def run_latency(args, mode: str, env: dict) -> None:
     lost = len(result["sent"]) - result["failures"] - len(lateness)
     drop_workspace(workspace, users)
     if not lateness:
-        print(f"  {mode}: nothing arrived ({result['failures']} webhooks failed)")
+        print(f"  {mode}: nothing arrived ({result['failures']} webhooks failed); the server's log ends:")
+        print(server.log.read_text()[-3000:])
         return
     print(
         f"  {mode}: {len(lateness)} webhooks at {args.latency_rate:g}/s -> agent's websocket: "
         f"p50 {pct(lateness, 50) * 1000:.0f} ms, p95 {pct(lateness, 95) * 1000:.0f} ms, max {max(lateness) * 1000:.0f} ms; "
         f"lost {lost}, webhook errors {result['failures']}"
     )
+    answered = result["answered"]
+    print(
+        f"    of which the webhook's own answer (the inbound pipeline's transaction): p50 "
+        f"{pct(answered, 50) * 1000:.0f} ms, p95 {pct(answered, 95) * 1000:.0f} ms"
+    )
 
 
 # --- burst: inbound pipeline from publisher processes, 20 agents connected --------------------------
 
 
-def publish_events(workspace_id: int, first: int, count: int, rate: float, start_at: float, out: str) -> None:
+def publish_events(
+    workspace_id: int, first: int, count: int, rate: float, start_at: float, out: str, per_tx: int = 1
+) -> None:
     """Publisher process for `fanout`: `count` inbox events (the payload inbox.live sends) to the
     support queue's agents at `rate`/s, one per transaction as services send them; {n: commit time}."""
     from cpaas.realtime import publish, workspace_group
@@ -286,15 +297,17 @@ def publish_events(workspace_id: int, first: int, count: int, rate: float, start
     committed = {}
     while time.time() < start_at:
         time.sleep(0.005)
-    for i in range(count):
+    for i in range(0, count, per_tx):
         delay = start_at + i / rate - time.time()
         if delay > 0:
             time.sleep(delay)
-        n = first + i
+        numbers = range(first + i, first + min(i + per_tx, count))
         with transaction.atomic():
-            publish(group, {"type": EVENT, "event_id": uuid.uuid4().hex, "what": "message", "conversation_id": n,
-                            "number": n, "status": "open", "priority": "normal", "assignee_id": None})  # fmt: skip
-        committed[str(n)] = time.time()
+            for n in numbers:
+                publish(group, {"type": EVENT, "event_id": uuid.uuid4().hex, "what": "message", "conversation_id": n,
+                                "number": n, "status": "open", "priority": "normal", "assignee_id": None})  # fmt: skip
+        at = time.time()
+        committed.update({str(n): at for n in numbers})
     Path(out).write_text(json.dumps(committed))
 
 
@@ -323,7 +336,8 @@ def publish_share(workspace_id: int, block: int, count: int, rate: float, start_
 
 
 def receive_share(port: int, sessions: list[str], seconds: float, out: str) -> None:
-    """Receiver process: these agents' sockets for `seconds`; {agent: {conversation: arrival}}."""
+    """Receiver process: these agents' sockets until the file `out`.stop appears (at most
+    `seconds`); {agent: {conversation: arrival}}."""
 
     async def main():
         arrived = [dict() for _ in sessions]
@@ -335,7 +349,9 @@ def receive_share(port: int, sessions: list[str], seconds: float, out: str) -> N
         ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
         Path(out + ".ready").write_text("1")
-        await asyncio.sleep(seconds)
+        deadline = time.time() + seconds
+        while time.time() < deadline and not Path(out + ".stop").exists():
+            await asyncio.sleep(0.2)
         stop.set()
         await asyncio.gather(*tasks)
         return arrived
@@ -352,7 +368,7 @@ def run_burst(args, mode: str, env: dict, fanout: bool = False) -> None:
     publishers = args.publishers
     receivers = max(1, min(4, args.agents // 5))
     try:
-        listen_s = args.seconds + 40
+        listen_s = 3600
         recv_outs = [str(tmp / f"recv-{i}.json") for i in range(receivers)]
         groups = [sessions[i::receivers] for i in range(receivers)]
         recv = [
@@ -371,12 +387,15 @@ def run_burst(args, mode: str, env: dict, fanout: bool = False) -> None:
         pubs = [
             subprocess.Popen([sys.executable, __file__, "--events" if fanout else "--publish", str(workspace.pk),
                               str(i * share if fanout else 100 + i), str(share), str(args.rate / publishers),
-                              str(start_at), o], cwd=ROOT, env=env)
+                              str(start_at), o] + ([str(args.per_transaction)] if fanout else []), cwd=ROOT, env=env)
             for i, o in enumerate(pub_outs)
         ]  # fmt: skip
         for p in pubs:
             p.wait()
         published_s = time.time() - start_at
+        time.sleep(5)  # what is still on its way
+        for o in recv_outs:
+            Path(o + ".stop").write_text("1")
         for p in recv:
             p.wait()
     finally:
@@ -590,8 +609,10 @@ def main() -> None:
         publish_share(int(workspace_id), int(block), int(count), float(rate), float(start_at), out)
         return
     if sys.argv[1:2] == ["--events"]:
-        workspace_id, first, count, rate, start_at, out = sys.argv[2:8]
-        publish_events(int(workspace_id), int(first), int(count), float(rate), float(start_at), out)
+        workspace_id, first, count, rate, start_at, out, per_tx = sys.argv[2:9]
+        publish_events(
+            int(workspace_id), int(first), int(count), float(rate), float(start_at), out, int(per_tx)
+        )
         return
     if sys.argv[1:2] == ["--receive"]:
         port, sessions, seconds, out = sys.argv[2:6]
@@ -611,6 +632,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument(
+        "--per-transaction",
+        type=int,
+        default=1,
+        help="fanout: events per transaction (1: as services publish)",
+    )
     args = parser.parse_args()
     from django.core.management import call_command
 
