@@ -2,11 +2,17 @@
 conversations (most urgent first) to its online agents, each up to the queue's capacity.
 
 `drain` runs inside the transaction of whatever freed or added work (a conversation opened, one
-resolved or transferred, an agent back online) and again in the inbox loop as a safety net. One
-drain at a time per workspace: it locks the workspace's InboxSettings row, so two drains never
-count the same agent's free places twice (an agent's load counts every queue). Conversations
-are taken with SKIP LOCKED (PostgreSQL), so a drain never waits for, nor undoes, an agent who is
-changing one of them at that moment.
+resolved or transferred, an agent back online) and again in the worker's sweep as a safety net.
+One drain at a time per workspace: it locks the workspace's InboxSettings row, so two drains
+never count the same agent's free places twice (an agent's load counts every queue).
+Conversations are taken with SKIP LOCKED (PostgreSQL), so a drain never waits for, nor undoes,
+an agent who is changing one of them at that moment.
+
+A drain inside a caller's transaction never waits for that lock: the caller may hold
+conversation rows that the lock's holder (a journey round handing off many contacts, which also
+takes it to number new conversations) is about to lock, and waiting would be a deadlock. When
+the row is taken it drains again right after the caller commits, holding nothing else, and then
+it waits its turn.
 
 An agent's load is their open and pending conversations (snoozed ones wait for a time, resolved
 ones are done). Only online agents whose role may reply are given work."""
@@ -35,9 +41,12 @@ PRIORITY_ORDER = Case(
 )
 
 
-def _lock_workspace(workspace: Workspace) -> None:
+def _lock_workspace(workspace: Workspace, *, wait: bool) -> bool:
+    """Take the workspace's assignment lock; False when another transaction holds it and `wait`
+    is False."""
     InboxSettings.objects.get_or_create(workspace=workspace)
-    list(InboxSettings.objects.select_for_update().filter(pk=workspace.pk).values_list("pk"))
+    rows = InboxSettings.objects.select_for_update(skip_locked=not wait).filter(pk=workspace.pk)
+    return bool(list(rows.values_list("pk", flat=True)))
 
 
 def online_agents(workspace: Workspace, user_ids) -> list[int]:
@@ -77,9 +86,12 @@ def _pick(queue: Queue, agents: list[int], load: Counter, cursor: int | None) ->
     return turn[0]
 
 
-def drain(*, workspace: Workspace, queue_ids, now: dt.datetime | None = None) -> list[tuple[int, int]]:
+def drain(
+    *, workspace: Workspace, queue_ids, now: dt.datetime | None = None, wait: bool = False
+) -> list[tuple[int, int]]:
     """Assign waiting conversations of these queues (those with auto-assignment) while their
-    online agents have free places. Returns [(conversation id, agent id)]."""
+    online agents have free places. Returns [(conversation id, agent id)]. `wait=True` only
+    where the transaction holds no conversation row (after commit, the sweep)."""
     now = now or timezone.now()
     queues = list(
         Queue.objects.filter(workspace=workspace, pk__in=set(queue_ids))
@@ -90,7 +102,10 @@ def drain(*, workspace: Workspace, queue_ids, now: dt.datetime | None = None) ->
         return []
     done: list[tuple[int, int]] = []
     with transaction.atomic():
-        _lock_workspace(workspace)
+        if not _lock_workspace(workspace, wait=wait):
+            ids = [q.pk for q in queues]
+            transaction.on_commit(lambda: drain(workspace=workspace, queue_ids=ids, wait=True))
+            return []
         for queue in queues:
             queue.refresh_from_db(fields=["last_assigned_user_id", "capacity", "auto_assign"])
             members = QueueMember.objects.filter(queue=queue).values_list("user_id", flat=True)
@@ -158,5 +173,5 @@ def drain_all(*, now: dt.datetime | None = None) -> int:
         by_workspace.setdefault(workspace_id, set()).add(queue_id)
     count = 0
     for workspace in Workspace.objects.filter(pk__in=by_workspace).order_by("pk"):
-        count += len(drain(workspace=workspace, queue_ids=by_workspace[workspace.pk], now=now))
+        count += len(drain(workspace=workspace, queue_ids=by_workspace[workspace.pk], now=now, wait=True))
     return count

@@ -213,3 +213,46 @@ def test_the_worker_s_sweep_is_scheduled_every_minute_and_does_each_part(workspa
     result = inbox_sweep_task()
     assert result["away"] == 1 and AgentStatus.objects.get(user=agent).availability == "away"
     assert result["assigned"] == 2 and _load(queue) == {"ann": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_inside_a_transaction_never_waits_for_the_assignment_lock(workspace):
+    """A journey round holds the workspace's assignment lock (numbering its hand-offs) and is
+    about to lock a conversation an agent is resolving: the agent's drain must not wait for it
+    (that would be a deadlock); it drains once the agent's transaction has committed."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    queue = make_queue(workspace, "support", auto_assign="round_robin", capacity=1)
+    agent = make_agent(workspace, "jo", queues=[queue], online=True)
+    first, second = _open(workspace, queue, 2, start=timezone.now())
+    first.refresh_from_db()
+    assert first.assignee == agent
+    locked, resolved_inside = threading.Event(), threading.Event()
+    problems = []
+
+    def round_holding_the_lock():
+        try:
+            with transaction.atomic():
+                list(InboxSettings.objects.select_for_update().filter(pk=workspace.pk).values_list("pk"))
+                locked.set()
+                if not resolved_inside.wait(timeout=10):
+                    problems.append("the agent's resolve waited for the assignment lock")
+        finally:
+            connections.close_all()
+
+    from inbox.models import InboxSettings
+
+    holder = threading.Thread(target=round_holding_the_lock)
+    holder.start()
+    assert locked.wait(timeout=10)
+    with transaction.atomic():
+        services.conversation_resolve(actor=SYSTEM, conversation=first)
+        resolved_inside.set()
+    holder.join()
+    assert problems == []
+    second.refresh_from_db()
+    assert second.assignee == agent  # drained after commit, once the lock was free
