@@ -173,6 +173,11 @@ def test_two_agents_on_one_conversation(server, open_page, workspace, agent):
     hers.get_by_role("button", name="Send", exact=True).click()
     expect(mine.locator("#entries")).to_contain_text("I will call you at 3pm", timeout=10000)
     expect(mine.locator("#collision")).to_contain_text("Ana Silva replied")
+
+    # the other agent claims it: Ana sees the assignment change live, in the header and the list
+    mine.get_by_role("button", name="Claim").click()
+    expect(hers.locator("#thread-header")).to_contain_text("Assigned to gina-agent", timeout=10000)
+    expect(hers.locator(f"#conv-{c.number}")).to_contain_text("gina-agent")
     server.assert_alive()
 
 
