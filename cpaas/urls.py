@@ -26,6 +26,7 @@ urlpatterns = [
     path("journeys/", include("journeys.urls")),
     path("inbox/", include("inbox.urls")),
     path("inbox/", include("inbox.panel_urls")),
+    path("experiments/", include("experiments.urls")),
     path("", include("channels_app.urls")),
     path("webhooks/", include("channels_app.webhook_urls")),
     path("api/v1/", include("cpaas.api.urls")),

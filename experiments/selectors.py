@@ -70,3 +70,8 @@ def assignment_rows(*, experiment: Experiment, chunk: int = 2000) -> Iterator[li
                 converted.isoformat() if converted else "",
                 seconds,
             ]
+
+
+def experiment_for_node(*, workspace, journey_id: int, node: str) -> Experiment | None:
+    """The experiment of a split node, if the journey has been saved with it (`experiment_sync`)."""
+    return Experiment.objects.filter(workspace=workspace, journey_id=journey_id, node=node).first()

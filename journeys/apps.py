@@ -8,8 +8,10 @@ class JourneysConfig(AppConfig):
     def ready(self) -> None:
         from cpaas import bus
         from cpaas.realtime import register_topic
+        from experiments import journey_facts
 
         from .engine.signals import on_events
+        from .experiment_facts import JourneyFacts
 
         # every event: replies and events resume waits, reach goals and trigger journeys; a batch
         # of events (bus.emit_many) is handled as a set
@@ -22,3 +24,5 @@ class JourneysConfig(AppConfig):
         from .selectors import journey_lag_s
 
         backlog.register("journeys", lambda workspace_id, now: journey_lag_s(workspace=workspace_id, now=now))
+        # the experiment pages name the journey and its entry rate without importing journeys
+        journey_facts.register(JourneyFacts())

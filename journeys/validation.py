@@ -13,6 +13,8 @@ from functools import cached_property
 
 from jsonschema import Draft202012Validator
 
+from contacts.event_names import STANDARD_EVENTS
+
 from .merge import CONTACT_FIELDS, fields_in
 from .nodes import REGISTRY, TRIGGER_KINDS
 
@@ -57,29 +59,6 @@ GRAPH_SCHEMA = {
 }
 _graph_validator = Draft202012Validator(GRAPH_SCHEMA)
 _node_validators = {t: Draft202012Validator(n.schema) for t, n in REGISTRY.items()}
-
-# Events the product itself records or that the templates are built on; others must have been
-# seen in the workspace (a journey waiting for an event nobody sends would wait forever).
-STANDARD_EVENTS = frozenset(
-    {
-        "message.received",
-        "otp.check",
-        "inbox.handoff_requested",
-        "conversation.resolved",
-        "survey.rated",
-        "signup",
-        "purchase",
-        "cart_abandoned",
-        "payment_completed",
-        "payment_failed",
-        "order_delivered",
-        "app_opened",
-        "first_transaction",
-        "subscription_cancelled",
-        "points_expiring",
-        "call_scheduled",
-    }
-)
 
 
 def problem(node, field_, message) -> dict:

@@ -407,6 +407,11 @@ OBJECT_URLS = {
     "api_experiment_stop": ("post", lambda o: {"experiment_id": o.experiment.pk}),
     "api_experiment_decisions": ("get", lambda o: {"experiment_id": o.experiment.pk}),
     "api_experiment_assignments_csv": ("get", lambda o: {"experiment_id": o.experiment.pk}),
+    "experiment_detail": ("get", lambda o: {"pk": o.experiment.pk}),
+    "experiment_action": ("post", lambda o: {"pk": o.experiment.pk}),
+    "experiment_refresh": ("post", lambda o: {"pk": o.experiment.pk}),
+    "experiment_csv": ("get", lambda o: {"pk": o.experiment.pk}),
+    "editor_experiment": ("get", lambda o: {"pk": o.journey.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -478,6 +483,7 @@ WORKSPACE_URLS = {
     "inbox_queue_create",
     "inbox_canned_create",
     "inbox",
+    "experiment_list",
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
@@ -667,6 +673,14 @@ FORBIDDEN = [
     ("api_experiment_stop", "post", "viewer"),
     ("api_experiment_decisions", "get", "agent"),
     ("api_experiment_assignments_csv", "get", "agent"),
+    ("experiment_list", "get", "agent"),
+    ("experiment_detail", "get", "agent"),
+    ("experiment_detail", "post", "viewer"),
+    ("experiment_action", "post", "viewer"),
+    ("experiment_refresh", "post", "agent"),
+    ("experiment_csv", "get", "agent"),
+    ("editor_experiment", "get", "agent"),
+    ("editor_experiment", "post", "viewer"),
 ]
 
 

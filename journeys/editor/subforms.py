@@ -163,7 +163,12 @@ def rows_from_config(widget: str, value) -> list[dict]:
         ]
     if widget == "variants":
         return [
-            {"exit": v.get("exit", ""), "weight": "" if v.get("weight") is None else str(v["weight"])}
+            {
+                "exit": v.get("exit", ""),
+                "weight": "" if v.get("weight") is None else str(v["weight"]),
+                "name": str(v.get("name") or ""),
+                "control": "on" if v.get("control") else "",
+            }  # fmt: skip
             for v in value or []
             if isinstance(v, dict)
         ]
@@ -186,7 +191,7 @@ def rows_from_config(widget: str, value) -> list[dict]:
 def blank_row(widget: str) -> dict:
     if widget == "rules":
         return {"exit": "", "match": "all", "conditions": [condition_row({})]}
-    return {"exit": "", "match": "", "values": "", "min": "", "max": "", "pattern": "", "weight": "",
+    return {"exit": "", "match": "", "values": "", "min": "", "max": "", "pattern": "", "weight": "", "name": "", "control": "",
             "key": "", "value": "", "vtype": "text", "id": "", "title": ""}  # fmt: skip
 
 
@@ -265,7 +270,7 @@ def is_blank(widget: str, row: dict) -> bool:
         return not row["exit"].strip() and all(
             not any(c[p].strip() for p in ("key", "op", "value", "channel")) for c in row["conditions"]
         )
-    parts = {"branches": ("exit", "match", "values", "min", "max", "pattern"), "variants": ("exit", "weight"),
+    parts = {"branches": ("exit", "match", "values", "min", "max", "pattern"), "variants": ("exit", "weight", "name"),
              "keyvalue": ("key", "value"), "options": ("id", "title")}[widget]  # fmt: skip
     return not any((row.get(p) or "").strip() for p in parts)
 
@@ -403,11 +408,22 @@ def parse(spec: dict, data, key: str) -> tuple[object, list[str]]:
             if not re.fullmatch(r"\d+", weight):
                 errors.append(f"{where}: the weight is a whole number from 0 to 1000.")
                 weight = "0"
-            out.append({"exit": name, "weight": int(weight)})
+            variant = {"exit": name, "weight": int(weight)}
+            if row.get("name", "").strip():
+                variant["name"] = row["name"].strip()[:60]
+            if row.get("control"):
+                variant["control"] = True
+            out.append(variant)
         names = [v["exit"] for v in out]
         for n, name in enumerate(names, 1):
             if name and name in names[: n - 1]:
                 errors.append(f"{label} {n}: '{name}' is already the name of another variant.")
+        # the experiment compares every variant with one control (experiments.models)
+        controls = [n for n, v in enumerate(out, 1) if v.get("control")]
+        if out and not controls:
+            errors.append("Mark one variant as the control: the one the others are compared with.")
+        for n in controls[1:]:
+            errors.append(f"{label} {n}: only one variant can be the control (variant {controls[0]} is).")
         return out, errors
     if widget == "keyvalue":
         out_kv: dict = {}

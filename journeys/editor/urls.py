@@ -26,4 +26,5 @@ urlpatterns = [
     path("<int:pk>/counts/", views.editor_counts, name="editor_counts"),
     path("<int:pk>/contacts/", views.editor_contacts, name="editor_contacts"),
     path("<int:pk>/test/", views.editor_test_start, name="editor_test_start"),
+    path("<int:pk>/experiment/", views.editor_experiment, name="editor_experiment"),
 ]

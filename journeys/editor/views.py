@@ -9,18 +9,24 @@ import json
 from types import SimpleNamespace
 
 from django.contrib import messages as flash
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.segments import count_segments
+from contacts.event_names import event_names
 from contacts.models import Contact
 from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
+from experiments import presenting
+from experiments import selectors as experiment_selectors
+from experiments.forms import design_values, essentials_from_post
+from experiments.services import experiment_update
 
 from ..engine.counters import counters_for
 from ..merge import render as merge_render
@@ -443,3 +449,45 @@ def editor_test_start(request, pk):
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
     return JsonResponse({"ok": True, **testrun.test_path(journey=journey, contact=contact)})
+
+
+@workspace_required("journeys.view")
+def editor_experiment(request, pk):
+    """The experiment of a split node, in its panel: live status, the essentials (hypothesis,
+    primary goal) editable with `experiments.edit`, the sample plan and a link to its page. The
+    experiment is made when the draft with the node is saved (`experiment_sync`)."""
+    journey = _journey(request, pk)
+    node_id = request.POST.get("node") or request.GET.get("node", "")
+    experiment = experiment_selectors.experiment_for_node(workspace=request.workspace, journey_id=journey.pk,
+                                                          node=node_id)  # fmt: skip
+    can_edit = role_allows(request.role, "experiments.edit") and request.GET.get("readonly") != "1"
+    errors: dict = {}
+    values = None
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(f"Your role ({request.role}) does not allow editing experiments.")
+        if experiment is None:
+            raise Http404("This split has no experiment yet: save the journey first.")
+        changes, errors, values = essentials_from_post(experiment, request.POST)
+        if not errors:
+            try:
+                experiment_update(experiment=experiment, actor=Actor.from_request(request), data=changes)
+            except ValidationError as exc:
+                errors = exc.message_dict if hasattr(exc, "error_dict") else {"hypothesis": exc.messages}
+            else:
+                values = None
+    now = timezone.now()
+    context = {"journey": journey, "node_id": node_id, "experiment": experiment, "errors": errors,
+               "can_edit": can_edit}  # fmt: skip
+    if experiment is not None:
+        context.update(
+            values=values or design_values(experiment),
+            row=presenting.list_row(experiment, journey_name=journey.name, now=now),
+            plan=presenting.plan(experiment, now=now),
+            events=event_names(workspace=request.workspace),
+        )
+    template = "journeys/editor_experiment.html"
+    if request.GET.get("part") == "status":
+        template += "#status"
+    # htmx swaps only successful answers: the panel's form gets its errors with a 200
+    return TemplateResponse(request, template, context, status=400 if errors and not request.htmx else 200)

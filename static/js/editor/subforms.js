@@ -117,9 +117,9 @@ function weightTotal(box) {
   if (weights.some(Number.isNaN)) { out.textContent = `Total: ${sum} % — every weight must be a whole number.`; return; }
   if (sum === 100) { out.textContent = 'Total: 100 %'; return; }
   if (sum === 0) { out.textContent = 'Total: 0 % — at least one variant needs a weight above 0.'; return; }
-  const names = rows.map((r) => r.querySelector('input[name$="-exit"]').value.trim() || '?');
-  const shares = weights.map((w, i) => `${names[i]} ${Math.round((100 * w) / sum)} %`).join(', ');
-  out.textContent = `Total: ${sum} %, not 100: the weights will be scaled (${shares}).`;
+  // an experiment's arms are planned shares: they must add up to 100 (experiments.models)
+  out.classList.add('error');
+  out.textContent = `Total: ${sum} %, not 100: the weights must add up to 100.`;
 }
 
 // --- JSON check -----------------------------------------------------------------------------

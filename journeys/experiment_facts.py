@@ -1,0 +1,16 @@
+"""The journey facts the experiment pages show (experiments.journey_facts): registered at start-up,
+since experiments may not import journeys."""
+
+from .models import Journey, Step
+
+
+class JourneyFacts:
+    def names(self, *, workspace, journey_ids):
+        return dict(Journey.objects.filter(workspace=workspace, pk__in=journey_ids).values_list("pk", "name"))
+
+    def entries(self, *, workspace, journey_id, node, since):
+        return (
+            Step.objects.filter(journey_id=journey_id, journey__workspace=workspace, node=node, at__gte=since)
+            .exclude(enrollment__is_test=True)
+            .count()
+        )
