@@ -19,36 +19,49 @@ def _pct(x) -> float | None:
 
 
 def arm_names(results: dict) -> list[str]:
-    return [a["name"] for a in results.get("arms") or []]
+    return [a["exit"] for a in results.get("arms") or []]
+
+
+def _labels(results: dict) -> dict[str, str]:
+    return {a["exit"]: a.get("name") or a["exit"] for a in results.get("arms") or []}
+
+
+def _series(results: dict) -> tuple[list[str], dict]:
+    series = results.get("series") or {}
+    return series.get("dates") or [], series.get("arms") or {}
 
 
 def cumulative_rate(results: dict) -> tuple[dict, list[dict]]:
     """Cumulative conversion rate per arm by day with its 95% interval as a band (two datasets, the
     upper one filled down to the lower one), and the table: one row per day and arm."""
-    days = results.get("daily") or []
-    labels = [d["date"] for d in days]
+    dates, per_arm = _series(results)
+    names = _labels(results)
     datasets, rows = [], []
-    for i, name in enumerate(arm_names(results)):
-        colour = COLOURS[i % len(COLOURS)]
-        points = [(d.get("arms") or {}).get(name) or {} for d in days]
-        low = [_pct((p.get("interval") or [None, None])[0]) for p in points]
-        high = [_pct((p.get("interval") or [None, None])[1]) for p in points]
+    for i, exit_ in enumerate(arm_names(results)):
+        colour, name = COLOURS[i % len(COLOURS)], names[exit_]
+        s = per_arm.get(exit_) or {}
         datasets += [
-            {"label": f"{name}: 95% interval (low)", "data": low, "borderWidth": 0, "pointRadius": 0,
-             "fill": False, "backgroundColor": _band(colour), "borderColor": _band(colour)},
-            {"label": f"{name}: 95% interval", "data": high, "borderWidth": 0, "pointRadius": 0,
-             "fill": "-1", "backgroundColor": _band(colour), "borderColor": _band(colour)},
-            {"label": f"{name}: conversion rate", "data": [_pct(p.get("rate")) for p in points],
+            {"label": f"{name}: 95% interval (low)", "data": [_pct(x) for x in s.get("low") or []],
+             "borderWidth": 0, "pointRadius": 0, "fill": False, "backgroundColor": _band(colour),
+             "borderColor": _band(colour)},
+            {"label": f"{name}: 95% interval", "data": [_pct(x) for x in s.get("high") or []],
+             "borderWidth": 0, "pointRadius": 0, "fill": "-1", "backgroundColor": _band(colour),
+             "borderColor": _band(colour)},
+            {"label": f"{name}: conversion rate", "data": [_pct(x) for x in s.get("rate") or []],
              "borderColor": colour, "backgroundColor": colour, "fill": False, "tension": 0, "pointRadius": 2},
         ]  # fmt: skip
-        for day, p in zip(labels, points, strict=True):
-            if p:
-                rows.append({"date": day, "arm": name, "exposures": p.get("exposures", 0),
-                             "conversions": p.get("conversions", 0), "rate": p.get("rate"),
-                             "interval": p.get("interval")})  # fmt: skip
+        for d, day in enumerate(dates):
+            rows.append({
+                "date": day, "arm": name,
+                "exposures": (s.get("cumulative_exposures") or [0] * len(dates))[d],
+                "conversions": (s.get("cumulative_conversions") or [0] * len(dates))[d],
+                "rate": (s.get("rate") or [None] * len(dates))[d],
+                "interval": [(s.get("low") or [None] * len(dates))[d], (s.get("high") or [None] * len(dates))[d]],
+            })  # fmt: skip
+    rows.sort(key=lambda r: r["date"])
     config = {
         "type": "line",
-        "data": {"labels": labels, "datasets": datasets},
+        "data": {"labels": dates, "datasets": datasets},
         "options": {
             "interaction": {"mode": "index", "intersect": False},
             "scales": {
@@ -65,21 +78,16 @@ def cumulative_rate(results: dict) -> tuple[dict, list[dict]]:
 
 def exposures_per_day(results: dict) -> tuple[dict, list[dict]]:
     """New exposures per day per arm (bars), and the table: one row per day."""
-    days = results.get("daily") or []
-    labels = [d["date"] for d in days]
-    names = arm_names(results)
-    datasets = []
-    for i, name in enumerate(names):
-        datasets.append({
-            "label": name,
-            "data": [((d.get("arms") or {}).get(name) or {}).get("new_exposures", 0) for d in days],
-            "backgroundColor": COLOURS[i % len(COLOURS)],
-        })  # fmt: skip
-    rows = [{"date": d["date"], "counts": [((d.get("arms") or {}).get(n) or {}).get("new_exposures", 0)
-                                           for n in names]} for d in days]  # fmt: skip
+    dates, per_arm = _series(results)
+    names = _labels(results)
+    exits = arm_names(results)
+    counts = {e: (per_arm.get(e) or {}).get("exposures") or [0] * len(dates) for e in exits}
+    datasets = [{"label": names[e], "data": counts[e], "backgroundColor": COLOURS[i % len(COLOURS)]}
+                for i, e in enumerate(exits)]  # fmt: skip
+    rows = [{"date": day, "counts": [counts[e][d] for e in exits]} for d, day in enumerate(dates)]
     config = {
         "type": "bar",
-        "data": {"labels": labels, "datasets": datasets},
+        "data": {"labels": dates, "datasets": datasets},
         "options": {
             "scales": {"y": {"beginAtZero": True, "title": {"display": True, "text": "Contacts exposed"}}}
         },
@@ -88,22 +96,32 @@ def exposures_per_day(results: dict) -> tuple[dict, list[dict]]:
 
 
 def guardrails(results: dict) -> tuple[dict, list[dict]]:
-    """Each guardrail's rate per arm (grouped bars), and the table: one row per guardrail."""
-    names = arm_names(results)
-    items = results.get("guardrails") or []
-    datasets = []
-    for i, name in enumerate(names):
-        datasets.append({
-            "label": name,
-            "data": [_pct(((g.get("arms") or {}).get(name) or {}).get("rate")) for g in items],
-            "backgroundColor": COLOURS[i % len(COLOURS)],
-        })  # fmt: skip
+    """Each guardrail metric's rate per arm (grouped bars: the control's and each variant's), and
+    the table: one row per metric with the rate in each arm and its status."""
+    exits = arm_names(results)
+    names = _labels(results)
+    control = results.get("control")
+    metrics: dict[str, dict] = {}
+    for g in results.get("guardrails") or []:
+        m = metrics.setdefault(g["metric"], {"label": g.get("label") or g["metric"], "watched": g.get("watched"),
+                                             "threshold": g.get("threshold"), "rates": {}, "rows": []})  # fmt: skip
+        m["rates"][control] = g.get("control_rate")
+        m["rates"][g["exit"]] = g.get("rate")
+        m["rows"].append(g)
+    datasets = [{"label": names[e], "data": [_pct(m["rates"].get(e)) for m in metrics.values()],
+                 "backgroundColor": COLOURS[i % len(COLOURS)]} for i, e in enumerate(exits)]  # fmt: skip
     config = {
         "type": "bar",
-        "data": {"labels": [g.get("label") or g.get("metric") for g in items], "datasets": datasets},
+        "data": {"labels": [m["label"] for m in metrics.values()], "datasets": datasets},
         "options": {"scales": {"y": {"beginAtZero": True, "title": {"display": True, "text": "Rate (%)"}}}},
     }
-    rows = [{"label": g.get("label") or g.get("metric"), "status": g.get("status", ""),
-             "breached": bool(g.get("breached")), "message": g.get("message", ""),
-             "arms": [((g.get("arms") or {}).get(n) or {}) for n in names]} for g in items]  # fmt: skip
+    order = {"breached": 2, "watch": 1, "ok": 0}
+    rows = []
+    for m in metrics.values():
+        worst = max((g.get("status", "ok") for g in m["rows"]), key=lambda st: order.get(st, 0), default="ok")
+        rows.append({"label": m["label"], "watched": bool(m["watched"]), "threshold": m["threshold"],
+                     "status": worst if m["watched"] else "not watched", "breached": worst == "breached",
+                     "rates": [m["rates"].get(e) for e in exits],
+                     "differences": [(names[g["exit"]], g.get("difference"), g.get("low"), g.get("high"))
+                                     for g in m["rows"]]})  # fmt: skip
     return config, rows

@@ -53,7 +53,7 @@ def required_per_arm(experiment: Experiment) -> int | None:
     baseline = experiment.baseline_rate
     if not baseline:
         control = next((a for a in (experiment.results or {}).get("arms") or [] if a.get("control")), None)
-        baseline = control.get("rate") if control else None
+        baseline = (control.get("rate") or {}).get("value") if control else None
     if not baseline or not experiment.mde:
         return None
     try:
@@ -66,17 +66,21 @@ def _arm_results(experiment: Experiment) -> list[dict]:
     return (experiment.results or {}).get("arms") or []
 
 
-def leader(results: dict) -> str:
-    """The arm with the highest chance to beat control, when one beats it more often than not."""
-    best = None
-    for a in results.get("arms") or []:
-        chance = a.get("chance_to_beat_control")
-        if not a.get("control") and chance is not None and (best is None or chance > best[1]):
-            best = (a["name"], chance)
-    if best and best[1] > 0.5:
-        return best[0]
-    control = next((a for a in results.get("arms") or [] if a.get("control")), None)
-    return control["name"] if control and best else ""
+def leader(results: dict) -> tuple[str, float | None]:
+    """(the arm ahead, its chance to be the better of it and its rival): the variant most likely
+    to beat control when that is more likely than not, else the control (with its chance to beat
+    that strongest variant)."""
+    variants = [
+        a
+        for a in results.get("arms") or []
+        if not a.get("control") and a.get("chance_to_beat_control") is not None
+    ]
+    if not variants:
+        return "", None
+    best = max(variants, key=lambda a: a["chance_to_beat_control"])
+    if best["chance_to_beat_control"] > 0.5:
+        return best["exit"], best["chance_to_beat_control"]
+    return results.get("control") or "", 1 - best["chance_to_beat_control"]
 
 
 def list_row(experiment: Experiment, *, journey_name: str, now: dt.datetime) -> dict:
@@ -132,27 +136,50 @@ def header(experiment: Experiment, *, journey_name: str, now: dt.datetime, edito
 
 
 def arms(results: dict, experiment: Experiment) -> list[dict]:
+    """The arms table: rate with its interval, lifts against control with their intervals (in the
+    sequential mode the absolute lift's interval is the always-valid one, and the fixed-horizon
+    interval of the relative lift is not shown: it is only valid at the planned sample), the
+    p-value that decides (after the correction), the chance to beat control and expected loss."""
+    sequential = bool((results.get("method") or {}).get("sequential"))
     rows = []
     for a in results.get("arms") or []:
-        lift_abs = a.get("absolute_lift") or {}
-        lift_rel = a.get("relative_lift") or {}
+        rate = a.get("rate") or {}
+        lift = a.get("lift") or {}
+        seq = a.get("sequential") or {}
+        if sequential:
+            abs_iv, rel_iv = [seq.get("low"), seq.get("high")], None
+        else:
+            abs_iv = [lift.get("absolute_low"), lift.get("absolute_high")]
+            rel_iv = [lift.get("relative_low"), lift.get("relative_high")]
         rows.append({
-            "name": a["name"],
-            "label": variant_label(experiment, a["name"]),
+            "name": a["exit"],
+            "label": a.get("name") or variant_label(experiment, a["exit"]),
             "control": bool(a.get("control")),
             "exposures": a.get("exposures", 0),
             "conversions": a.get("conversions", 0),
-            "rate": pct(a.get("rate"), digits=2),
-            "interval": interval(a.get("interval"), digits=2),
-            "lift_abs": pct(lift_abs.get("value"), signed=True, digits=2),
-            "lift_abs_interval": interval(lift_abs.get("interval"), signed=True, digits=2),
-            "lift_rel": pct(lift_rel.get("value"), signed=True),
-            "lift_rel_interval": interval(lift_rel.get("interval"), signed=True),
-            "p_value": p_text(a.get("p_value_adjusted", a.get("p_value"))),
-            "chance": pct(a.get("chance_to_beat_control")),
-            "loss": pct(a.get("expected_loss"), digits=3),
+            "rate": pct(rate.get("value"), digits=2),
+            "interval": interval([rate.get("low"), rate.get("high")], digits=2),
+            "lift_abs": points(lift.get("absolute")),
+            "lift_abs_interval": interval_points(abs_iv),
+            "lift_rel": pct(lift.get("relative"), signed=True),
+            "lift_rel_interval": interval(rel_iv, signed=True) if rel_iv else "",
+            "p_value": p_text(a.get("p_adjusted")),
+            "significant": bool(a.get("significant")),
+            "chance": pct(a.get("chance_to_beat_control")) if a.get("chance_to_beat_control") is not None else "—",
+            "loss": pct(a.get("expected_loss"), digits=3) if a.get("expected_loss") is not None else "—",
         })  # fmt: skip
     return rows
+
+
+def points(x) -> str:
+    """0.0086 -> "+0.86 points" (a difference of two rates)."""
+    return "—" if x is None else f"{100 * x:+.2f} points"
+
+
+def interval_points(iv) -> str:
+    if not iv or iv[0] is None or iv[1] is None:
+        return ""
+    return f"{100 * iv[0]:+.2f} to {100 * iv[1]:+.2f} points"
 
 
 def rate_row(r: dict) -> dict:
@@ -160,7 +187,14 @@ def rate_row(r: dict) -> dict:
 
 
 def guardrail_row(g: dict) -> dict:
-    return {**g, "cells": [pct(a.get("rate"), digits=2) if a else "—" for a in g["arms"]]}
+    differences = "; ".join(f"{name} {points(d)} ({interval_points([low, high])})"
+                            for name, d, low, high in g["differences"] if d is not None)  # fmt: skip
+    limit = f"limit {points(g['threshold']).lstrip('+')} above control" if g["watched"] else "not watched"
+    return {
+        **g,
+        "cells": [pct(r, digits=2) for r in g["rates"]],
+        "message": f"{differences} — {limit}".strip(" —"),
+    }
 
 
 def decision(d: Decision) -> dict:
@@ -168,7 +202,8 @@ def decision(d: Decision) -> dict:
     arms_ = (d.numbers or {}).get("arms") or []
     if arms_:
         numbers = "; ".join(
-            f"{a['name']}: {a.get('conversions', 0)}/{a.get('exposures', 0)} ({pct(a.get('rate'), digits=2)})"
+            f"{a.get('name') or a['exit']}: {a.get('conversions', 0)}/{a.get('exposures', 0)} "
+            f"({pct((a.get('rate') or {}).get('value'), digits=2)})"
             for a in arms_
         )
     label = d.get_kind_display()

@@ -7,5 +7,4 @@ urlpatterns = [
     path("<int:pk>/", views.experiment_detail, name="experiment_detail"),
     path("<int:pk>/action/", views.experiment_action, name="experiment_action"),
     path("<int:pk>/refresh/", views.experiment_refresh, name="experiment_refresh"),
-    path("<int:pk>/assignments.csv", views.experiment_csv, name="experiment_csv"),
 ]

@@ -5,6 +5,8 @@ permission, call one service, render."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -12,13 +14,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from contacts.event_names import event_names
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
-from . import charts, exports, journey_facts, presenting, results, selectors, services
+from . import charts, journey_facts, presenting, results, selectors, services
 from .forms import GUARDRAIL_CHOICES, SECONDARY_CHOICES, design_from_post, design_values, design_variants
 from .models import Experiment
 
@@ -81,7 +84,7 @@ def results_context(experiment: Experiment) -> dict:
         "results": results,
         "results_at": experiment.results_computed_at,
         "arms": presenting.arms(results, experiment),
-        "leader": presenting.leader(results),
+        "leader": presenting.leader(results)[0],
         "srm_p": presenting.p_text((results.get("srm") or {}).get("p_value")),
         "rate_chart": rate_chart,
         "rate_rows": [presenting.rate_row(r) for r in rate_rows],
@@ -96,6 +99,8 @@ def results_context(experiment: Experiment) -> dict:
 def experiment_detail(request, pk):
     experiment = _experiment_or_404(request, pk)
     if request.method != "POST":
+        if request.GET.get("part") == "results":
+            return _results_partial(request, experiment)
         return TemplateResponse(request, "experiments/detail.html", _detail_context(request, experiment))
     if not role_allows(request.role, "experiments.edit"):
         raise PermissionDenied(f"Your role ({request.role}) does not allow editing experiments.")
@@ -149,18 +154,27 @@ def experiment_action(request, pk):
 @require_POST
 @workspace_required("experiments.view")
 def experiment_refresh(request, pk):
-    """Compute the results now (they are also refreshed on a schedule in the worker)."""
+    """Ask the worker to compute the results now (they are also refreshed every 10 minutes); the
+    page shows the cached numbers and polls until the new ones are stored."""
     experiment = _experiment_or_404(request, pk)
-    results.refresh(experiment)
-    experiment.refresh_from_db()
+    asked = timezone.now()
+    results.refresh_later(experiment)
     if request.htmx:
         context = _detail_context(request, experiment)
+        context["refreshing_since"] = asked.isoformat()
         return TemplateResponse(request, "experiments/detail.html#results", context)
+    messages.info(request, "Computing the results: reload the page in a moment.")
     return redirect("experiment_detail", pk=experiment.pk)
 
 
-@workspace_required("experiments.view")
-def experiment_csv(request, pk):
-    """Per-contact assignments and conversions (the export exp-engine writes through cpaas.csv_safe)."""
-    experiment = _experiment_or_404(request, pk)
-    return exports.assignments_csv_response(experiment)
+def _results_partial(request, experiment):
+    """The results card, polled after a refresh: it keeps polling (for up to a minute) until
+    the worker has stored results newer than the request."""
+    context = _detail_context(request, experiment)
+    since = parse_datetime(request.GET.get("since", "") or "")
+    if since and (experiment.results_computed_at is None or experiment.results_computed_at < since):
+        if timezone.now() - since < dt.timedelta(seconds=60):
+            context["refreshing_since"] = since.isoformat()
+        else:
+            context["refresh_late"] = True
+    return TemplateResponse(request, "experiments/detail.html#results", context)

@@ -410,7 +410,6 @@ OBJECT_URLS = {
     "experiment_detail": ("get", lambda o: {"pk": o.experiment.pk}),
     "experiment_action": ("post", lambda o: {"pk": o.experiment.pk}),
     "experiment_refresh": ("post", lambda o: {"pk": o.experiment.pk}),
-    "experiment_csv": ("get", lambda o: {"pk": o.experiment.pk}),
     "editor_experiment": ("get", lambda o: {"pk": o.journey.pk}),
 }
 
@@ -678,7 +677,6 @@ FORBIDDEN = [
     ("experiment_detail", "post", "viewer"),
     ("experiment_action", "post", "viewer"),
     ("experiment_refresh", "post", "agent"),
-    ("experiment_csv", "get", "agent"),
     ("editor_experiment", "get", "agent"),
     ("editor_experiment", "post", "viewer"),
 ]

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from cpaas.tenancy import Actor
 from experiments.models import Decision, Experiment
@@ -57,27 +58,47 @@ def make_experiment(workspace, user, *, publish=True, name="Promise-to-pay", **f
     return experiment
 
 
-RESULTS = {
-    "arms": [
-        {"name": "a", "control": True, "exposures": 1000, "conversions": 32, "rate": 0.032,
-         "interval": [0.0227, 0.0449], "expected_loss": 0.0091},
-        {"name": "b", "control": False, "exposures": 1010, "conversions": 41, "rate": 0.0406,
-         "interval": [0.0300, 0.0547], "absolute_lift": {"value": 0.0086, "interval": [-0.0078, 0.025]},
-         "relative_lift": {"value": 0.268, "interval": [-0.2, 0.74]}, "p_value": 0.31, "p_value_adjusted": 0.31,
-         "chance_to_beat_control": 0.846, "expected_loss": 0.0006},
-    ],
-    "srm": {"p_value": 0.82, "mismatch": False},
-    "guardrails": [{"metric": "opt_out_rate", "label": "Opt-out rate", "breached": False,
-                    "arms": {"a": {"rate": 0.004}, "b": {"rate": 0.005}}}],
-    "daily": [
-        {"date": "2026-12-01", "arms": {"a": {"new_exposures": 500, "exposures": 500, "conversions": 14, "rate": 0.028, "interval": [0.0168, 0.0464]},
-                                        "b": {"new_exposures": 505, "exposures": 505, "conversions": 19, "rate": 0.0376, "interval": [0.0242, 0.0579]}}},
-        {"date": "2026-12-02", "arms": {"a": {"new_exposures": 500, "exposures": 1000, "conversions": 32, "rate": 0.032, "interval": [0.0227, 0.0449]},
-                                        "b": {"new_exposures": 505, "exposures": 1010, "conversions": 41, "rate": 0.0406, "interval": [0.0300, 0.0547]}}},
-    ],
-    "summary": "Firm converts 4.1 % against 3.2 % (+27 %, 95 % interval −20 % to +74 %); not significant yet.",
-    "warnings": ["Underpowered: each arm needs 5,300 contacts to find a 10 % change; the smallest has 1,000."],
-}  # fmt: skip
+def population(experiment, *, days=2, **arms):
+    """Contacts exposed to each arm over `days` days and how many converted: population(e,
+    a=(1000, 32), b=(1010, 41)); then the results are computed (experiments.results)."""
+    from contacts.models import Contact, Event
+    from experiments import results
+    from experiments.models import ExperimentAssignment
+
+    start = timezone.now() - dt.timedelta(days=days)
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
+    experiment.started_at = start
+    ws = experiment.workspace
+    seq = Contact.objects.count()
+    for exit_, (n, converted) in arms.items():
+        contacts = Contact.objects.bulk_create(
+            [Contact(workspace=ws, first_name=f"{exit_}{i}", phone=f"+44791{seq + i:07d}") for i in range(n)]
+        )
+        seq += n
+        exposed = [start + dt.timedelta(seconds=(i * days * 86400) // (n + 1)) for i in range(n)]
+        ExperimentAssignment.objects.bulk_create(
+            [
+                ExperimentAssignment(
+                    workspace=ws, experiment=experiment, contact=c, variant=exit_, exposed_at=at
+                )
+                for c, at in zip(contacts, exposed, strict=True)
+            ]  # fmt: skip
+        )
+        Event.objects.bulk_create(
+            [
+                Event(
+                    workspace=ws,
+                    contact=c,
+                    name=experiment.goal_event or "payment_completed",
+                    occurred_at=at + dt.timedelta(hours=1),
+                )
+                for c, at in list(zip(contacts, exposed, strict=True))[:converted]
+            ]  # fmt: skip
+        )
+        experiment.arms.filter(exit=exit_).update(exposures=n)
+    results.refresh(experiment)
+    experiment.refresh_from_db()
+    return experiment.results
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -88,7 +109,10 @@ def test_the_nav_link_opens_the_list_of_experiments_across_journeys(
 ):
     from experiments import stats
 
-    mine = make_experiment(workspace, marketer, results=RESULTS, baseline_rate=0.03, mde=0.3, power=0.8)
+    mine = make_experiment(
+        workspace, marketer, goal_event="payment_completed", baseline_rate=0.03, mde=0.3, power=0.8
+    )
+    r = population(mine, a=(300, 9), b=(300, 30))
     make_experiment(workspace, marketer, name="Welcome", publish=False)
     make_experiment(other_workspace, other_admin, name="Theirs")
     client = client_for(marketer)
@@ -98,12 +122,14 @@ def test_the_nav_link_opens_the_list_of_experiments_across_journeys(
 
     page = client.get(reverse("experiment_list")).content.decode()
     row = re.search(rf'<tr data-experiment="{mine.pk}">.*?</tr>', page, re.S).group(0)
-    assert "Promise-to-pay wording" in row and "Promise-to-pay" in row  # the experiment and its journey
-    assert "Running" in row and "Friendly · Firm" in row
-    assert "Firm" in row.split("Friendly · Firm")[1]  # the leader
-    assert "84.6 %" in row  # its chance to beat control
+    cells = [re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert cells[0].startswith("Promise-to-pay wording") and cells[1] == "Promise-to-pay ab"
+    assert cells[2] == "Running" and cells[3] == "Friendly · Firm"
+    assert cells[4] == "Firm"  # the leader, and its chance to beat control
+    assert cells[5] == f"{100 * r['arms'][1]['chance_to_beat_control']:.1f} %"
+    assert cells[6] == "2"  # days running
     need = stats.required_sample_per_arm(0.03, 0.3, 0.05, 0.8)
-    assert f"0 of {need} per arm (0 %)" in row  # sample progress against the plan
+    assert f"300 of {need} per arm ({round(100 * 300 / need)} %)" in cells[7]
     assert "Welcome" in page and "Draft" in page
     assert "Theirs" not in page
 
@@ -129,13 +155,24 @@ def test_an_agent_sees_no_experiments(workspace, agent):
 
 
 def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace, marketer):
-    experiment = make_experiment(workspace, marketer, results=RESULTS, results_computed_at=timezone.now())
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed", baseline_rate=0.03,
+                                 mde=0.1, guardrails={"opt_out_rate": {"threshold": 0.01}})  # fmt: skip
+    r = population(experiment, a=(1000, 32), b=(1010, 41))
     page = client_for(marketer).get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
-    assert RESULTS["summary"] in page
-    assert "Underpowered: each arm needs 5,300 contacts" in page
+    assert escape(r["summary"]) in page
+    assert r["summary"].startswith("Firm converts 4.1 % against 3.2 %")
+    warnings = re.search(r'<div class="form-errors" role="alert" id="warnings">.*?</div>', page, re.S).group(
+        0
+    )
+    assert "Underpowered: each arm needs" in warnings and "Peeking:" in warnings
     arm_b = re.search(r'<tr data-arm="b">.*?</tr>', page, re.S).group(0)
-    assert "1010" in arm_b and "41" in arm_b and "4.06 %" in arm_b and "3.00 % to 5.47 %" in arm_b
-    assert "+26.8 %" in arm_b and "-20.0 % to +74.0 %" in arm_b and "84.6 %" in arm_b
+    b = r["arms"][1]
+    assert "<td>1010</td><td>41</td>" in arm_b and "4.06 %" in arm_b
+    assert f"{100 * b['rate']['low']:.2f} % to {100 * b['rate']['high']:.2f} %" in arm_b
+    assert (
+        f"{100 * b['lift']['relative']:+.1f} %" in arm_b
+        and f"{100 * b['chance_to_beat_control']:.1f} %" in arm_b
+    )
     assert "as planned" in page  # the traffic split check
     # three charts, each with its configuration and a table of the same numbers
     configs = {
@@ -146,14 +183,18 @@ def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace,
     }
     assert set(configs) == {"chart-rate", "chart-exposures", "chart-guardrails"}
     rate = configs["chart-rate"]
-    assert rate["data"]["labels"] == ["2026-12-01", "2026-12-02"]
-    band = [d for d in rate["data"]["datasets"] if d["label"] == "b: 95% interval"][0]
-    assert band["fill"] == "-1" and band["data"] == [5.79, 5.47]
-    assert "rate-table" in page and "exposure-table" in page and "guardrail-table" in page
+    assert rate["data"]["labels"] == r["series"]["dates"] and len(rate["data"]["labels"]) == 3
+    band = [d for d in rate["data"]["datasets"] if d["label"] == "Firm: 95% interval"][0]
+    assert band["fill"] == "-1" and band["data"][-1] == round(100 * b["rate"]["high"], 3)
     exposures = re.search(r'<table class="table" id="exposure-table">.*?</table>', page, re.S).group(0)
-    assert "<tr><td>2026-12-02</td><td>500</td><td>505</td></tr>" in exposures
+    day = r["series"]["dates"][0]
+    first = [r["series"]["arms"][e]["exposures"][0] for e in ("a", "b")]
+    assert f"<tr><td>{day}</td><td>{first[0]}</td><td>{first[1]}</td></tr>" in exposures
     rates = re.search(r'<table class="table" id="rate-table">.*?</table>', page, re.S).group(0)
-    assert "<td>2026-12-01</td><td>b</td><td>505</td><td>19</td><td>3.76 %" in rates
+    last = r["series"]["dates"][-1]
+    assert f"<td>{last}</td><td>Firm</td><td>1010</td><td>41</td><td>4.06 %" in rates
+    guard = re.search(r'<table class="table" id="guardrail-table">.*?</table>', page, re.S).group(0)
+    assert "Opt-out rate" in guard and "limit 1.00 points above control" in guard
 
 
 def test_an_unknown_goal_event_is_refused_next_to_its_field_and_nothing_is_saved(workspace, marketer):
@@ -226,7 +267,8 @@ def test_a_running_experiment_keeps_its_design(workspace, marketer):
 
 
 def test_declare_the_winner_then_it_is_in_the_decisions(workspace, marketer):
-    experiment = make_experiment(workspace, marketer, results=RESULTS)
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed")
+    population(experiment, a=(1000, 32), b=(1010, 41))
     client = client_for(marketer)
     page = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
     assert 'id="declare"' in page and '<option value="b" selected>Firm</option>' in page
@@ -257,10 +299,11 @@ def test_stop_sends_new_traffic_to_control(workspace, marketer):
 
 
 def test_a_viewer_reads_but_cannot_change(workspace, viewer, marketer):
-    experiment = make_experiment(workspace, marketer, results=RESULTS)
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed")
+    r = population(experiment, a=(100, 3), b=(100, 4))
     client = client_for(viewer)
     page = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
-    assert RESULTS["summary"] in page and 'id="declare"' not in page and 'id="save-design"' not in page
+    assert escape(r["summary"]) in page and 'id="declare"' not in page and 'id="save-design"' not in page
     assert (
         client.post(reverse("experiment_action", args=[experiment.pk]), {"action": "stop"}).status_code == 403
     )
@@ -272,16 +315,26 @@ def test_a_viewer_reads_but_cannot_change(workspace, viewer, marketer):
     assert experiment.status == "running"
 
 
-def test_refresh_recomputes_and_answers_the_results_partial(workspace, marketer):
-    experiment = make_experiment(workspace, marketer)
-    response = client_for(marketer).post(
-        reverse("experiment_refresh", args=[experiment.pk]), HTTP_HX_REQUEST="true"
-    )
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert page.lstrip().startswith('<section class="card" id="results"')
+def test_refresh_asks_the_worker_and_the_card_polls_until_the_new_results(
+    workspace, marketer, django_capture_on_commit_callbacks
+):
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed")
+    population(experiment, a=(50, 2), b=(50, 9))
+    Experiment.objects.filter(pk=experiment.pk).update(results={}, results_computed_at=None)
+    client = client_for(marketer)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(reverse("experiment_refresh", args=[experiment.pk]), HTTP_HX_REQUEST="true")
+    assert len(callbacks) == 1  # the worker's task, queued once the request commits (run inline here)
+    card = response.content.decode()
+    assert card.lstrip().startswith('<section class="card" id="results"')
+    assert "Computing the results…" in card
+    poll = re.search(r'hx-get="([^"]+)"', card).group(1).replace("&amp;", "&")
     experiment.refresh_from_db()
-    assert experiment.results_computed_at is not None
+    assert experiment.results_computed_at is not None and experiment.results["arms"][1]["conversions"] == 9
+    # the poll finds the new results: the card shows them and stops polling
+    card = client.get(poll, HTTP_HX_REQUEST="true").content.decode()
+    assert "Computing" not in card and "hx-get" not in card.split(">", 1)[0]
+    assert '<tr data-arm="b">' in card
 
 
 # --- the split node's panel in the editor ----------------------------------------------------------
