@@ -62,10 +62,6 @@ def required_per_arm(experiment: Experiment) -> int | None:
         return None
 
 
-def _arm_results(experiment: Experiment) -> list[dict]:
-    return (experiment.results or {}).get("arms") or []
-
-
 def leader(results: dict) -> tuple[str, float | None]:
     """(the arm ahead, its chance to be the better of it and its rival): the variant most likely
     to beat control when that is more likely than not, else the control (with its chance to beat
@@ -84,12 +80,7 @@ def leader(results: dict) -> tuple[str, float | None]:
 
 
 def list_row(experiment: Experiment, *, journey_name: str, now: dt.datetime) -> dict:
-    results = experiment.results or {}
-    arms = _arm_results(experiment)
-    top = leader(results)
-    chance = next(
-        (a.get("chance_to_beat_control") for a in arms if a["name"] == top and not a.get("control")), None
-    )
+    top, top_chance = leader(experiment.results or {})
     required = required_per_arm(experiment)
     exposures = [a.exposures for a in experiment.arms.all()]
     smallest = min(exposures) if exposures else 0
@@ -105,7 +96,7 @@ def list_row(experiment: Experiment, *, journey_name: str, now: dt.datetime) -> 
         "winner": variant_label(experiment, experiment.winner) if experiment.winner else "",
         "arms": [v.get("name") or v["exit"] for v in experiment.variants],
         "leader": variant_label(experiment, top) if top else "",
-        "chance": f"{100 * chance:.1f}" if chance is not None else None,
+        "chance": chance(top_chance) if top_chance is not None else None,
         "days": days_running(experiment, now),
         "required": required,
         "smallest_arm": smallest,
@@ -165,10 +156,21 @@ def arms(results: dict, experiment: Experiment) -> list[dict]:
             "lift_rel_interval": interval(rel_iv, signed=True) if rel_iv else "",
             "p_value": p_text(a.get("p_adjusted")),
             "significant": bool(a.get("significant")),
-            "chance": pct(a.get("chance_to_beat_control")) if a.get("chance_to_beat_control") is not None else "—",
+            "chance": chance(a.get("chance_to_beat_control")),
             "loss": pct(a.get("expected_loss"), digits=3) if a.get("expected_loss") is not None else "—",
         })  # fmt: skip
     return rows
+
+
+def chance(x) -> str:
+    """A probability from the model, never printed as certain (as the summary says it)."""
+    if x is None:
+        return "—"
+    if x > 0.999:
+        return "> 99.9 %"
+    if x < 0.001:
+        return "< 0.1 %"
+    return pct(x)
 
 
 def points(x) -> str:

@@ -181,7 +181,7 @@ def test_the_promise_to_pay_wording_test_end_to_end(login, marketer, workspace):
 
     # and declare the winner: new entrants take the firm reminder, the decision is on record
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_label("Winner").select_option(label="Firm")
+    page.get_by_label("Winner", exact=True).select_option(label="Firm")
     page.get_by_label("Why (kept with the decision)").fill("Firm wording: 3x the payments, no more opt-outs")
     page.get_by_role("button", name="Declare the winner").click()
     expect(page.locator("#experiment-status")).to_have_text("Decided")

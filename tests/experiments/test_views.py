@@ -122,11 +122,11 @@ def test_the_nav_link_opens_the_list_of_experiments_across_journeys(
 
     page = client.get(reverse("experiment_list")).content.decode()
     row = re.search(rf'<tr data-experiment="{mine.pk}">.*?</tr>', page, re.S).group(0)
-    cells = [re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
     assert cells[0].startswith("Promise-to-pay wording") and cells[1] == "Promise-to-pay ab"
     assert cells[2] == "Running" and cells[3] == "Friendly · Firm"
     assert cells[4] == "Firm"  # the leader, and its chance to beat control
-    assert cells[5] == f"{100 * r['arms'][1]['chance_to_beat_control']:.1f} %"
+    assert r["arms"][1]["chance_to_beat_control"] > 0.999 and cells[5] == "&gt; 99.9 %"
     assert cells[6] == "2"  # days running
     need = stats.required_sample_per_arm(0.03, 0.3, 0.05, 0.8)
     assert f"300 of {need} per arm ({round(100 * 300 / need)} %)" in cells[7]
@@ -171,7 +171,7 @@ def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace,
     assert f"{100 * b['rate']['low']:.2f} % to {100 * b['rate']['high']:.2f} %" in arm_b
     assert (
         f"{100 * b['lift']['relative']:+.1f} %" in arm_b
-        and f"{100 * b['chance_to_beat_control']:.1f} %" in arm_b
+        and f"{100 * b['chance_to_beat_control']:.1f} %" in arm_b  # 0.846: not clamped
     )
     assert "as planned" in page  # the traffic split check
     # three charts, each with its configuration and a table of the same numbers
@@ -183,7 +183,7 @@ def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace,
     }
     assert set(configs) == {"chart-rate", "chart-exposures", "chart-guardrails"}
     rate = configs["chart-rate"]
-    assert rate["data"]["labels"] == r["series"]["dates"] and len(rate["data"]["labels"]) == 3
+    assert rate["data"]["labels"] == r["series"]["dates"] and len(rate["data"]["labels"]) >= 2
     band = [d for d in rate["data"]["datasets"] if d["label"] == "Firm: 95% interval"][0]
     assert band["fill"] == "-1" and band["data"][-1] == round(100 * b["rate"]["high"], 3)
     exposures = re.search(r'<table class="table" id="exposure-table">.*?</table>', page, re.S).group(0)
@@ -279,7 +279,7 @@ def test_declare_the_winner_then_it_is_in_the_decisions(workspace, marketer):
     experiment.refresh_from_db()
     assert experiment.status == "decided" and experiment.winner == "b"
     decisions = re.search(r'<ol class="timeline" id="decisions">.*?</ol>', page, re.S).group(0)
-    assert "Winner: Firm" in decisions and "Firm wins" in decisions and "b: 41/1010 (4.06 %)" in decisions
+    assert "Winner: Firm" in decisions and "Firm wins" in decisions and "Friendly: 32/1000 (3.20 %); Firm: 41/1010 (4.06 %)" in decisions
     assert Decision.objects.get(experiment=experiment).winner == "b"
     # a decided experiment cannot be decided again: said in words
     response = client.post(
