@@ -14,6 +14,8 @@ class Provider(Protocol):
 
     def entries(self, *, workspace, journey_id: int, node: str, since) -> int: ...
 
+    def enrolments(self, *, workspace, journey_id: int, since) -> int: ...
+
 
 @dataclass
 class _Nothing:
@@ -23,6 +25,9 @@ class _Nothing:
         return {}
 
     def entries(self, *, workspace, journey_id, node, since):
+        return 0
+
+    def enrolments(self, *, workspace, journey_id, since):
         return 0
 
 
@@ -41,3 +46,9 @@ def journey_names(*, workspace, journey_ids) -> dict[int, str]:
 def entries_since(*, workspace, journey_id: int, node: str, since) -> int:
     """Contacts (test runs excluded) who reached the node since `since`."""
     return _provider.entries(workspace=workspace, journey_id=journey_id, node=node, since=since)
+
+
+def enrolments_since(*, workspace, journey_id: int, since) -> int:
+    """Contacts (test runs excluded) who entered the journey since `since`: the rate to plan with
+    while the split is not live yet."""
+    return _provider.enrolments(workspace=workspace, journey_id=journey_id, since=since)

@@ -224,6 +224,11 @@ def plan(experiment: Experiment, *, now: dt.datetime) -> dict:
         return {}
     entries = journey_facts.entries_since(workspace=experiment.workspace, journey_id=experiment.journey_id,
                                           node=experiment.node, since=now - dt.timedelta(days=RATE_DAYS))  # fmt: skip
+    basis = "reach the split"
+    if not entries:  # the split is not live yet: plan with the journey's own entries
+        entries = journey_facts.enrolments_since(workspace=experiment.workspace, journey_id=experiment.journey_id,
+                                                 since=now - dt.timedelta(days=RATE_DAYS))  # fmt: skip
+        basis = "enter the journey (the split is not live yet)"
     rate = entries / RATE_DAYS
     total = per_arm * len(experiment.variants)
     weights = [v.get("weight", 0) for v in experiment.variants]
@@ -240,6 +245,7 @@ def plan(experiment: Experiment, *, now: dt.datetime) -> dict:
         "power": pct(experiment.power),
         "rate": f"{rate:.1f}" if rate else "",
         "rate_days": RATE_DAYS,
+        "rate_basis": basis,
         "days": days,
         "min_runtime_rules": days is not None and days == int(experiment.min_runtime_s / 86400) and days > 0,
     }

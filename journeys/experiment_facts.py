@@ -1,7 +1,7 @@
 """The journey facts the experiment pages show (experiments.journey_facts): registered at start-up,
 since experiments may not import journeys."""
 
-from .models import Journey, Step
+from .models import Enrollment, Journey, Step
 
 
 class JourneyFacts:
@@ -14,3 +14,8 @@ class JourneyFacts:
             .exclude(enrollment__is_test=True)
             .count()
         )
+
+    def enrolments(self, *, workspace, journey_id, since):
+        return Enrollment.objects.filter(
+            workspace=workspace, journey_id=journey_id, entered_at__gte=since, is_test=False
+        ).count()

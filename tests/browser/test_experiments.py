@@ -114,6 +114,7 @@ def test_the_promise_to_pay_wording_test_end_to_end(login, marketer, workspace):
     box.get_by_role("button", name="Save the experiment").click()
     expect(box.locator(".error")).to_have_count(0)
     expect(box.get_by_label("Goal event")).to_have_value("payment_completed")
+    docs_screenshot(panel_of(page, "split_ab_1"), "editor-experiment.png")
     config = draft_for(journey).graph["nodes"]["split_ab_1"]["config"]
     assert config["variants"] == [{"exit": "a", "weight": 50, "name": "Friendly", "control": True},
                                   {"exit": "b", "weight": 50, "name": "Firm"}]  # fmt: skip
@@ -178,6 +179,12 @@ def test_the_promise_to_pay_wording_test_end_to_end(login, marketer, workspace):
     assert chance > 99
     expect(page.locator("canvas[data-chart='chart-rate']")).to_be_visible()
     docs_screenshot(page, "experiment-page.png")
+    page.get_by_role("link", name="Experiments", exact=True).click()
+    row = page.locator(f'#experiments tr[data-experiment="{experiment.pk}"]')
+    expect(row).to_contain_text("Firm")
+    expect(row).to_contain_text("> 99.9 %")
+    docs_screenshot(page.locator("main"), "experiment-list.png")
+    row.get_by_role("link", name="Promise-to-pay wording").click()
 
     # and declare the winner: new entrants take the firm reminder, the decision is on record
     page.once("dialog", lambda dialog: dialog.accept())

@@ -122,7 +122,10 @@ def test_the_nav_link_opens_the_list_of_experiments_across_journeys(
 
     page = client.get(reverse("experiment_list")).content.decode()
     row = re.search(rf'<tr data-experiment="{mine.pk}">.*?</tr>', page, re.S).group(0)
-    cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    cells = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip()
+        for c in re.findall(r"<td>(.*?)</td>", row, re.S)
+    ]
     assert cells[0].startswith("Promise-to-pay wording") and cells[1] == "Promise-to-pay ab"
     assert cells[2] == "Running" and cells[3] == "Friendly · Firm"
     assert cells[4] == "Firm"  # the leader, and its chance to beat control
@@ -243,11 +246,16 @@ def test_the_design_is_saved_and_the_plan_shows_sample_and_duration(workspace, m
     need = stats.required_sample_per_arm(0.03, 0.3, 0.05, 0.8)
     page = client_for(marketer).get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
     assert f'<span class="count-big" id="per-arm">{need}</span>' in page
-    assert "nobody reached the split in the last 7 days" in page
+    assert "nobody entered the journey in the last 7 days" in page
+    # before the split is live, the plan uses the journey's entries: 14 this week
+    fire_steps(experiment, 14, reach_split=False)
+    page = client_for(marketer).get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
+    assert "2.0 contacts a day enter the journey (the split is not live yet)" in page
+    assert f"about {-(-need // 1)} days" in page
     # 70 contacts reached the split this week: 10 a day, 5 a day per arm
     fire_steps(experiment, 70)
     page = client_for(marketer).get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
-    assert "10.0 contacts a day reach the split" in page
+    assert "10.0 contacts a day reach the split (average of the last 7 days)" in page
     assert f"about {-(-need // 5)} days" in page
 
 
@@ -279,7 +287,11 @@ def test_declare_the_winner_then_it_is_in_the_decisions(workspace, marketer):
     experiment.refresh_from_db()
     assert experiment.status == "decided" and experiment.winner == "b"
     decisions = re.search(r'<ol class="timeline" id="decisions">.*?</ol>', page, re.S).group(0)
-    assert "Winner: Firm" in decisions and "Firm wins" in decisions and "Friendly: 32/1000 (3.20 %); Firm: 41/1010 (4.06 %)" in decisions
+    assert (
+        "Winner: Firm" in decisions
+        and "Firm wins" in decisions
+        and "Friendly: 32/1000 (3.20 %); Firm: 41/1010 (4.06 %)" in decisions
+    )
     assert Decision.objects.get(experiment=experiment).winner == "b"
     # a decided experiment cannot be decided again: said in words
     response = client.post(
@@ -405,7 +417,7 @@ def fire_steps(workspace):
     """fire_steps(experiment, n): n contacts reached the experiment's split in the last days."""
     from journeys.models import Enrollment, Journey, Step
 
-    def _fire(experiment, n):
+    def _fire(experiment, n, reach_split=True):
         journey = Journey.objects.get(pk=experiment.journey_id)
         version = journey.versions.order_by("-id").first()
         now = timezone.now()
@@ -413,7 +425,8 @@ def fire_steps(workspace):
             contact = ContactFactory(workspace=workspace)
             enrollment = Enrollment.objects.create(workspace=workspace, journey=journey, version=version,
                                                    contact=contact, node="ab", entered_at=now)  # fmt: skip
-            Step.objects.create(enrollment=enrollment, journey=journey, node="ab", node_type="split.ab",
-                                exit="a", at=now - dt.timedelta(hours=i))  # fmt: skip
+            if reach_split:
+                Step.objects.create(enrollment=enrollment, journey=journey, node="ab", node_type="split.ab",
+                                    exit="a", at=now - dt.timedelta(hours=i))  # fmt: skip
 
     return _fire
