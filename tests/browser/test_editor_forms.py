@@ -100,7 +100,9 @@ def test_configure_rules_branches_and_variants_by_clicking_and_typing(login, mar
     panel = add(page, "split.ab", "split_ab_1")
     type_in(page, "#cfg-variants-0-exit", "control")
     type_in(page, "#cfg-variants-0-weight", "70")
-    expect(panel.locator("[data-weight-total]")).to_contain_text("Total: 120 %, not 100: the weights must add up to 100")
+    expect(panel.locator("[data-weight-total]")).to_contain_text(
+        "Total: 120 %, not 100: the weights must add up to 100"
+    )
     type_in(page, "#cfg-variants-1-exit", "new_copy")
     type_in(page, "#cfg-variants-1-weight", "30")
     expect(panel.locator("[data-weight-total]")).to_have_text("Total: 100 %")

@@ -305,17 +305,29 @@ def test_branches_read_back_each_kind_with_row_errors(panel):
 
 def test_variants_weights_and_duplicate_names(panel):
     _, out, ctx = panel(
-        "split.ab", {}, rows("cfg-variants", {"exit": "A", "weight": "60"}, {"exit": "b", "weight": "40 %"})
-    )
-    assert out["variants"] == [{"exit": "a", "weight": 60}, {"exit": "b", "weight": 40}]
+        "split.ab", {}, rows("cfg-variants", {"exit": "A", "weight": "60", "name": " Friendly ", "control": "on"},
+                             {"exit": "b", "weight": "40 %"}),
+    )  # fmt: skip
+    assert out["variants"] == [{"exit": "a", "weight": 60, "name": "Friendly", "control": True},
+                               {"exit": "b", "weight": 40}]  # fmt: skip
     assert ctx["exits"] == ["a", "b"]
+    # every experiment compares with one control: none, or two, is said on the field
+    html, out, _ = panel(
+        "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "50"}, {"exit": "b", "weight": "50"})
+    )
+    assert "Mark one variant as the control: the one the others are compared with." in html
+    html, out, _ = panel("split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "50", "control": "on"},
+                                              {"exit": "b", "weight": "50", "control": "on"}))  # fmt: skip
+    assert "Variant 2: only one variant can be the control (variant 1 is)." in html
     html, out, _ = panel(
         "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "half"}, {"exit": "a", "weight": "5"})
     )
     assert "Variant 1: the weight is a whole number from 0 to 1000." in html
     assert "Variant 2: &#x27;a&#x27; is already the name of another variant." in html
     html, out, _ = panel(
-        "split.ab", {}, rows("cfg-variants", {"exit": "a", "weight": "0"}, {"exit": "b", "weight": "0"})
+        "split.ab",
+        {},
+        rows("cfg-variants", {"exit": "a", "weight": "0", "control": "on"}, {"exit": "b", "weight": "0"}),
     )
     assert "The weights add up to 0; they must add up to 100." in html
 
