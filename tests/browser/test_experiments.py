@@ -114,7 +114,7 @@ def test_the_promise_to_pay_wording_test_end_to_end(login, marketer, workspace):
     box.get_by_role("button", name="Save the experiment").click()
     expect(box.locator(".error")).to_have_count(0)
     expect(box.get_by_label("Goal event")).to_have_value("payment_completed")
-    docs_screenshot(panel_of(page, "split_ab_1"), "editor-experiment.png")
+    docs_screenshot(box, "editor-experiment.png")
     config = draft_for(journey).graph["nodes"]["split_ab_1"]["config"]
     assert config["variants"] == [{"exit": "a", "weight": 50, "name": "Friendly", "control": True},
                                   {"exit": "b", "weight": 50, "name": "Firm"}]  # fmt: skip
