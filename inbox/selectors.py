@@ -253,13 +253,15 @@ def timeline(
     before: dt.datetime | None = None,
     since: dt.datetime | None = None,
     limit: int = 50,
+    viewer: Viewer | None = None,
 ) -> list[Item]:
     """The contact's whole history with the workspace as one thread, oldest first: every
     message (all channels, both directions, journeys', the API's and agents') merged by time
     with the activity entries and notes of all the contact's conversations. `before` pages
     back: the `limit` items just before that time (use the first item's `at`). `since` gives what
     was created or changed (a message's delivery state) after that time: the inbox page's live
-    updates and its resync after a reconnect."""
+    updates and its resync after a reconnect. With a `viewer`, the entries (notes, activity) of
+    the contact's conversations in queues they cannot see are left out; messages all show."""
     if conversation.workspace_id != workspace.pk:
         raise Http404("No such conversation.")
     limit = max(1, min(int(limit), 200))
@@ -269,6 +271,8 @@ def timeline(
     entries = Entry.objects.filter(
         workspace=workspace, conversation__contact_id=conversation.contact_id
     ).select_related("author")
+    if viewer is not None and not viewer.sees_all:
+        entries = entries.filter(conversation__in=visible_conversations(viewer).values("pk"))
     if before is not None:
         messages = messages.filter(created_at__lt=before)
         entries = entries.filter(created_at__lt=before)

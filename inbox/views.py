@@ -68,7 +68,12 @@ def _thread_context(request, conversation: Conversation) -> dict:
     services.conversation_mark_read(user=request.user, conversation=conversation, at=now)
     return {
         "conversation": conversation,
-        "items": selectors.timeline(request.workspace, conversation, limit=TIMELINE_LIMIT),
+        "items": selectors.timeline(
+            request.workspace,
+            conversation,
+            limit=TIMELINE_LIMIT,
+            viewer=selectors.Viewer.from_request(request),
+        ),
         "server_now": now,
         "can_reply": role_allows(request.role, "inbox.reply"),
         "can_assign": role_allows(request.role, "inbox.assign"),
@@ -103,7 +108,13 @@ def changes(request, number: int):
     since = parse_datetime(request.GET.get("since") or "")
     if since is None or timezone.is_naive(since):
         return HttpResponse("`since` must be an ISO date-time with its offset.", status=400)
-    items = selectors.timeline(request.workspace, found, since=since, limit=TIMELINE_LIMIT)
+    items = selectors.timeline(
+        request.workspace,
+        found,
+        since=since,
+        limit=TIMELINE_LIMIT,
+        viewer=selectors.Viewer.from_request(request),
+    )
     # the page shows these now: the agent has read the conversation (its row stays read)
     services.conversation_mark_read(user=request.user, conversation=found, at=timezone.now())
     return TemplateResponse(

@@ -101,7 +101,11 @@ class ConversationDetailApi(APIView):
         conversation = _conversation(request, number)
         params = query(InboxTimelineQuerySerializer, request)
         items = selectors.timeline(
-            request.workspace, conversation, before=params.get("before"), limit=params.get("limit", 50)
+            request.workspace,
+            conversation,
+            before=params.get("before"),
+            limit=params.get("limit", 50),
+            viewer=selectors.Viewer.from_request(request),
         )
         return Response(
             ConversationDetailSerializer(

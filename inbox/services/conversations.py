@@ -177,6 +177,8 @@ def conversation_open_or_reopen(
     now = _when(now)
     if contact.workspace_id != workspace.pk:
         raise ValidationError({"contact": ["No such contact in this workspace."]})
+    if queue is not None and queue.workspace_id != workspace.pk:
+        raise ValidationError({"queue": ["No such queue in this workspace."]})
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": [f"One of: {', '.join(Priority.values)}."]})
     settings = inbox_settings_get(workspace)

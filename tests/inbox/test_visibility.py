@@ -109,3 +109,30 @@ def test_a_rolled_back_change_is_never_announced(
             pass
     assert callbacks == [] and not RealtimeEvent.objects.exists()
     assert not sue.entries.filter(kind="note").exists()
+
+
+def test_an_agent_sees_the_contact_s_messages_but_not_another_queue_s_notes(workspace, admin_user, api):
+    from django.utils import timezone
+
+    support, billing = make_queue(workspace, "support"), make_queue(workspace, "billing")
+    contact = ContactFactory(workspace=workspace, phone="+447911000003")
+    inbound(contact, "About my invoice", now=timezone.now())
+    old = Conversation.objects.get(contact=contact)
+    Conversation.objects.filter(pk=old.pk).update(queue=billing)
+    services.note_add(actor=Actor.for_user(admin_user), conversation=old, body="billing-only remark")
+    services.conversation_resolve(actor=Actor.for_user(admin_user), conversation=old)
+    # months later they write again: a new conversation, in support
+    inbound(contact, "New question", now=timezone.now() + __import__("datetime").timedelta(days=60))
+    new = Conversation.objects.exclude(status="resolved").get(contact=contact)
+    assert new.queue == support
+    jo = make_agent(workspace, "jo", queues=[support])
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(jo)
+    items = client.get(f"/api/v1/conversations/{new.number}/").json()["timeline"]
+    texts = [i["message"]["text"] for i in items if i["message"]]
+    assert texts == ["About my invoice", "New question"]
+    assert not any(i["entry"] and i["entry"]["body"] == "billing-only remark" for i in items)
+    items = api.get(f"/api/v1/conversations/{new.number}/").json()["timeline"]
+    assert any(i["entry"] and i["entry"]["body"] == "billing-only remark" for i in items)
