@@ -194,8 +194,9 @@ def conversation_open_or_reopen(
             updates["last_message_at"] = at
         updates["last_inbound_kind"] = message.kind
         updates["last_inbound_at"] = at
-        if conversation.status in (S.PENDING, S.SNOOZED):
-            _status_apply(conversation, S.OPEN, at=now, actor=actor, snoozed_until=None)
+    # the contact writes, a journey asks for a person, or a message needs review: work for now
+    if (message is not None or handoff or review_reason) and conversation.status in (S.PENDING, S.SNOOZED):
+        _status_apply(conversation, S.OPEN, at=now, actor=actor, snoozed_until=None)
     if priority and PRIORITY_RANK[priority] > PRIORITY_RANK[conversation.priority]:
         updates["priority"] = priority
     moved_from = None

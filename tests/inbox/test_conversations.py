@@ -259,3 +259,20 @@ def test_a_note_mentions_agents_of_the_workspace_only(workspace, other_workspace
     assert list(entry.mentions.all()) == [jo]
     with pytest.raises(ValidationError):
         services.note_add(actor=actor, conversation=conversation, body="  ")
+
+
+@pytest.mark.parametrize("status", ["snoozed", "pending"])
+def test_a_hand_off_wakes_a_snoozed_or_pending_conversation(workspace, contact, actor, status):
+    inbound(contact, "Hello")
+    conversation = Conversation.objects.get(contact=contact)
+    services.conversation_set_status(
+        actor=actor, conversation=conversation, status=status, snoozed_until=T0 + dt.timedelta(days=3), now=T0
+    ) if status == "snoozed" else services.conversation_set_status(
+        actor=actor, conversation=conversation, status=status, now=T0
+    )
+    services.conversation_open_or_reopen(
+        workspace=workspace, contact=contact, actor=actor, queue=conversation.queue,
+        handoff={"queue": "support", "note": "missed a payment"}, now=T0 + dt.timedelta(hours=1),
+    )  # fmt: skip
+    conversation.refresh_from_db()
+    assert conversation.status == "open" and conversation.snoozed_until is None
