@@ -73,25 +73,39 @@ def on_message_received(event) -> None:
     )
 
 
+def _id(value) -> int | None:
+    """An id from the event's properties: the engine writes ints; an API caller may write anything."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 def on_handoff_requested(event) -> None:
+    """Also reachable from outside: an integration may record `inbox.handoff_requested` through
+    the events API to ask for a person (its properties are then checked here, not trusted)."""
     props = event.properties or {}
-    enrollment_id = props.get("enrollment_id")
+    enrollment_id = _id(props.get("enrollment_id"))
     if enrollment_id and Enrollment.objects.filter(pk=enrollment_id, is_test=True).exists():
         return
-    priority = props.get("priority") or "normal"
+    priority = props.get("priority") if props.get("priority") in Conversation.Priority.values else "normal"
+    queue_name = props.get("queue") if isinstance(props.get("queue"), str) else ""
     conversation_open_or_reopen(
         workspace=event.workspace,
         contact=event.contact,
         actor=Actor.system("journey hand-off"),
-        queue=queue_for_name(event.workspace, props.get("queue") or ""),
-        priority=priority if priority in Conversation.Priority.values else "normal",
+        queue=queue_for_name(event.workspace, queue_name),
+        priority=priority,
         handoff={
-            "queue": props.get("queue"),
+            "queue": queue_name,
             "priority": priority,
-            "note": props.get("note") or "",
-            "journey_id": props.get("journey_id"),
+            "note": str(props.get("note") or "")[:1000],
+            "journey_id": _id(props.get("journey_id")),
             "enrollment_id": enrollment_id,
-            "node": props.get("node") or "",
+            "node": str(props.get("node") or "")[:64],
         },
         now=event.occurred_at,
     )

@@ -276,3 +276,18 @@ def test_a_hand_off_wakes_a_snoozed_or_pending_conversation(workspace, contact, 
     )  # fmt: skip
     conversation.refresh_from_db()
     assert conversation.status == "open" and conversation.snoozed_until is None
+
+
+def test_an_integration_may_ask_for_a_person_through_the_events_api(workspace, contact, api):
+    response = api.post(
+        "/api/v1/events/",
+        {"contact": {"id": contact.pk}, "name": "inbox.handoff_requested",
+         "properties": {"queue": "vip", "priority": "urgent", "note": "Call back about the loan",
+                        "enrollment_id": "not-an-id", "journey_id": {"x": 1}, "node": ["?"]}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.json()
+    conversation = Conversation.objects.get(contact=contact)
+    assert conversation.queue.name == "vip" and conversation.priority == "urgent"
+    assert conversation.handoff_enrollment_id is None and conversation.handoff_journey_id is None
+    assert conversation.entries.get(kind="handed_off").body == "Call back about the loan"
