@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contacts.event_names import event_known
 
-from .models import GUARDRAIL_METRICS, SECONDARY_METRICS, Experiment
+from .models import GUARDRAIL_METRICS, SECONDARY_METRICS, Experiment, variants_problems
 
 GUARDRAIL_LABELS = {
     "opt_out_rate": "Opt-out rate",
@@ -52,8 +52,44 @@ def design_values(experiment: Experiment) -> dict:
 
 
 def design_variants(experiment: Experiment) -> list[dict]:
-    return [{"exit": v["exit"], "label": v.get("name") or v["exit"].upper(), "weight": v.get("weight", 0),
+    return [{"exit": v["exit"], "label": v.get("name") or v["exit"], "weight": v.get("weight", 0),
              "control": bool(v.get("control"))} for v in experiment.variants]  # fmt: skip
+
+
+def variants_from_post(experiment: Experiment, post) -> tuple[list[dict] | None, list[str], list[dict]]:
+    """(the split's variants as its node config keeps them, or None when unchanged or wrong; the
+    errors; the rows to show again). The exits are the split's: only their names, weights and
+    which one is the control change here, while the experiment is a draft."""
+    known = [v["exit"] for v in experiment.variants]
+    control = post.get("control", "")
+    rows, variants, errors = [], [], []
+    for i, exit_ in enumerate(known):
+        label = post.get(f"variant-{i}-label", "").strip()[:60]
+        weight_text = post.get(f"variant-{i}-weight", "").strip().rstrip("%").strip()
+        rows.append({"exit": exit_, "label": label, "weight": weight_text, "control": exit_ == control})
+        if not weight_text.isdigit() or int(weight_text) > 100:
+            errors.append(f"Variant {exit_}: the weight is a whole number from 0 to 100.")
+            continue
+        variant = {"exit": exit_, "weight": int(weight_text)}
+        if label:
+            variant["name"] = label
+        if exit_ == control:
+            variant["control"] = True
+        variants.append(variant)
+    if control not in known:
+        errors.append("Choose which variant is the control: the one the others are compared with.")
+    if not errors:
+        errors = [p for p in variants_problems(variants) if "control" not in p]
+    if errors:
+        return None, errors, rows
+
+    def norm(vs):
+        return [
+            (v["exit"], int(v.get("weight") or 0), v.get("name") or v["exit"], bool(v.get("control")))
+            for v in vs
+        ]
+
+    return (None if norm(variants) == norm(experiment.variants) else variants), [], rows
 
 
 def design_from_post(experiment: Experiment, post, *, full: bool) -> tuple[dict, dict, dict]:

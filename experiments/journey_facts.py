@@ -1,5 +1,6 @@
-"""What the experiment pages need to know about the journeys their splits live in: the journey's
-name, where to edit it, and how many contacts reach the split a day (for the expected duration).
+"""What the experiment pages need to know about the journeys their splits live in (the journey's
+name, how many contacts reach the split or the journey a day, for the expected duration), and the
+one change they ask of one (a draft split's variants, which the node's config owns).
 journeys sits above this app, so it supplies these facts at start-up (`JourneysConfig.ready`
 calls `register`); nothing here imports journeys."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.core.exceptions import ValidationError
+
 
 class Provider(Protocol):
     def names(self, *, workspace, journey_ids: set[int]) -> dict[int, str]: ...
@@ -15,6 +18,10 @@ class Provider(Protocol):
     def entries(self, *, workspace, journey_id: int, node: str, since) -> int: ...
 
     def enrolments(self, *, workspace, journey_id: int, since) -> int: ...
+
+    def variants_save(
+        self, *, workspace, journey_id: int, node: str, variants: list[dict], actor
+    ) -> None: ...
 
 
 @dataclass
@@ -29,6 +36,9 @@ class _Nothing:
 
     def enrolments(self, *, workspace, journey_id, since):
         return 0
+
+    def variants_save(self, *, workspace, journey_id, node, variants, actor):
+        raise ValidationError({"variants": ["The journeys app is not loaded."]})
 
 
 _provider: Provider = _Nothing()
@@ -52,3 +62,11 @@ def enrolments_since(*, workspace, journey_id: int, since) -> int:
     """Contacts (test runs excluded) who entered the journey since `since`: the rate to plan with
     while the split is not live yet."""
     return _provider.enrolments(workspace=workspace, journey_id=journey_id, since=since)
+
+
+def split_variants_save(*, workspace, journey_id: int, node: str, variants: list[dict], actor) -> None:
+    """Write a draft split's variants into the journey's draft (the node's config owns them; the
+    save keeps the experiment in step). Raises ValidationError."""
+    _provider.variants_save(
+        workspace=workspace, journey_id=journey_id, node=node, variants=variants, actor=actor
+    )

@@ -123,6 +123,8 @@ def header(experiment: Experiment, *, journey_name: str, now: dt.datetime, edito
         # how tests lie); a test published before its goal was set may still get one
         "editable": experiment.status == S.DRAFT
         or (experiment.status == S.RUNNING and not experiment.goal_event),
+        # the arms are the split's: a running experiment's change only by publishing the journey
+        "variants_editable": experiment.status == S.DRAFT,
     }
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -22,7 +23,14 @@ from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import charts, journey_facts, presenting, results, selectors, services
-from .forms import GUARDRAIL_CHOICES, SECONDARY_CHOICES, design_from_post, design_values, design_variants
+from .forms import (
+    GUARDRAIL_CHOICES,
+    SECONDARY_CHOICES,
+    design_from_post,
+    design_values,
+    design_variants,
+    variants_from_post,
+)
 from .models import Experiment
 
 
@@ -104,16 +112,27 @@ def experiment_detail(request, pk):
         return TemplateResponse(request, "experiments/detail.html", _detail_context(request, experiment))
     if not role_allows(request.role, "experiments.edit"):
         raise PermissionDenied(f"Your role ({request.role}) does not allow editing experiments.")
-    full = presenting.header(experiment, journey_name="", now=timezone.now(), editor_url="")["editable"]
-    changes, errors, values = design_from_post(experiment, request.POST, full=full)
+    header = presenting.header(experiment, journey_name="", now=timezone.now(), editor_url="")
+    changes, errors, values = design_from_post(experiment, request.POST, full=header["editable"])
+    variants, rows = None, design_variants(experiment)
+    if header["variants_editable"]:
+        variants, variant_errors, rows = variants_from_post(experiment, request.POST)
+        if variant_errors:
+            errors["variants"] = variant_errors
+    actor = Actor.from_request(request)
     if not errors:
         try:
-            services.experiment_update(experiment=experiment, actor=Actor.from_request(request), data=changes)
+            with transaction.atomic():  # the split's variants and the settings, or nothing
+                if variants is not None:
+                    journey_facts.split_variants_save(workspace=request.workspace, journey_id=experiment.journey_id,
+                                                      node=experiment.node, variants=variants, actor=actor)  # fmt: skip
+                    experiment.refresh_from_db()
+                services.experiment_update(experiment=experiment, actor=actor, data=changes)
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"general": exc.messages}
+            experiment.refresh_from_db()
     if errors:
-        form = {"values": values, "errors": errors, "variants": design_variants(experiment),
-                "general": errors.get("general", [])}  # fmt: skip
+        form = {"values": values, "errors": errors, "variants": rows, "general": errors.get("general", [])}
         context = _detail_context(request, experiment, form=form)
         return TemplateResponse(request, "experiments/detail.html", context, status=400)
     messages.success(request, "Saved.")

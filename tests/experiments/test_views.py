@@ -22,6 +22,13 @@ AB = {"variants": [{"exit": "a", "name": "Friendly", "weight": 50, "control": Tr
                    {"exit": "b", "name": "Firm", "weight": 50}], "experiment": "Promise-to-pay wording"}  # fmt: skip
 
 
+# the design form's variant rows as the page shows them for AB
+ARMS = {"variant-0-label": "Friendly", "variant-0-weight": "50", "variant-1-label": "Firm", "variant-1-weight": "50",
+        "control": "a"}  # fmt: skip
+DESIGN = {"goal_event": "payment_completed", "goal_window_days": "7", "mde": "10", "power": "80",
+          "min_runtime_days": "7", "decision_rule": "manual"}  # fmt: skip
+
+
 def ab_graph(config=None):
     return {
         "schema": 1,
@@ -202,7 +209,7 @@ def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace,
 
 def test_an_unknown_goal_event_is_refused_next_to_its_field_and_nothing_is_saved(workspace, marketer):
     experiment = make_experiment(workspace, marketer, publish=False)
-    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {
+    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {**ARMS,
         "hypothesis": "Firm gets more payments", "goal_event": "payment_complete", "goal_window_days": "7",
         "mde": "10", "power": "80", "baseline": "3", "min_runtime_days": "7", "decision_rule": "manual"})  # fmt: skip
     assert response.status_code == 400
@@ -215,7 +222,7 @@ def test_an_unknown_goal_event_is_refused_next_to_its_field_and_nothing_is_saved
 
 def test_bad_numbers_are_refused_next_to_their_fields(workspace, marketer):
     experiment = make_experiment(workspace, marketer, publish=False)
-    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {
+    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {**ARMS,
         "goal_event": "payment_completed", "goal_window_days": "0", "mde": "ten", "power": "100",
         "min_runtime_days": "7", "decision_rule": "manual"})  # fmt: skip
     page = response.content.decode()
@@ -231,7 +238,7 @@ def test_the_design_is_saved_and_the_plan_shows_sample_and_duration(workspace, m
     from experiments import stats
 
     experiment = make_experiment(workspace, marketer, publish=False)
-    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {
+    response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {**ARMS,
         "hypothesis": "Firm wording gets more payments within 7 days", "goal_event": "payment_completed",
         "goal_window_days": "7", "baseline": "3", "mde": "30", "power": "80", "min_runtime_days": "7",
         "guardrails": ["opt_out_rate"], "threshold-opt_out_rate": "0.5", "secondary": ["reply_rate"],
@@ -259,13 +266,49 @@ def test_the_design_is_saved_and_the_plan_shows_sample_and_duration(workspace, m
     assert f"about {-(-need // 5)} days" in page
 
 
+def test_a_draft_split_s_variants_are_edited_on_the_page_and_written_into_the_journey(workspace, marketer):
+    from journeys.models import Journey
+    from journeys.services import draft_for
+
+    experiment = make_experiment(workspace, marketer, publish=False)
+    client = client_for(marketer)
+    url = reverse("experiment_detail", args=[experiment.pk])
+    # weights that do not add up to 100: said next to the variants, nothing saved
+    response = client.post(url, {**DESIGN, **ARMS, "variant-1-weight": "40"})
+    assert response.status_code == 400
+    field = re.search(
+        r'<fieldset class="field has-error" id="variants".*?</fieldset>', response.content.decode(), re.S
+    ).group(0)
+    assert "The weights add up to 90; they must add up to 100." in field
+    assert 'value="40"' in field  # what was typed is shown again
+    # no control: said there too
+    response = client.post(url, {**DESIGN, **{k: v for k, v in ARMS.items() if k != "control"}})
+    assert "Choose which variant is the control" in response.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.goal_event == "" and [v["weight"] for v in experiment.variants] == [50, 50]
+    # right: the split's config in the journey's draft changes, and the experiment follows it
+    response = client.post(url, {**DESIGN, **ARMS, "variant-0-weight": "70", "variant-1-weight": "30",
+                                 "variant-1-label": "Firm reminder", "control": "b"})  # fmt: skip
+    assert response.status_code == 302
+    config = draft_for(Journey.objects.get(pk=experiment.journey_id)).graph["nodes"]["ab"]["config"]
+    assert config["variants"] == [{"exit": "a", "weight": 70, "name": "Friendly"},
+                                  {"exit": "b", "weight": 30, "name": "Firm reminder", "control": True}]  # fmt: skip
+    experiment.refresh_from_db()
+    assert [(v["weight"], v["name"], v["control"]) for v in experiment.variants] == [
+        (70, "Friendly", False),
+        (30, "Firm reminder", True),
+    ]
+    assert experiment.goal_event == "payment_completed"
+
+
 def test_a_running_experiment_keeps_its_design(workspace, marketer):
     experiment = make_experiment(workspace, marketer, goal_event="payment_completed", mde=0.2)
     client = client_for(marketer)
     page = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
     assert "The design is fixed once the experiment has started" in page
     client.post(reverse("experiment_detail", args=[experiment.pk]),
-                {"hypothesis": "Clearer now", "goal_event": "signup", "mde": "50"})  # fmt: skip
+                {**ARMS, "variant-0-weight": "90", "variant-1-weight": "10",
+                 "hypothesis": "Clearer now", "goal_event": "signup", "mde": "50"})  # fmt: skip
     experiment.refresh_from_db()
     assert (experiment.hypothesis, experiment.goal_event, experiment.mde) == (
         "Clearer now",
