@@ -191,23 +191,23 @@ def test_two_agents_on_one_conversation(server, open_page, workspace, agent):
     server.assert_alive()
 
 
-def test_a_dropped_socket_resyncs_what_it_missed(server, open_page, workspace, agent):
-    from channels_app.services.simulator import simulator_reply
-
+def test_a_dropped_socket_resyncs_what_it_missed(server, open_page, workspace, agent, admin_user):
     q = ui.queue(workspace, "support", agent)
-    contact = ContactFactory(workspace=workspace, first_name="Lee", phone="+447911123780")
+    contact = ContactFactory(workspace=workspace, first_name="Lee", last_name="Park", phone="+447911123780")
     c = ui.conversation(workspace, q, contact=contact, text="first message")
     page = open_page(agent, f"/inbox/c/{c.number}/")
     connected(page)
+    phone = open_page(admin_user, f"/simulator/?contact={contact.pk}&kind=sms")
+    expect(phone.locator("html[data-live=connected]")).to_have_count(1, timeout=10000)
 
-    # when the socket drops (closed from the page, kept down for a while)
-    page.evaluate("document.dispatchEvent(new CustomEvent('live:drop', {detail: {pauseMs: 4000}}))")
+    # when the inbox's socket drops (closed from the page, kept down for a while)
+    page.evaluate("document.dispatchEvent(new CustomEvent('live:drop', {detail: {pauseMs: 5000}}))")
     expect(page.locator("html[data-live=closed]")).to_have_count(1)
     expect(page.locator("#live-state")).to_contain_text("Reconnecting")
     # and the contact writes meanwhile (its event is published while nobody listens)
-    simulator_reply(
-        workspace=workspace, contact=contact, kind="sms", text="are you still there?", now=timezone.now()
-    )
+    phone.get_by_label("Reply as Lee Park on SMS").fill("are you still there?")
+    phone.locator("#phone-sms").get_by_role("button", name="Send").click()
+    expect(phone.locator("#bubbles-sms .from-contact").last).to_contain_text("are you still there?")
     expect(page.locator("html[data-live=closed]")).to_have_count(1)
 
     # then after the reconnect the page fetched what it missed
