@@ -150,6 +150,14 @@ def test_a_closed_whatsapp_window_asks_for_a_template(server, open_page, workspa
     expect(page.locator("#compose-text")).to_be_disabled()
     picker = page.locator("#template-picker")
     expect(picker).to_be_visible()
+    # switching to SMS gives free text back (the verdict is asked again), and back again
+    page.locator("#compose-channel").select_option("sms")
+    expect(page.locator("#compose-text")).to_be_enabled()
+    expect(picker).to_be_hidden()
+    expect(page.locator("#compose-media")).to_be_visible()  # SMS carries media here (MMS)
+    page.locator("#compose-channel").select_option("whatsapp")
+    expect(page.locator("#compose-text")).to_be_disabled()
+    expect(picker).to_be_visible()
     page.get_by_label("Template", exact=True).select_option("payment_reminder")
     expect(picker.get_by_role("textbox", name="Name ({{1}})")).to_have_value("Ama")  # merge field filled in
     picker.get_by_role("textbox", name="Amount ({{2}})").fill("£120")
@@ -224,6 +232,12 @@ def test_keyboard_help_and_resolve(server, open_page, workspace, agent):
     page.keyboard.press("?")
     expect(page.locator("#shortcuts-help")).to_be_visible()
     docs_screenshot(page, "inbox-shortcuts.png")
+    page.keyboard.press("Escape")
+    page.keyboard.press("a")
+    expect(page.locator("#assign-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("/")
+    expect(page.locator("#inbox-search")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#contact-panel #resolve-dialog")).to_have_count(1)  # the panel has loaded
     page.keyboard.press("e")  # opens the contact panel's resolve form, with the outcome
