@@ -23,6 +23,7 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Value, When
 
 from .models import Experiment, ExperimentArm, ExperimentAssignment
@@ -97,8 +98,6 @@ def assign_batch(
     """{contact id: Choice} for contacts (of the experiment's workspace) arriving at its node now.
     `record=False` (an editor test run) writes nothing and exposes no one. `exposures`: where the
     arm counts go (the engine's round adds them at its end); None adds them at once."""
-    from cpaas.bulk import insert_ignoring_conflicts
-
     contacts = list({c.pk: c for c in contacts}.values())
     if not contacts:
         return {}
@@ -131,26 +130,20 @@ def assign_batch(
             out[contact.pk] = Choice(experiment.control, reason=f"not exposed: {verdict.reason}"[:300])
     if not allowed:
         return out
-    rows = [
-        ExperimentAssignment(
-            workspace_id=experiment.workspace_id,
-            experiment=experiment,
-            contact_id=c.pk,
-            variant=_hashed(experiment, c.pk),
-            exposed_at=now,
-        )
-        for c in allowed
-    ]
-    inserted = set(insert_ignoring_conflicts(ExperimentAssignment, rows))
-    if len(inserted) == len(rows):
-        stored = [(None, row.contact_id, row.variant) for row in rows]
+    wanted = {c.pk: _hashed(experiment, c.pk) for c in allowed}
+    inserted = _insert(experiment, wanted, now)
+    if len(inserted) == len(wanted):
+        stored = [(cid, variant, True) for cid, variant in wanted.items()]
     else:  # another engine recorded some of them first: theirs stands, and only ours count
-        stored = ExperimentAssignment.objects.filter(
-            experiment=experiment, contact_id__in=[row.contact_id for row in rows]
-        ).values_list("pk", "contact_id", "variant")
+        stored = [
+            (cid, variant, cid in inserted)
+            for cid, variant in ExperimentAssignment.objects.filter(
+                experiment=experiment, contact_id__in=list(wanted)
+            ).values_list("contact_id", "variant")
+        ]
     counts: Counter = Counter()
-    for pk, contact_id, variant in stored:
-        if pk is None or pk in inserted:
+    for contact_id, variant, ours in stored:
+        if ours:
             counts[variant] += 1
             out[contact_id] = Choice(variant, exposed=True)
         else:
@@ -162,6 +155,35 @@ def assign_batch(
     else:
         exposures.add(experiment.pk, counts)
     return out
+
+
+def _insert(experiment: Experiment, wanted: dict[int, str], now: dt.datetime) -> set[int]:
+    """Record {contact id: variant} (`INSERT ... ON CONFLICT DO NOTHING RETURNING contact_id`):
+    the contacts whose row went in. Plain values, no model instances (a round records up to a
+    thousand: building instances cost more than the insert)."""
+    table = connection.ops.quote_name(ExperimentAssignment._meta.db_table)
+    columns = "workspace_id, experiment_id, contact_id, variant, exposed_at"
+    at = connection.ops.adapt_datetimefield_value(now)
+    items = sorted(wanted.items())
+    inserted: set[int] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT %s, %s, u.c, u.v, %s "
+                "FROM unnest(%s::bigint[], %s::text[]) AS u(c, v) ON CONFLICT DO NOTHING RETURNING contact_id",
+                [experiment.workspace_id, experiment.pk, at, [c for c, _ in items], [v for _, v in items]],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        for start in range(0, len(items), 1000):  # SQLite >= 3.32: up to 32,766 parameters
+            chunk = items[start : start + 1000]
+            params = [p for c, v in chunk for p in (experiment.workspace_id, experiment.pk, c, v, at)]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(chunk))} "
+                "ON CONFLICT DO NOTHING RETURNING contact_id",
+                params,
+            )
+            inserted.update(row[0] for row in cursor.fetchall())
+    return inserted
 
 
 def _hashed(experiment: Experiment, contact_id: int) -> str:
