@@ -473,3 +473,19 @@ def fire_steps(workspace):
                                     exit="a", at=now - dt.timedelta(hours=i))  # fmt: skip
 
     return _fire
+
+
+def test_the_list_reads_a_fixed_number_of_queries(workspace, marketer, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(marketer)
+    for i in range(2):
+        make_experiment(workspace, marketer, name=f"J{i}", goal_event="payment_completed")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("experiment_list")).status_code == 200
+    for i in range(2, 8):
+        make_experiment(workspace, marketer, name=f"J{i}", goal_event="payment_completed")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("experiment_list")).content.decode()
+    assert page.count("<tr data-experiment=") == 8
