@@ -489,3 +489,15 @@ def test_the_list_reads_a_fixed_number_of_queries(workspace, marketer, django_as
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("experiment_list")).content.decode()
     assert page.count("<tr data-experiment=") == 8
+
+
+def test_a_traffic_split_off_its_weights_is_said_in_words(workspace, marketer):
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed", sequential=True)
+    population(experiment, a=(1000, 30), b=(820, 30))  # planned 50/50
+    page = client_for(marketer).get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
+    warnings = re.search(r'<div class="form-errors" role="alert" id="warnings">.*?</div>', page, re.S).group(
+        0
+    )
+    assert 'data-warning="srm"' in warnings and "Sample-ratio mismatch" in warnings
+    assert "the split is not as planned" in page
+    assert 'data-warning="peeking"' not in warnings  # the sequential mode: looking early is safe
