@@ -156,7 +156,8 @@ def _write(workspace, actor, items, cleaned, targets, errors) -> list[Outcome]:
         contact = targets[index]
         plain = {k: v for k, v in clean.items() if k != "tags"}
         if contact is None:
-            contact = Contact(workspace=workspace)
+            contact = Contact(workspace_id=workspace.pk)  # an id: the descriptor costs more than the row
+            contact._state.fields_cache["workspace"] = workspace
             _apply(contact, plain)
             new.append(contact)
             outcomes[index] = Outcome(index, "created", contact)

@@ -40,11 +40,11 @@ def audit_record_many(
     if not targets:
         return
     at = at or timezone.now()
-    common = {
-        "workspace": workspace,
+    common = {  # ids, not objects: the foreign-key descriptors cost more than the rest of the row
+        "workspace_id": workspace.pk,
         "actor_type": actor.kind,
-        "actor_user": actor.user if actor.kind == "user" else None,
-        "actor_token": actor.token if actor.kind == "token" else None,
+        "actor_user_id": actor.user.pk if actor.kind == "user" else None,
+        "actor_token_id": actor.token.pk if actor.kind == "token" else None,
         "actor_label": actor.label[:150],
         "action": action,
         "created_at": at,
