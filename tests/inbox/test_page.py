@@ -49,6 +49,11 @@ def test_an_agent_sees_only_their_queues_and_another_queue_answers_404(workspace
     ):
         assert client.get(url.format(theirs.number)).status_code == 404
     assert client.post(f"/inbox/c/{theirs.number}/presence/", {"state": "viewing"}).status_code == 404
+    for url in ("/inbox/c/{}/reply/", "/inbox/c/{}/assign/"):
+        assert client.post(url.format(theirs.number), {"text": "x", "to": "me"}).status_code == 404
+    their_message = theirs.contact.messages.get()
+    assert client.post(f"/inbox/messages/{their_message.pk}/retry/").status_code == 404
+    assert not theirs.contact.messages.filter(direction="out").exists()
 
 
 def test_an_admin_sees_every_queue_and_another_workspace_sees_nothing(
