@@ -175,7 +175,8 @@ def test_an_agent_flags_a_vulnerable_customer_with_a_note(workspace, contact, co
     # the consent decision now keeps automated collections away from them
     from consent.services import check
 
-    assert check(contact, "sms", "collections", timezone.now()).rule == "vulnerability"
+    midday = timezone.now().replace(hour=12, minute=0)  # outside collections' quiet hours (21:00-08:00)
+    assert check(contact, "sms", "collections", midday).rule == "vulnerability"
     # an agent cannot clear it; a supervisor can, with a note
     html = c.post(url(conv, "inbox_contact_vulnerability"), {"vulnerability_note": "better now"},
                   HTTP_HX_REQUEST="true").content.decode()  # fmt: skip
