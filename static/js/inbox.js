@@ -33,13 +33,40 @@ function setCursor(serverNow) {
 
 // --- the list -------------------------------------------------------------------------------
 
+// The list again, for the filters the form shows, without touching the address bar (the open
+// conversation's URL stays). One request at a time; events during it ask for one more.
 let listTimer = null;
+let listing = false;
+let listAgain = false;
 function refreshList() {
   clearTimeout(listTimer);
   listTimer = setTimeout(() => {
     const form = $("#inbox-filters");
-    if (!form || !window.htmx) return;
-    window.htmx.trigger(form, "refresh");
+    const list = $("#conv-list");
+    if (!form || !list) return;
+    if (listing) {
+      listAgain = true;
+      return;
+    }
+    listing = true;
+    const params = new URLSearchParams(new FormData(form));
+    const page = new URLSearchParams(location.search).get("page");
+    if (page && location.pathname === form.getAttribute("action")) params.set("page", page);
+    fetch(`${form.getAttribute("action")}?${params}`, { headers: { "HX-Request": "true", "HX-Target": "conv-list" } })
+      .then((response) => (response.ok ? response.text() : null))
+      .then((html) => {
+        if (html === null) return;
+        list.innerHTML = html;
+        if (window.htmx) window.htmx.process(list);
+        markOpenRow();
+      })
+      .finally(() => {
+        listing = false;
+        if (listAgain) {
+          listAgain = false;
+          refreshList();
+        }
+      });
   }, 300);
 }
 

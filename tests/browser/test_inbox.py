@@ -7,6 +7,7 @@ conversation see each other (collision warning) and each other's replies; a drop
 resyncs what it missed."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -104,6 +105,7 @@ def test_a_new_contact_writes_in_the_simulator_and_the_agents_reply_reaches_the_
     expect(inbox.locator("#conv-list .conv-row.selected")).to_have_count(1)
     expect(inbox.locator("#conv-list .conv-row.unread")).to_have_count(0)
     expect(inbox.locator("#conv-list #conv-list")).to_have_count(0)
+    expect(inbox).to_have_url(re.compile(r"/inbox/c/\d+/$"))  # live refreshes keep the address
     docs_screenshot(inbox, "inbox-thread.png")
     # and it reached the contact's phone
     expect(phone.locator("#bubbles-sms .from-business")).to_contain_text(
