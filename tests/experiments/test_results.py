@@ -280,9 +280,8 @@ def test_a_bounded_number_of_queries(population):
         for q in captured.captured_queries
         if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
     ]
-    # whatever the number of contacts, arms and days: exposures, conversions (one query with the
-    # exposures on PostgreSQL), guardrails and replies, cost
-    assert len(reads) == (3 if connection.vendor == "postgresql" else 4)
+    # whatever the number of contacts, arms and days: exposures, conversions, guardrails and replies, cost
+    assert len(reads) == 4
     assert len(captured.captured_queries) <= 7  # a savepoint and, on PostgreSQL, SET LOCAL work_mem
 
 
