@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import availability_views, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("c/<int:number>/reply/", views.reply, name="inbox_reply"),
     path("c/<int:number>/assign/", views.assign, name="inbox_assign"),
     path("messages/<int:message_id>/retry/", views.retry, name="inbox_retry"),
+    path("availability/", availability_views.availability_set, name="inbox_availability"),
 ]

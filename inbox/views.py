@@ -23,6 +23,7 @@ from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import compose, listing, presence, selectors, services
+from .availability_views import availability_context
 from .models import Conversation
 from .selectors import Viewer
 
@@ -50,6 +51,7 @@ def _list_context(request) -> dict:
         request.GET.get("page")
     )
     return {
+        **availability_context(request),
         "filters": filters,
         "page": page,
         "unread": selectors.unread(viewer, page.object_list),
