@@ -660,7 +660,8 @@ def main() -> None:
             run_burst(args, mode, env)
     if "fanout" in args.parts:
         print(
-            f"fan-out: {args.rate:g} inbox events/s for {args.seconds:g} s to {args.agents} agents (the realtime path alone):"
+            f"fan-out: {args.rate:g} inbox events/s for {args.seconds:g} s to {args.agents} agents, "
+            f"{args.per_transaction} per transaction (the realtime path alone):"
         )
         for mode, env in modes:
             run_burst(args, mode, env, fanout=True)
