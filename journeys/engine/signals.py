@@ -12,10 +12,10 @@ timeout (or of two replies) wins; the loser finds the token changed and does not
 
 `on_events` is the batch form (`cpaas.bus.subscribe_many`): the events of one batch are handled
 with a few queries whatever their number, with exactly the outcome of handling them one by one.
-Only an event that is its contact's one event in the batch, whose contact has no open
-enrolment, and that is not a reply, takes the set path (nothing to resume, and the entry rules
-depend only on rows that existed before the batch); every other event goes through `on_event`,
-in order."""
+Only an event that is its contact's one event in the batch, that is not a reply, and that none
+of its contact's open enrolments waits for or has a goal on, takes the set path (nothing to
+resume, and the entry rules depend only on rows that existed before the batch); every other
+event goes through `on_event`, in order."""
 
 from __future__ import annotations
 
@@ -43,11 +43,7 @@ def on_events(events: list) -> None:
     per_contact = Counter(e.contact_id for e in events)
     alone = {e.contact_id for e in events if per_contact[e.contact_id] == 1 and e.name != REPLY}
     if len(alone) > 1:
-        alone -= set(
-            Enrollment.objects.filter(contact_id__in=alone, status__in=Enrollment.OPEN).values_list(
-                "contact_id", flat=True
-            )
-        )
+        alone -= _interested(events, alone)
     else:
         alone = set()  # one event: on_event is as cheap
     by_set = [e for e in events if e.contact_id in alone]
@@ -60,6 +56,29 @@ def on_events(events: list) -> None:
         from .runner import run_pending
 
         transaction.on_commit(lambda: run_pending(now=timezone.now()))
+
+
+def _interested(events: list, contact_ids: set[int]) -> set[int]:
+    """Contacts with an open enrolment the event might resume or reach a goal of (waiting for an
+    event of that name, or a goal node on it; properties are not looked at, so this may say yes
+    where `resume_for_event` would find nothing, never the reverse). The others' events resume
+    nothing, and their entry rules are read with the set (`blocked_contacts`)."""
+    name_of = {e.contact_id: e.name for e in events if e.contact_id in contact_ids}
+    rows = list(
+        Enrollment.objects.filter(contact_id__in=contact_ids, status__in=Enrollment.OPEN).values_list(
+            "contact_id", "version_id", "status", "wait_event"
+        )
+    )
+    graphs = graphs_for(r[1] for r in rows)
+    interested = set()
+    for contact_id, version_id, status, wait_event in rows:
+        name = name_of[contact_id]
+        graph = graphs.get(version_id)
+        if (status == Enrollment.Status.WAITING and wait_event == name) or (
+            graph is None or any(config.get("event") == name for _, config in graph.goals())
+        ):
+            interested.add(contact_id)
+    return interested
 
 
 def on_event(event, inline: bool = True) -> None:

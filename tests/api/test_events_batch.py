@@ -290,3 +290,41 @@ def test_the_fast_check_accepts_only_what_the_serializer_accepts_and_alike(raw):
         assert fast == {
             k: (dict(v) if isinstance(v, dict) else v) for k, v in serializer.validated_data.items()
         }
+
+
+def test_events_of_contacts_busy_elsewhere_are_enrolled_as_a_set(
+    api, workspace, admin_user, django_assert_max_num_queries
+):
+    """Cart events of customers already in another journey (waiting for something else) enrol
+    them as a set, in a number of queries that does not grow with the batch; a customer waiting
+    for exactly this event is resumed, as one by one."""
+    from journeys.engine.runner import run_pending
+    from journeys.services import journey_create, journey_publish
+
+    actor = Actor.for_user(admin_user)
+    for name in ("paid", "cart", "browse"):
+        EventFactory(workspace=workspace, name=name)  # the editor knows the events
+    pay = linear(("trigger.event", {"event": "signup"}), ("wait.event", {"event": "paid", "timeout_s": 3600}))
+    waits_cart = linear(
+        ("trigger.event", {"event": "browse"}), ("wait.event", {"event": "cart", "timeout_s": 3600})
+    )
+    cart = linear(("trigger.event", {"event": "cart"}), ("wait.delay", {"seconds": 3600}))
+    journeys = {}
+    for name, g in (("Pay", pay), ("Browse", waits_cart), ("Cart", cart)):
+        j = journey_create(workspace=workspace, actor=actor, name=name, graph=g, rules={})
+        journey_publish(journey=j, actor=actor, now=timezone.now())
+        journeys[name] = j
+    api.post(BATCH, {"events": signups(300)}, format="json")
+    api.post(URL, {"contact": {"external_id": "browser"}, "name": "browse"}, format="json")
+    run_pending(now=timezone.now())
+    assert Enrollment.objects.filter(journey=journeys["Pay"], status="waiting").count() == 300
+
+    carts = [{"contact": {"external_id": f"u-{i}"}, "name": "cart"} for i in range(300)]
+    carts.append({"contact": {"external_id": "browser"}, "name": "cart"})
+    with django_assert_max_num_queries(60 if connection.vendor == "sqlite" else 30):
+        response = api.post(BATCH, {"events": carts}, format="json")
+    assert response.status_code == 200, response.json()
+    assert Enrollment.objects.filter(journey=journeys["Cart"]).count() == 301
+    assert not Enrollment.objects.filter(journey=journeys["Pay"]).exclude(resume=None).exists()
+    resumed = Enrollment.objects.get(journey=journeys["Browse"])
+    assert resumed.resume and resumed.resume["kind"] == "event"
