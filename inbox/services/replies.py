@@ -182,6 +182,10 @@ def reply_send(
         )
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
     conversation.refresh_from_db(fields=["last_message_at", "waiting_since", "first_response_at"])
+    if actor.kind == "user":  # their own reply is nothing new to them
+        from .conversations import conversation_mark_read
+
+        conversation_mark_read(user=actor.user, conversation=conversation, at=now)
     audit_record(
         workspace=conversation.workspace,
         actor=actor,

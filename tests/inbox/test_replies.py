@@ -159,3 +159,18 @@ def test_canned_replies_render_merge_fields(workspace, contact, agent_actor, adm
     with pytest.raises(ValidationError) as caught:
         services.canned_reply_save(actor=agent_actor, workspace=workspace, shortcut="refund", body="again")
     assert "/refund exists already" in caught.value.messages[0]
+
+
+def test_an_agent_s_own_reply_does_not_mark_the_conversation_unread_for_them(
+    conversation, agent_actor, admin_user
+):
+    from inbox.selectors import Viewer, unread
+
+    viewer = Viewer(conversation.workspace, admin_user, True)
+    assert unread(viewer, [conversation]) == {conversation.pk}
+    services.reply_send(actor=agent_actor, conversation=conversation, text="On it")
+    conversation.refresh_from_db()
+    assert unread(viewer, [conversation]) == set()
+    inbound(conversation.contact, "Thanks!", now=timezone.now() + dt.timedelta(seconds=5))
+    conversation.refresh_from_db()
+    assert unread(viewer, [conversation]) == {conversation.pk}
