@@ -61,6 +61,8 @@ def variants_from_post(experiment: Experiment, post) -> tuple[list[dict] | None,
     errors; the rows to show again). The exits are the split's: only their names, weights and
     which one is the control change here, while the experiment is a draft."""
     known = [v["exit"] for v in experiment.variants]
+    if not known:  # nothing to edit (the split's config had no readable variants)
+        return None, [], []
     control = post.get("control", "")
     rows, variants, errors = [], [], []
     for i, exit_ in enumerate(known):

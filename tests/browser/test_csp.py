@@ -38,6 +38,23 @@ def _violations(page, console) -> list[str]:
     return page.evaluate("window.__csp || []") + console
 
 
+def _experiment_with_results(workspace, user):
+    """A running experiment with results, so its page draws its charts (Chart.js)."""
+    from experiments import results
+    from experiments.models import Experiment
+    from journeys.services import journey_create, journey_publish
+
+    variants = [{"exit": "a", "weight": 50, "control": True}, {"exit": "b", "weight": 50}]
+    graph = {"schema": 1, "start": "trigger", "nodes": {
+        "trigger": {"type": "trigger.manual", "config": {}, "exits": {"next": "ab"}},
+        "ab": {"type": "split.ab", "config": {"variants": variants}, "exits": {"a": None, "b": None}}}}  # fmt: skip
+    journey = journey_create(workspace=workspace, actor=Actor.for_user(user), name="A/B", graph=graph)
+    journey_publish(journey=journey, actor=Actor.for_user(user))
+    experiment = Experiment.objects.get(journey_id=journey.pk)
+    results.refresh(experiment)
+    return experiment
+
+
 def test_main_pages_report_no_csp_violation(login, context, workspace, admin_user):
     context.add_init_script(LISTEN)
     contact = ContactFactory(workspace=workspace, first_name="Ann", phone="+447911123456")
@@ -67,6 +84,8 @@ def test_main_pages_report_no_csp_violation(login, context, workspace, admin_use
         reverse("audit_list"),
         reverse("workspace_edit"),
         reverse("api_docs"),
+        reverse("experiment_list"),
+        reverse("experiment_detail", args=[_experiment_with_results(workspace, admin_user).pk]),
     ]
     page = login(admin_user, reverse("contact_list"))
     console = _watch(page)
