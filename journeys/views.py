@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Segment
 from cpaas.tenancy import Actor, workspace_required
+from experiments import selectors as experiment_selectors
 
 from . import selectors, services
 from .models import Enrollment, Journey, JourneyCounter
@@ -43,13 +44,16 @@ def _detail_context(request, journey, problems=None) -> dict:
     draft = journey.versions.filter(published_at__isnull=True).first()
     graph = (journey.live_version.graph if journey.live_version else (draft.graph if draft else {})) or {}
     counters = selectors.node_counters(workspace=ws, journey=journey)
+    experiments = {
+        e.node: e for e in experiment_selectors.experiment_list(workspace=ws, journey_id=journey.pk)
+    }
     nodes = []
     for nid, node in (graph.get("nodes") or {}).items():
         spec = REGISTRY.get(node.get("type"))
         nodes.append({"id": nid, "label": node.get("label") or (spec.label if spec else node.get("type")),
                       "type": node.get("type"), "icon": spec.icon if spec else "?",
                       "counts": counters.get(nid, {"entered": 0, "waiting": 0, "exits": {}}),
-                      "exits": node.get("exits") or {}})  # fmt: skip
+                      "exits": node.get("exits") or {}, "experiment": experiments.get(nid)})  # fmt: skip
     return {
         "journey": journey,
         "draft": draft,

@@ -501,3 +501,17 @@ def test_a_traffic_split_off_its_weights_is_said_in_words(workspace, marketer):
     assert 'data-warning="srm"' in warnings and "Sample-ratio mismatch" in warnings
     assert "the split is not as planned" in page
     assert 'data-warning="peeking"' not in warnings  # the sequential mode: looking early is safe
+
+
+def test_the_journey_page_links_each_split_to_its_experiment(workspace, marketer):
+    from journeys.models import Journey
+
+    experiment = make_experiment(workspace, marketer)
+    journey = Journey.objects.get(pk=experiment.journey_id)
+    page = client_for(marketer).get(reverse("journey_detail", args=[journey.pk])).content.decode()
+    row = re.search(r'<table class="table" id="node-counters">.*?</table>', page, re.S).group(0)
+    assert (
+        f'<a href="{reverse("experiment_detail", args=[experiment.pk])}">Experiment: Promise-to-pay wording</a>'
+        in row
+    )
+    assert "Running" in row
