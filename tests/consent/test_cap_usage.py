@@ -20,7 +20,9 @@ def calls(contact, ages, channel="voice", purpose="collections"):
 
 
 def usage(contact, channel="voice", purpose="collections", at=NOON):
-    return cap_usage(workspace=contact.workspace, contact=contact, purpose=purpose, channel_kind=channel, at=at)
+    return cap_usage(
+        workspace=contact.workspace, contact=contact, purpose=purpose, channel_kind=channel, at=at
+    )
 
 
 def test_the_counter_follows_the_seven_in_seven_rule(contact):
