@@ -20,38 +20,13 @@ from django.utils import timezone
 from channels_app.addresses import contact_address
 from channels_app.models import Channel, Message
 from channels_app.providers import get_provider
+from channels_app.services.channels import channel_templates
 from contacts.models import ChannelKind
 from journeys import merge
 
 from . import services
 from .models import CannedReply, Conversation, Reply
 
-# The workspace's approved WhatsApp templates (the sandbox accepts these; a real account lists
-# its own at the provider). `{{1}}`... are the variables, filled in the picker.
-WHATSAPP_TEMPLATES = [
-    {
-        "name": "conversation_followup",
-        "language": "en",
-        "body": "Hello {{1}}, we have an update about your enquiry. Reply to this message to continue.",
-        "variables": [("1", "Name", "{{contact.first_name|there}}")],
-    },
-    {
-        "name": "payment_reminder",
-        "language": "en",
-        "body": "Hi {{1}}, a reminder that {{2}} is due on {{3}}. Reply to talk to us about it.",
-        "variables": [
-            ("1", "Name", "{{contact.first_name|there}}"),
-            ("2", "Amount", ""),
-            ("3", "Due date", ""),
-        ],
-    },
-    {
-        "name": "callback_request",
-        "language": "en",
-        "body": "Hello {{1}}, we tried to reach you. Reply here or call us back when it suits you.",
-        "variables": [("1", "Name", "{{contact.first_name|there}}")],
-    },
-]
 COLLISION_WINDOW = dt.timedelta(minutes=10)
 
 
@@ -82,6 +57,12 @@ class Result:
     extra: list = field(default_factory=list)
 
 
+def whatsapp_templates(conversation: Conversation) -> list:
+    """What may open the conversation outside the 24-hour window: the WhatsApp channel's approved
+    templates, as its provider lists them."""
+    return channel_templates(workspace=conversation.workspace, kind=ChannelKind.WHATSAPP)
+
+
 def channel_options(conversation: Conversation) -> list[ChannelOption]:
     """Kinds with an active channel and an address for the contact; the last inbound kind first."""
     contact = conversation.contact
@@ -108,12 +89,15 @@ def composer_context(*, conversation: Conversation) -> dict:
     contact = conversation.contact
     templates = [
         {
-            **t,
+            "name": t.name,
+            "language": t.language,
+            "category": t.category,
+            "body": t.body,
             "fields": [
-                (key, label, merge.render(default, contact=contact)) for key, label, default in t["variables"]
+                (key, label, merge.render(default, contact=contact)) for key, label, default in t.variables
             ],
         }
-        for t in WHATSAPP_TEMPLATES
+        for t in whatsapp_templates(conversation)
     ]
     return {
         "channel_options": options,
@@ -167,26 +151,23 @@ def canned_matches(*, conversation: Conversation, query: str, agent) -> list[dic
     ]
 
 
-def _fields(data, kind: str, options: list[ChannelOption]) -> dict:
+def _fields(data, kind: str, options: list[ChannelOption], conversation: Conversation) -> dict:
     """reply_send's arguments from the composer's fields; errors name the field."""
     template_name = (data.get("template") or "").strip()
     if template_name:
-        template = next((t for t in WHATSAPP_TEMPLATES if t["name"] == template_name), None)
+        template = next((t for t in whatsapp_templates(conversation) if t.name == template_name), None)
         if template is None:
             raise ValidationError({"template": [f"Unknown template '{template_name}'."]})
         variables = {}
-        for key, label, _default in template["variables"]:
+        for key, label, _default in template.variables:
             value = (data.get(f"var_{template_name}_{key}") or "").strip()
             if not value:
                 raise ValidationError(
                     {f"var_{key}": [f"The template needs its {label.lower()} ({{{{{key}}}}})."]}
                 )
             variables[key] = value
-        body = template["body"]
-        for key, value in variables.items():
-            body = body.replace("{{" + key + "}}", value)
         # the text is what the thread shows, and what a channel without templates would send
-        return {"template": template["name"], "variables": variables, "text": body}
+        return {"template": template.name, "variables": variables, "text": template.filled(variables)}
     media_url = (data.get("media_url") or "").strip()
     option = next((o for o in options if o.kind == kind), None)
     if media_url and not (option and option.rich):
@@ -238,7 +219,7 @@ def reply_from_form(*, conversation: Conversation, actor, data, now: dt.datetime
     kind = data.get("channel") or (options[0].kind if options else "")
     if kind not in {o.kind for o in options}:
         raise ValidationError({"channel": [f"No {kind or 'channel'} address for this contact."]})
-    fields = _fields(data, kind, options)
+    fields = _fields(data, kind, options, conversation)
     tz_name = conversation.contact.effective_timezone()
     when = send_at(data.get("send_at", ""), tz_name, now)
     if data.get("confirm") != "1":

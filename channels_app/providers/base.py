@@ -34,6 +34,25 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class MessageTemplate:
+    """A message the provider has approved in advance (a WhatsApp template): the only kind that
+    may open a conversation outside the 24-hour window. `{{1}}`, `{{2}}`... in the body are its
+    variables; each is (key, label, suggested value, which may hold merge fields)."""
+
+    name: str
+    language: str
+    body: str
+    category: str = "utility"  # Meta's categories: marketing, utility, authentication
+    variables: tuple[tuple[str, str, str], ...] = ()
+
+    def filled(self, values: dict[str, str]) -> str:
+        body = self.body
+        for key, value in values.items():
+            body = body.replace("{{" + key + "}}", value)
+        return body
+
+
+@dataclass(frozen=True)
 class CredentialField:
     name: str
     label: str
@@ -205,6 +224,11 @@ class Provider:
     def generated_credentials(self) -> dict:
         """Credentials the provider makes up itself when left blank (e.g. a signing secret)."""
         return {}
+
+    def templates(self, channel) -> list[MessageTemplate]:
+        """The templates this channel's account has approved (none until the provider's adapter
+        reads them from its account)."""
+        return []
 
     def lookup(self, channel, provider_message_id: str, deadline: float) -> StatusUpdate | None:
         """Ask the provider what became of a message (with `can_lookup`); None: no answer."""

@@ -236,3 +236,15 @@ def sandbox_channels_ensure(*, workspace: Workspace) -> list[Channel]:
             [ChannelBucket(channel=c, tokens=c.rate_limit_per_second) for c in created], ignore_conflicts=True
         )
     return created
+
+
+def channel_templates(*, workspace: Workspace, kind: str) -> list:
+    """The approved templates (`providers.base.MessageTemplate`) of the channel a send of this
+    kind goes through: the workspace's first active channel of the kind, as the pipeline picks it.
+    Empty when there is none or its provider has not listed any."""
+    channel = (
+        Channel.objects.filter(workspace=workspace, kind=kind, status=Channel.Status.ACTIVE)
+        .order_by("pk")
+        .first()
+    )
+    return get_provider(channel.provider).templates(channel) if channel else []

@@ -40,6 +40,7 @@ from ..base import (
     CredentialField,
     Inbound,
     MalformedPayload,
+    MessageTemplate,
     Outbound,
     Provider,
     SendResult,
@@ -60,6 +61,30 @@ CAPABILITIES = {
     "messenger": Capabilities(max_text=2000, media=True, buttons=3, quick_replies=13),
     "push": Capabilities(max_text=1000),
 }
+
+# What the sandbox's make-believe WhatsApp account has approved (a real provider's adapter reads
+# its account's list). The suggested values are merge fields the composer fills in.
+NAME = ("1", "Name", "{{contact.first_name|there}}")
+TEMPLATES = [
+    MessageTemplate(
+        name="conversation_followup",
+        language="en",
+        body="Hello {{1}}, we have an update about your enquiry. Reply to this message to continue.",
+        variables=(NAME,),
+    ),
+    MessageTemplate(
+        name="payment_reminder",
+        language="en",
+        body="Hi {{1}}, a reminder that {{2}} is due on {{3}}. Reply to talk to us about it.",
+        variables=(NAME, ("2", "Amount", ""), ("3", "Due date", "")),
+    ),
+    MessageTemplate(
+        name="callback_request",
+        language="en",
+        body="Hello {{1}}, we tried to reach you. Reply here or call us back when it suits you.",
+        variables=(NAME,),
+    ),
+]
 
 
 def new_secret() -> str:
@@ -87,6 +112,9 @@ class SandboxProvider(Provider):
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]
+
+    def templates(self, channel) -> list[MessageTemplate]:
+        return list(TEMPLATES) if CAPABILITIES[channel.kind].template else []
 
     def generated_credentials(self) -> dict:
         return {"secret": new_secret()}
