@@ -111,7 +111,7 @@ def setup_workspace(agents: int):
         QueueMember.objects.create(queue=queue, user=user)
         client = Client()
         client.force_login(user)
-        client.get("/contacts/")  # the session names the active workspace, as a page visit does
+        client.get("/inbox/")  # the session names the active workspace, as a page visit does
         sessions.append(client.cookies["sessionid"].value)
         users.append(user)
     return workspace, users, sessions
@@ -568,7 +568,7 @@ def run_list(args) -> None:
         if page_url:
             client = Client()
             client.force_login(user)
-            client.get("/contacts/")
+            client.get("/inbox/")
         for label, filters in LIST_FILTERS:
             filters = {k: (queue_id if v == "QUEUE" else v) for k, v in filters.items()}
             if role == "admin" and label == "mine":
@@ -598,6 +598,7 @@ def run_list(args) -> None:
 
         Conversation.objects.filter(workspace=workspace).delete()
         Workspace.objects.filter(slug=LIST_SLUG).delete()
+        User.objects.filter(pk__in=[agent.pk, admin.pk]).delete()
 
 
 # --- main -----------------------------------------------------------------------------------------
