@@ -13,13 +13,13 @@ from .models import Conversation, Priority
 
 STATUSES = [("", "Unresolved"), *Conversation.Status.choices, ("all", "All")]
 SORTS = [("recent", "Latest activity"), ("waiting", "Longest waiting"), ("priority", "Priority")]
-SHOW = [("", "Everyone's"), ("mine", "Mine"), ("unassigned", "Unassigned")]
+SHOW = [("", "Everyone's"), ("mine", "Mine"), ("mentions", "Mentioning me"), ("unassigned", "Unassigned")]
 
 
 @dataclass(frozen=True)
 class Filters:
     q: str = ""
-    show: str = ""  # "" | mine | unassigned
+    show: str = ""  # "" | mine | mentions | unassigned
     queue: str = ""
     status: str = ""
     channel: str = ""
@@ -36,7 +36,7 @@ class Filters:
         queue = (query.get("queue") or "").strip()
         return cls(
             q=(query.get("q") or "").strip()[:200],
-            show=pick("show", {"mine", "unassigned"}),
+            show=pick("show", {"mine", "mentions", "unassigned"}),
             queue=queue if queue.isdigit() else "",
             status=pick("status", {v for v, _ in STATUSES}),
             channel=pick("channel", set(ChannelKind.values)),
@@ -54,6 +54,7 @@ class Filters:
         return {
             "q": self.q,
             "mine": self.show == "mine",
+            "mentions": self.show == "mentions",
             "unassigned": self.show == "unassigned",
             "queue": self.queue,
             "status": self.status or "active",

@@ -119,7 +119,18 @@ def contact_visible(viewer: Viewer, contact_id) -> bool:
 
 # --- the list ----------------------------------------------------------------------------------------
 
-FILTERS = ("mine", "unassigned", "queue", "status", "channel", "priority", "breached", "q", "needs_review")
+FILTERS = (
+    "mine",
+    "mentions",
+    "unassigned",
+    "queue",
+    "status",
+    "channel",
+    "priority",
+    "breached",
+    "q",
+    "needs_review",
+)
 SORTS = {"waiting": ("waiting_since", "opened_at", "pk"), "recent": ("-last_message_at", "-pk"),
          "newest": ("-opened_at", "-pk"), "priority": None}  # fmt: skip
 
@@ -130,7 +141,7 @@ def conversation_list(
     """The viewer's conversations, filtered:
 
     - `status`: open / pending / snoozed / resolved, or "active" (default: all but resolved);
-    - `mine`: assigned to the viewer; `unassigned`: to nobody;
+    - `mine`: assigned to the viewer; `unassigned`: to nobody; `mentions`: a note mentions them;
     - `queue`: a queue id; `channel`: the last inbound message's channel kind;
     - `priority`; `breached`: an SLA missed (inbox.sla.breached); `needs_review`;
     - `q`: words in the contact's name, phone or email, the conversation's number (#12 or 12),
@@ -157,6 +168,10 @@ def conversation_list(
         qs = qs.filter(assignee=viewer.user)
     if filters.get("unassigned"):
         qs = qs.filter(assignee__isnull=True)
+    if filters.get("mentions"):  # a private note names the viewer (@username)
+        if viewer.user is None:
+            raise ValidationError({"mentions": ["An API token is never mentioned."]})
+        qs = qs.filter(Exists(Entry.objects.filter(conversation=OuterRef("pk"), mentions=viewer.user)))
     if filters.get("queue") not in (None, ""):
         try:
             qs = qs.filter(queue_id=int(filters["queue"]))
@@ -273,9 +288,11 @@ def timeline(
     messages = Message.objects.filter(workspace=workspace, contact_id=conversation.contact_id).select_related(
         "channel"
     )
-    entries = Entry.objects.filter(
-        workspace=workspace, conversation__contact_id=conversation.contact_id
-    ).select_related("author")
+    entries = (
+        Entry.objects.filter(workspace=workspace, conversation__contact_id=conversation.contact_id)
+        .select_related("author")
+        .prefetch_related("mentions")
+    )  # a note's "mentions you" mark
     if viewer is not None and not viewer.sees_all:
         entries = entries.filter(conversation__in=visible_conversations(viewer).values("pk"))
     if before is not None:

@@ -19,7 +19,6 @@ from django_htmx.http import trigger_client_event
 
 from channels_app.models import Message
 from contacts.models import ChannelKind
-from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from . import compose, listing, presence, selectors, services
@@ -77,10 +76,15 @@ def _thread_context(request, conversation: Conversation) -> dict:
             viewer=selectors.Viewer.from_request(request),
         ),
         "server_now": now,
-        "can_reply": role_allows(request.role, "inbox.reply"),
-        "can_assign": role_allows(request.role, "inbox.assign"),
+        **_actions(request, conversation),
         **compose.composer_context(conversation=conversation),
     }
+
+
+def _actions(request, conversation: Conversation) -> dict:
+    from .action_views import actions_context  # that module builds on this one's lookups
+
+    return actions_context(request, conversation)
 
 
 @workspace_required("inbox.view")
@@ -120,7 +124,9 @@ def changes(request, number: int):
     # the page shows these now: the agent has read the conversation (its row stays read)
     services.conversation_mark_read(user=request.user, conversation=found, at=timezone.now())
     return TemplateResponse(
-        request, "inbox/_changes.html", {"items": items, "server_now": timezone.now(), "conversation": found}
+        request,
+        "inbox/_changes.html",
+        {"items": items, "server_now": timezone.now(), **_actions(request, found)},
     )
 
 

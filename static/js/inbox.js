@@ -111,6 +111,12 @@ const handlers = {
     refreshList();
     if (String(msg.number) === openNumber()) fetchChanges();
   },
+  // a note mentions this agent (inbox.live.user_notified): say so, and the list shows it
+  "inbox.mention": (msg) => {
+    window.appToast?.(`${msg.by} mentioned you in #${msg.number}`, "info");
+    refreshList();
+    if (String(msg.number) === openNumber()) fetchChanges();
+  },
   "inbox.presence": (msg) => {
     const root = inbox();
     if (!root || String(msg.user) === root.dataset.me || String(msg.number) !== openNumber()) return;
@@ -177,7 +183,8 @@ function fetchChanges() {
       holder.innerHTML = html;
       const header = holder.content.querySelector("#thread-header");
       const current = $("#thread-header");
-      if (header && current) {
+      // a dialog the agent is filling stays; the next change (or their own action) brings the header
+      if (header && current && !current.querySelector("dialog[open]")) {
         current.replaceWith(header);
         if (window.htmx) window.htmx.process(header);
       }
@@ -270,7 +277,12 @@ function move(step) {
 const shortcuts = {
   j: () => move(1),
   k: () => move(-1),
-  r: () => $("#compose-text:not([disabled])")?.focus() ?? $("#compose select, #compose input")?.focus(),
+  r: () => {
+    composeMode("reply");
+    $("#compose-text:not([disabled])")?.focus() ?? $("#compose select, #compose input")?.focus();
+  },
+  n: () => composeMode("note", true),
+  s: () => $("#status-open")?.click(),
   e: () => $("#resolve-open")?.click(),
   a: () => $("#assign-open")?.click(),
   "/": () => $("#inbox-search")?.focus(),
@@ -314,11 +326,43 @@ document.addEventListener("click", (event) => {
   if (event.target.closest?.("#live-reconnect")) document.dispatchEvent(new CustomEvent("live:drop"));
   const canned = event.target.closest?.("#canned [data-body]");
   if (canned) useCanned(canned);
+  const mode = event.target.closest?.("[data-compose-mode]");
+  if (mode) composeMode(mode.dataset.composeMode, true);
   if (event.target.closest?.("#send-anyway")) {
     const form = composer();
     $("[name=confirm]", form).value = "1";
     form.requestSubmit();
   }
+});
+
+// The composer writes a reply to the contact or a private note for the team (Reply / Note).
+function composeMode(mode, focus = false) {
+  const note = $("#note-form");
+  const reply = composer();
+  if (!note || !reply) return;
+  note.hidden = mode !== "note";
+  reply.hidden = mode === "note";
+  document.querySelectorAll("[data-compose-mode]").forEach((b) => {
+    b.setAttribute("aria-pressed", String(b.dataset.composeMode === mode));
+  });
+  if (focus && mode === "note") $("#note-body")?.focus();
+}
+
+// A thread action done (inbox/action_views.py: 204 and "inbox:acted"): its dialog closes and the
+// page fetches the header and the new entries now rather than waiting for the live event.
+document.addEventListener("inbox:acted", () => {
+  document.querySelectorAll("#thread-header dialog[open]").forEach((d) => d.close());
+  refreshList();
+  fetchChanges();
+});
+
+// A note added: the text area empties (a refusal comes back as the form, with its errors).
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (form?.id !== "note-form" || !event.detail.successful) return;
+  if (event.detail.xhr.getResponseHeader("HX-Retarget")) return;
+  $("#note-body", form).value = "";
+  form.querySelectorAll(".field-error, .form-error").forEach((e) => e.remove());
 });
 
 // A sent reply empties the composer; a refusal (errors or the collision question, retargeted to
@@ -412,6 +456,11 @@ document.addEventListener("input", (event) => {
 });
 
 document.addEventListener("keydown", (event) => {
+  if (event.target.id === "note-body" && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    event.target.form.requestSubmit();
+    return;
+  }
   if (event.target.id !== "compose-text") return;
   const first = $("#canned:not([hidden]) [data-body]");
   if (first && (event.key === "Tab" || event.key === "Enter")) {
