@@ -233,6 +233,19 @@ class Message(models.Model):
                 condition=Q(journey_id__isnull=False),
                 name="message_journey_status",
             ),
+            # experiments.results' guardrails: a journey's failed messages read from the index
+            # alone (no visit to the rows), and the inbound messages (few next to the outbound)
+            # without scanning the table; both partial, so they stay small.
+            models.Index(
+                fields=["journey_id", "workspace", "created_at", "contact"],
+                condition=Q(status="failed", journey_id__isnull=False),
+                name="message_journey_failed",
+            ),
+            models.Index(
+                fields=["workspace", "created_at"],
+                condition=Q(direction="in"),
+                name="message_inbound_created",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -282,7 +282,8 @@ def test_a_bounded_number_of_queries(population):
     ]
     # whatever the number of contacts, arms and days: exposures, conversions, guardrails and replies, cost
     assert len(reads) == 4
-    assert len(captured.captured_queries) <= 7  # a savepoint and, on PostgreSQL, SET LOCAL work_mem
+    # the savepoint pair and, on PostgreSQL, the planner settings: set, hash joins off, back to defaults
+    assert len(captured.captured_queries) <= 9
 
 
 def test_sample_ratio_mismatch_is_flagged_in_words():
@@ -395,3 +396,17 @@ def test_the_schedule_exists():
 
     schedule = Schedule.objects.get(func="experiments.results.refresh_running")
     assert (schedule.schedule_type, schedule.minutes) == ("I", 10)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings are PostgreSQL's")
+def test_the_planner_settings_of_the_compute_do_not_outlive_it(population):
+    experiment, _ = population
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        before = cursor.fetchone()[0]
+        results.compute(experiment, now=NOW)
+        cursor.execute("SHOW work_mem")
+        after = cursor.fetchone()[0]
+        cursor.execute("SHOW enable_hashjoin")
+        hashjoin = cursor.fetchone()[0]
+    assert (after, hashjoin) == (before, "on")
