@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from channels_app.models import Message
 from inbox.models import Conversation
 from journeys.models import Enrollment
+from tests.browser.test_csp import _watch
 from tests.browser.test_inbox import connected, open_page  # noqa: F401  (fixture)
 from tests.factories import ContactFactory
 from tests.inbox import ui
@@ -29,6 +30,7 @@ def test_a_note_mentions_an_agent_and_a_transfer_reaches_them_live(server, open_
     c = ui.conversation(workspace, q, text="I lost my job last week", assignee=agent)
     mine = open_page(agent, f"/inbox/c/{c.number}/")
     theirs = open_page(olga, f"/inbox/c/{c.number}/")
+    violations = [_watch(mine), _watch(theirs)]  # the forms, swaps and dialogs: CSP-clean
     connected(mine)
     connected(theirs)
 
@@ -70,6 +72,7 @@ def test_a_note_mentions_an_agent_and_a_transfer_reaches_them_live(server, open_
     status.get_by_label("Status").select_option("pending")
     status.get_by_role("button", name="Set status").click()
     expect(theirs.locator("#thread-header .badge").first).to_have_text("Pending", timeout=10000)
+    assert violations == [[], []]
     server.assert_alive()
 
 
