@@ -2,15 +2,19 @@
 the workspace active in its session, only for topics its role may see, and for a topic that
 registered a group resolver (the inbox), only the groups it names for this member."""
 
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
 from .models import Membership
 from .realtime import TOPICS, ensure_relay_running, topic_groups
 from .roles import role_allows
 from .tenancy import SESSION_KEY
+
+log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -31,6 +35,16 @@ def _membership(user, session) -> Membership | None:
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        """A channel layer that fails (Redis gone or timing out) ends this consumer: close the
+        socket rather than leave it open and silent, so the page shows it is disconnected,
+        reconnects and resyncs."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError) as exc:
+            log.warning("live socket closed: channel layer failed: %r", exc)
+            await send({"type": "websocket.close", "code": 1011})
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

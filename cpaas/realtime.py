@@ -8,7 +8,8 @@ workspace can never receive it. It fires only if the surrounding transaction com
   transaction; every web process runs `Relay`, which reads committed rows past its cursor every
   REALTIME_RELAY_INTERVAL seconds (all of them, however many: a burst is caught up at once) and
   hands them to its in-memory channel layer;
-- redis mode (REDIS_URL set): `group_send` on the Redis channel layer after commit.
+- redis mode (REDIS_URL set): after commit, one `group_send` per group of what the transaction
+  published (`batches`, as the relay does), never raising into the caller whose data committed.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from .models import RealtimeEvent
 
 log = logging.getLogger(__name__)
 
-MESSAGE_TYPE = "realtime.event"
-BATCH_TYPE = "realtime.batch"  # the relay's: several events of one group, each sent as its own frame
+BATCH_TYPE = "realtime.batch"  # several events of one group; the socket sends each as its own frame
 # topic -> permission a socket's role needs to subscribe. Apps register their topics at import.
 TOPICS: dict[str, str] = {}
 # topic -> groups(membership): the groups a socket of that member joins for the topic, when
@@ -67,10 +67,48 @@ def publish(group: str, payload: dict) -> None:
         RealtimeEvent.objects.create(group=group, payload=payload)
         return
 
-    def send() -> None:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": MESSAGE_TYPE, "payload": payload})
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _send_logged([(group, payload)])
+        return
+    outbox = getattr(connection, "_realtime_outbox", None)
+    if outbox is None:
+        outbox = connection._realtime_outbox = _Outbox()
+    # The event joins the outbox at commit through its own hook, so a rolled-back savepoint
+    # drops it as Django drops any hook registered inside it...
+    transaction.on_commit(lambda: outbox.events.append((group, payload)))
+    # ...and the outbox is sent by one hook kept last and at the outermost level (no savepoint
+    # ids, so no savepoint rollback removes it): one layer message per group per transaction.
+    hooks = [hook for hook in connection.run_on_commit if hook[1] != outbox.flush]
+    connection.run_on_commit = [*hooks, (set(), outbox.flush, True)]
 
-    transaction.on_commit(send)
+
+class _Outbox:
+    """A connection's events committed by its current transaction, waiting for the flush hook."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+
+    def flush(self) -> None:
+        events, self.events = self.events, []
+        _send_logged(events)
+
+
+def _send_logged(events: list[tuple[str, dict]]) -> None:
+    """Send to the Redis layer; a Redis failure is logged, not raised: the data committed, and
+    sockets that miss events resync when they reconnect."""
+    if not events:
+        return
+    try:
+        async_to_sync(_send_batches)(events)
+    except Exception:
+        log.exception("realtime: %d events not sent to the channel layer", len(events))
+
+
+async def _send_batches(events: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, payloads in batches(events):
+        await layer.group_send(group, {"type": BATCH_TYPE, "payloads": payloads})
 
 
 class Relay:

@@ -151,7 +151,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": REALTIME_CHANNEL_CAPACITY},
+            "CONFIG": {
+                # redis-py 8 gives up reading after 5 s (socket_timeout) while channels_redis
+                # blocks 5 s in BZPOPMIN (brpop_timeout) waiting for a socket's next message: the
+                # read timed out first, the consumer died with TimeoutError and its page stopped
+                # updating. Reads may take longer than the blocking wait; connecting may not.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+                "capacity": REALTIME_CHANNEL_CAPACITY,
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

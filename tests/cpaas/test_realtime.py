@@ -126,7 +126,7 @@ def test_redis_mode_sends_only_after_commit(settings):
     with transaction.atomic():
         publish("ws.1.contacts", {"type": "committed"})
     received = asyncio.run(_drain(layer, channel))
-    assert [m["payload"]["type"] for m in received] == ["committed"]
+    assert [p["type"] for m in received for p in m["payloads"]] == ["committed"]
 
 
 async def _new_channel(layer, group):
