@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -246,6 +246,28 @@ def unread(viewer: Viewer, conversations) -> set[int]:
         for c in conversations
         if c.last_message_at is not None and (c.pk not in marks or c.last_message_at > marks[c.pk])
     }
+
+
+def unread_with_mentions(viewer: Viewer, conversations) -> tuple[set[int], set[int]]:
+    """`unread`, and the ids with a note naming the viewer (@username) newer than their read
+    marker: the list's "@ you" mark. Three queries whatever their number."""
+    conversations = list(conversations)
+    unread_ids = unread(viewer, conversations)
+    if viewer.user is None or not conversations:
+        return unread_ids, set()
+    latest = (
+        Entry.objects.filter(conversation__in=conversations, mentions=viewer.user)
+        .values("conversation_id")
+        .annotate(at=Max("created_at"))
+        .filter(
+            Q(at__gt=Subquery(
+                ReadMarker.objects.filter(conversation_id=OuterRef("conversation_id"), user=viewer.user)
+                .values("last_read_at")[:1]
+            ))
+            | ~Exists(ReadMarker.objects.filter(conversation_id=OuterRef("conversation_id"), user=viewer.user))
+        )
+    )  # fmt: skip
+    return unread_ids, {row["conversation_id"] for row in latest}
 
 
 # --- the thread -----------------------------------------------------------------------------------------

@@ -49,11 +49,13 @@ def _list_context(request) -> dict:
     page = Paginator(qs.select_related("contact", "queue", "assignee"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    unread, mentioned = selectors.unread_with_mentions(viewer, page.object_list)
     return {
         **availability_context(request),
         "filters": filters,
         "page": page,
-        "unread": selectors.unread(viewer, page.object_list),
+        "unread": unread,
+        "mentioned": mentioned,
         "querystring": filters.querystring(),
         "queues": selectors.visible_queues(viewer).order_by("label", "name"),
         "statuses": listing.STATUSES,

@@ -48,13 +48,18 @@ def test_a_note_mentions_an_agent_who_sees_it_marked_and_in_their_filter(workspa
     )
     note = Entry.objects.get(conversation=c, kind="note")
     assert list(note.mentions.all()) == [team["olga"]]
-    # olga sees the note marked for her, and "Mentioning me" lists only that conversation
+    # olga's list marks it "@ you" until she opens it; the agent's does not
     olga = client_for(team["olga"])
+    row = re.compile(rf'<li id="conv-{c.number}".*?</li>', re.S)
+    assert "@ you" in row.search(olga.get("/inbox/").content.decode()).group()
+    assert "@ you" not in client_for(agent).get("/inbox/").content.decode()
+    # she sees the note marked for her, and "Mentioning me" lists only that conversation
     assert "Mentions you" in page(olga, c)
     assert "Mentions you" not in page(client_for(agent), c)
     listed = olga.get("/inbox/?show=mentions").content.decode()
     assert re.findall(r'id="conv-(\d+)"', listed) == [str(c.number)]
     assert f'id="conv-{other.number}"' not in listed
+    assert "@ you" not in listed  # opened: read
 
 
 def test_an_empty_note_is_refused_next_to_its_field(workspace, agent, team):
