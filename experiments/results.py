@@ -187,13 +187,31 @@ def _count_queries(experiment: Experiment, start: dt.datetime, now: dt.datetime)
     start_p, now_p = _param(start), _param(now)
     # (one scan for exposures and conversions together, the goal events gathered per contact
     # first, measured slower on PostgreSQL than these two: bench/experiments.py)
-    day_a = q["day"].format(t="a.exposed_at")
-    exposures = _rows(
-        f"SELECT a.variant, {day_a}, COUNT(*) FROM {a_table} a"
-        f" WHERE a.experiment_id = %s AND {q['upto'].format(t='a.exposed_at')}"
-        f" GROUP BY 1, 2",
-        [start_p, experiment.pk, now_p],
-    )
+    exits = [v["exit"] for v in experiment.variants or [] if isinstance(v, dict) and v.get("exit")]
+    if connection.vendor == "postgresql" and exits:
+        # One count per arm and day, each a range of the (experiment, variant, exposed_at) index
+        # read alone: measured twice as fast as grouping a million rows by a computed day, whose
+        # groups the planner cannot estimate (so it never splits that work between workers).
+        # Day 0 also takes any exposure before the start and the last day any after, as the
+        # clamping in _daily does; arms of no variant (none is shown) are left out.
+        last = max(0, math.floor((now - start).total_seconds() / DAY_S))
+        exposures = _rows(
+            "SELECT v.variant, d.k, c.n FROM unnest(%s::text[]) v(variant) CROSS JOIN generate_series(0, %s) d(k)"
+            f" CROSS JOIN LATERAL (SELECT COUNT(*) AS n FROM {a_table} a WHERE a.experiment_id = %s"
+            " AND a.variant = v.variant AND a.exposed_at <= %s"
+            " AND a.exposed_at >= CASE WHEN d.k = 0 THEN '-infinity' ELSE %s + d.k * interval '1 day' END"
+            " AND a.exposed_at < CASE WHEN d.k = %s THEN 'infinity' ELSE %s + (d.k + 1) * interval '1 day' END"
+            ") c WHERE c.n > 0",
+            [exits, last, experiment.pk, now_p, start_p, last, start_p],
+        )
+    else:
+        day_a = q["day"].format(t="a.exposed_at")
+        exposures = _rows(
+            f"SELECT a.variant, {day_a}, COUNT(*) FROM {a_table} a"
+            f" WHERE a.experiment_id = %s AND {q['upto'].format(t='a.exposed_at')}"
+            f" GROUP BY 1, 2",
+            [start_p, experiment.pk, now_p],
+        )
     conversions = []
     if experiment.goal_event:
         day_c = q["day"].format(t="MIN(e.occurred_at)")

@@ -410,3 +410,28 @@ def test_the_planner_settings_of_the_compute_do_not_outlive_it(population):
         cursor.execute("SHOW enable_hashjoin")
         hashjoin = cursor.fetchone()[0]
     assert (after, hashjoin) == (before, "on")
+
+
+def test_exposures_per_day_at_the_edges_of_days_and_of_the_experiment():
+    # before the start counts on day 0, a day's last second on that day, after `now` nowhere
+    experiment = _experiment(WorkspaceFactory(), goal_event="")
+    contacts = _contacts(experiment.workspace, 6)
+    now = START + 2 * DAY + HOUR
+    times = [
+        START - 2 * HOUR,
+        START + DAY - dt.timedelta(seconds=1),
+        START + DAY,
+        START + 2 * DAY,
+        now,
+        now + HOUR,
+    ]
+    ExperimentAssignment.objects.bulk_create(
+        ExperimentAssignment(
+            workspace=experiment.workspace, experiment=experiment, contact=c, variant="a", exposed_at=t
+        )
+        for c, t in zip(contacts, times, strict=True)
+    )
+    r = results.compute(experiment, now=now)
+    assert r["series"]["arms"]["a"]["exposures"] == [2, 1, 2]
+    assert r["series"]["arms"]["b"]["exposures"] == [0, 0, 0]
+    assert [a["exposures"] for a in r["arms"]] == [5, 0]
