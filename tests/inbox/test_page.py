@@ -162,3 +162,25 @@ def test_the_thread_shows_every_channel_and_changes_gives_what_came_after(worksp
     changed = client.get(f"/inbox/c/{c.number}/changes/", {"since": cut.isoformat()}).content.decode()
     assert f'id="msg-{later.pk}"' in changed and "first on sms" not in changed
     assert client.get(f"/inbox/c/{c.number}/changes/", {"since": "yesterday"}).status_code == 400
+
+
+def test_search_reads_what_the_contact_and_agents_wrote_not_automated_sends(workspace, admin_user, team):
+    """Message text search covers inbound messages and agents' replies: the journeys' bulk sends
+    (most of the table) are left out, so the search stays bounded and their index costs nothing."""
+    from channels_app.models import Message
+
+    q = team["collections"]
+    replied = ui.conversation(workspace, q, text="hello")
+    automated = ui.conversation(workspace, q, text="hi")
+    channel = ui.inbound(replied, "thanks").channel
+    for c, text, sent_by in (
+        (replied, "your voucher code is ready", "person"),
+        (automated, "voucher reminder", "automation"),
+    ):
+        Message.objects.create(
+            workspace=workspace, contact=c.contact, channel=channel, kind="sms", direction="out", address=c.contact.phone,
+            text=text, content={"text": text}, status="delivered", sent_by=sent_by,
+            status_changed_at=timezone.now(), created_at=timezone.now(),
+        )  # fmt: skip
+    client = client_for(admin_user)
+    assert numbers(client.get("/inbox/", {"q": "voucher"})) == [replied.number]

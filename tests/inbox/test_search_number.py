@@ -18,7 +18,11 @@ def test_a_hash_number_finds_that_conversation_only(workspace, admin_user):
     twelve = conversation(workspace, ContactFactory(workspace=workspace), q, number=12)
     quoting = conversation(workspace, ContactFactory(workspace=workspace), q, number=13)
     message_send(
-        workspace=workspace, contact=quoting.contact, channel="sms", content={"text": "about order #12"}
+        workspace=workspace,
+        contact=quoting.contact,
+        channel="sms",
+        content={"text": "about order #12"},
+        sent_by="person",  # an agent's reply: the search reads those (and inbound), not automated sends
     )
     viewer = Viewer.for_member(workspace, admin_user, "admin")
     with CaptureQueriesContext(connection) as captured:
