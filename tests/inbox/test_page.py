@@ -184,3 +184,19 @@ def test_search_reads_what_the_contact_and_agents_wrote_not_automated_sends(work
         )  # fmt: skip
     client = client_for(admin_user)
     assert numbers(client.get("/inbox/", {"q": "voucher"})) == [replied.number]
+
+
+@pytest.mark.parametrize("probe", [1, 2000])
+def test_search_by_message_text_finds_the_same_for_a_rare_or_common_word(
+    workspace, admin_user, team, monkeypatch, probe
+):
+    """PostgreSQL looks a rare word up in the trigram index and checks a common one (more
+    matches than the probe) per listed conversation: both give the same list."""
+    import inbox.selectors
+
+    monkeypatch.setattr(inbox.selectors, "SEARCH_PROBE", probe)
+    q = team["collections"]
+    both = [ui.conversation(workspace, q, text=f"parcel {n} never came") for n in range(3)]
+    ui.conversation(workspace, q, text="all fine")
+    client = client_for(admin_user)
+    assert sorted(numbers(client.get("/inbox/", {"q": "never came"}))) == sorted(c.number for c in both)
