@@ -124,8 +124,9 @@ const handlers = {
     else {
       const known = others.get(String(msg.user));
       others.set(String(msg.user), { name: msg.name, state: msg.state, at: Date.now() });
-      // tell a newcomer we are here too, so both see the warning at once
-      if (!known && msg.state === "viewing") announce("viewing", true);
+      // tell a newcomer we are here too, so both see the warning at once; never held back by
+      // the rate limit (our own "viewing" of a moment ago went out before their socket listened)
+      if (!known && msg.state === "viewing") announce("viewing", "answer");
     }
     showCollision();
   },
@@ -211,7 +212,7 @@ function announce(state, force = false) {
   if (!root || !number) return;
   const now = Date.now();
   if (!force && state === lastState && now - lastAnnounce < (state === "typing" ? 3000 : PRESENCE_EVERY_MS)) return;
-  if (force && state === lastState && now - lastAnnounce < 1500) return;
+  if (force === true && state === lastState && now - lastAnnounce < 1500) return;
   lastAnnounce = now;
   lastState = state;
   const body = new URLSearchParams({ state, csrfmiddlewaretoken: csrf() });
