@@ -54,8 +54,16 @@ def login_url() -> str:
 class Command(BaseCommand):
     help = "Create the demo workspace, users (admin, marketer, agent, viewer) and contacts."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        bank, created = self._setup()
+        if created:
+            self._customers_write_in(bank)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Log in at {login_url()} as:"))
+        for username, role in USERS:
+            self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
+
+    @transaction.atomic
+    def _setup(self):
         User = get_user_model()
         bank, created = Workspace.objects.get_or_create(
             slug="demo-bank",
@@ -78,9 +86,8 @@ class Command(BaseCommand):
             self._contacts(bank)
             self._consent(bank, User.objects.get(username="admin"))
         self._journeys(bank, User.objects.get(username="marketer"))
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Log in at {login_url()} as:"))
-        for username, role in USERS:
-            self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
+        self._inbox(bank, admin=admin, agent=User.objects.get(username="agent"))
+        return bank, created
 
     def _journeys(self, workspace, user):
         """A few of the journey templates, live (only in a workspace that has no journeys yet)."""
@@ -93,6 +100,39 @@ class Command(BaseCommand):
         for key in ("otp_onboarding", "abandoned_cart", "post_purchase_rating", "collections_promise_to_pay"):
             journey_from_template(workspace=workspace, actor=Actor.for_user(user), key=key, publish=True)
         journey_from_template(workspace=workspace, actor=Actor.for_user(user), key="churn_reengagement")
+
+    def _inbox(self, workspace, *, admin, agent):
+        """The queues the demo journeys hand off to, with the agent in each, and two canned replies."""
+        from cpaas.tenancy import Actor
+        from inbox.models import CannedReply
+        from inbox.services import canned_reply_save, queue_for_name, queue_members_set
+
+        actor = Actor.for_user(admin)
+        for name in ("support", "collections", "vulnerable-care"):
+            queue = queue_for_name(workspace, name)
+            members = set(queue.members.values_list("pk", flat=True)) | {agent.pk}
+            queue_members_set(actor=actor, queue=queue, users=get_user_model().objects.filter(pk__in=members))
+        for shortcut, body in [
+            ("thanks", "Thank you {{contact.first_name|}}, I have noted that. Is there anything else?"),
+            ("ptp", "Thanks {{contact.first_name|}}. Shall I record a promise to pay, and on which date?"),
+        ]:
+            if not CannedReply.objects.filter(workspace=workspace, shortcut=shortcut).exists():
+                canned_reply_save(actor=actor, workspace=workspace, shortcut=shortcut, body=body)
+
+    def _customers_write_in(self, workspace):
+        """Three customers write in (through the inbound pipeline, each in its own transaction as
+        a webhook is), so the agent's inbox is not empty."""
+        from channels_app.services.simulator import simulator_reply
+
+        now = timezone.now()
+        texts = [
+            "Hi, I can't pay the full amount this month",
+            "Where is my card?",
+            "Can someone call me back?",
+        ]
+        contacts = Contact.objects.filter(workspace=workspace).order_by("pk")[: len(texts)]
+        for contact, text in zip(contacts, texts, strict=True):
+            simulator_reply(workspace=workspace, contact=contact, kind="sms", text=text, now=now)
 
     def _contacts(self, workspace):
         rng = random.Random(42)
