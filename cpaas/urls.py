@@ -27,6 +27,7 @@ urlpatterns = [
     path("inbox/", include("inbox.urls")),
     path("inbox/", include("inbox.panel_urls")),
     path("experiments/", include("experiments.urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("channels_app.urls")),
     path("webhooks/", include("channels_app.webhook_urls")),
     path("api/v1/", include("cpaas.api.urls")),

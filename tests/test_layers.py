@@ -1,6 +1,6 @@
 """The apps import one way (docs/architecture.md): a lower app never imports a higher one.
 
-cpaas <- contacts <- consent <- channels_app <- experiments <- journeys <- inbox
+cpaas <- contacts <- consent <- channels_app <- experiments <- journeys <- inbox <- analytics
 
 Management commands that wire the whole product together (demo data, serve) and the
 settings are allowed to name every app; nothing else is."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["cpaas", "contacts", "consent", "channels_app", "experiments", "journeys", "inbox"]
+ORDER = ["cpaas", "contacts", "consent", "channels_app", "experiments", "journeys", "inbox", "analytics"]
 WIRING = ("management/commands/", "settings/", "urls.py", "asgi.py", "wsgi.py")
 
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "experiments",
     "journeys",
     "inbox",
+    "analytics",
 ]
 
 MIDDLEWARE = [
