@@ -250,3 +250,26 @@ def keyword_handle(
     return KeywordOutcome(
         action=result.action, keyword=result.keyword, reply=result.reply, duplicate=result.duplicate
     )
+
+
+def message_words(message: Message, tz=None):
+    """Why a message was not sent (blocked) or waits (deferred), in words
+    (`consent.wording.DecisionWords`); None for a message that went on. A block that was not
+    consent's (no channel, a provider refusal) keeps its own reason under "Not sent"."""
+    from consent.wording import DecisionWords, decision_words
+
+    if message.status == S.BLOCKED and message.consent_outcome != "deny":
+        return DecisionWords("deny", "Not sent", "", message.error_code, message.error_reason)
+    if message.status not in (S.BLOCKED, S.DEFERRED):
+        return None
+    if message.status == S.DEFERRED and not message.consent_rule:
+        return None  # scheduled by its sender, not held back by consent
+    return decision_words(
+        "deny" if message.status == S.BLOCKED else "defer",
+        message.consent_rule,
+        message.consent_reason,
+        purpose=message.purpose,
+        channel_kind=message.kind,
+        until=message.due_at,
+        tz=tz,
+    )

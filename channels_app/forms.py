@@ -3,6 +3,7 @@
 from django import forms
 
 from contacts.models import ChannelKind
+from contacts.validation import name_split
 from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 
 from .models import Message, Purpose
@@ -11,11 +12,16 @@ KIND_CHOICES = ChannelKind.choices
 
 
 class SimulatorContactForm(forms.Form):
-    first_name = forms.CharField(max_length=100, label="Name")
+    name = forms.CharField(max_length=201, label="Name", help_text="First and last name, e.g. Nia Okafor.")
     phone = forms.CharField(
         max_length=40, required=False, help_text="Any format; local numbers use the workspace's country."
     )
     email = forms.EmailField(required=False)
+
+    def contact_data(self) -> dict:
+        """The contact service's fields: the one Name box becomes first and last name."""
+        data = {k: v for k, v in self.cleaned_data.items() if v and k != "name"}
+        return {**data, **name_split(self.cleaned_data["name"])}
 
 
 class SimulatorSendForm(forms.Form):

@@ -30,6 +30,14 @@ FALSE_WORDS = {"0", "false", "no", "n", "f", "off", ""}
 _TIMEZONES = None
 
 
+def name_split(full: str) -> dict:
+    """One "Name" box (the simulator, the editor's test contact) as the contact's first and
+    last name: the first word is the first name, the rest the last name ("Nia Okafor",
+    "Ana de la Cruz" -> "Ana" + "de la Cruz")."""
+    words = (full or "").split()
+    return {"first_name": " ".join(words[:1]), "last_name": " ".join(words[1:])}
+
+
 _NORMALIZED: dict[tuple[str, str], str] = {}  # (E.164, country) -> itself: checked already
 _NORMALIZED_MAX = 100_000
 

@@ -64,3 +64,40 @@ def audit_record_many(
             for t in targets
         ],
     )
+
+
+def audit_fields(data) -> list[tuple[str, str]]:
+    """An entry's data as (label, text) pairs people read on the audit page, instead of a
+    Python dict: keys in words ("first_name" -> "First name"), nested keys joined ("Changed ·
+    phone"), a [before, after] pair as "before → after", lists as comma lists."""
+    out: list[tuple[str, str]] = []
+
+    def words(key) -> str:
+        text = str(key).replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+
+    def text(value) -> str:
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list | tuple):
+            return ", ".join(text(v) for v in value) or "—"
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {text(v)}" for k, v in value.items()) or "—"
+        return str(value)
+
+    def walk(prefix: str, value, depth: int) -> None:
+        if isinstance(value, dict) and value and depth < 2:
+            for k, v in value.items():
+                walk(f"{prefix} · {k}" if prefix else words(k), v, depth + 1)
+        elif depth > 1 and isinstance(value, list | tuple) and len(value) == 2:
+            out.append((prefix, f"{text(value[0])} → {text(value[1])}"))  # a change: before, after
+        else:
+            out.append((prefix or "Details", text(value)))
+
+    if isinstance(data, dict):
+        walk("", data, 0)
+    elif data not in (None, "", [], {}):
+        out.append(("Details", text(data)))
+    return out

@@ -11,7 +11,8 @@ class WorkspaceForm(forms.ModelForm):
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(help_text="The link to join is sent there; it works once, until it expires.")
-    role = forms.ChoiceField(choices=Role.choices)
+    # least privilege by default: an admin raises it on purpose
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
 class InvitationSignupForm(forms.Form):

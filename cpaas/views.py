@@ -14,6 +14,7 @@ from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from . import lockout, services
+from .audit import audit_fields
 from .api.middleware import api_error, is_api
 from .forms import ApiTokenForm, InvitationForm, MembershipForm, WorkspaceForm, apply_errors
 from .models import ApiToken, AuditEntry, Invitation, Membership
@@ -217,6 +218,8 @@ def audit_list(request):
     if target:
         entries = entries.filter(target_label__icontains=target)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    for entry in page:
+        entry.fields = audit_fields(entry.data)
     actions = (
         AuditEntry.objects.filter(workspace=request.workspace)
         .values_list("action", flat=True)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_app.addresses import contact_address
+from channels_app.consent_gate import message_words
 from channels_app.models import Channel, Message
 from channels_app.providers import get_provider
 from channels_app.services.channels import channel_templates
@@ -237,12 +238,15 @@ def reply_from_form(*, conversation: Conversation, actor, data, now: dt.datetime
 def _toast(message: Message, when, tz_name: str) -> tuple[str, str]:
     S = Message.Status
     if message.status == S.BLOCKED:
-        return f"Not sent — {message.consent_reason}", "error"
+        return message_words(message, tz=timezone.get_current_timezone()).text, "error"
     if message.status == S.DEFERRED and when is not None and message.due_at == when:
         return (
             f"Scheduled for {when.astimezone(zoneinfo.ZoneInfo(tz_name)):%a %d %b %H:%M} their time.",
             "success",
         )
     if message.status == S.DEFERRED:
-        return f"Deferred until {timezone.localtime(message.due_at):%H:%M} — {message.consent_reason}", "info"
+        words = message_words(message, tz=timezone.get_current_timezone())
+        return (
+            words.text if words else f"Deferred until {timezone.localtime(message.due_at):%H:%M}."
+        ), "info"
     return "Sent to the dispatcher.", "success"

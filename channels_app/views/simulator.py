@@ -20,6 +20,7 @@ from cpaas.tenancy import Actor, workspace_required
 
 from .. import selectors
 from ..forms import SimulatorContactForm, SimulatorSendForm
+from ..consent_gate import message_words
 from ..models import Message
 from ..services.channels import sandbox_channels_ensure
 from ..services.messages import message_send
@@ -82,7 +83,7 @@ def simulator_contact_create(request):
         contact = contact_create(
             workspace=request.workspace,
             actor=Actor.from_request(request),
-            data={k: v for k, v in form.cleaned_data.items() if v},
+            data=form.contact_data(),
         )
     except ValidationError as exc:
         return _fail(request, exc, reverse("simulator"))
@@ -149,13 +150,9 @@ def simulator_send(request):
         )
     except ValidationError as exc:
         return _fail(request, exc, back)
-    if message.status == Message.Status.BLOCKED:
-        text, level = f"Not sent — {message.consent_reason}", "error"
-    elif message.status == Message.Status.DEFERRED:
-        text, level = (
-            f"Deferred until {timezone.localtime(message.due_at):%H:%M} — {message.consent_reason}",
-            "info",
-        )
+    words = message_words(message, tz=timezone.get_current_timezone())
+    if words is not None:
+        text, level = words.text, "error" if message.status == Message.Status.BLOCKED else "info"
     else:
         text, level = "Sent to the dispatcher; it appears on the phone when the sandbox has it.", "success"
     if request.htmx:

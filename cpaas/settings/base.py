@@ -272,7 +272,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CPaaS Journeys API",
-    "DESCRIPTION": "Contacts, events and (in later versions) messages, journeys and consent.",
+    "DESCRIPTION": (
+        "Contacts and events, messages and OTP verification, consent, journeys (start, test, publish, "
+        "counts), A/B experiments and the inbox's conversations. Authenticate with a workspace token: "
+        "`Authorization: Bearer cpk_...`."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

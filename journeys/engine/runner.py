@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from channels_app.consent_gate import message_words
 from channels_app.models import Message
 from cpaas.bulk import copy_values
 from cpaas.tenancy import Actor
@@ -363,6 +364,8 @@ def apply_outcome(batch: Batch, item: Item, node: dict, outcome: Outcome) -> Non
         e.state = {}
         if target is None:
             reason = "end of path" if outcome.exit in exits else f"exit '{outcome.exit}' is not connected"
+            if outcome.detail.get("reason"):  # say why (a blocked send), not only that it ended
+                reason = f"{outcome.detail['reason']} ({reason} after the '{outcome.exit}' exit)"
             finish(batch, item, S.COMPLETED, reason)
             return
         e.node, e.status, e.due_at = target, S.ACTIVE, None
@@ -507,10 +510,11 @@ def execute_sends(batch: Batch, items: list[Item]) -> None:
             if by_contact.get(cid):
                 m = by_contact[cid].pop(0)
                 data = {"message_id": m.pk, "status": m.status, "channel": m.kind}
-                if m.status == Message.Status.BLOCKED:
-                    data["reason"] = m.error_reason or m.consent_reason
-                    if m.fallback_chain:  # the messaging core moves on to the next channel itself
-                        data["status"] = "fallback"
+                words = message_words(m)  # blocked or deferred: the rule and reason, in words
+                if words is not None:
+                    data["reason"], data["rule"] = words.text, words.rule
+                if m.status == Message.Status.BLOCKED and m.fallback_chain:
+                    data["status"] = "fallback"  # the messaging core moves on to the next channel itself
             else:
                 data = {"skipped": skipped.get(cid, "not sent")}
             item.action, item.signal, item.pending_send = "signal", Signal("sent", data), None

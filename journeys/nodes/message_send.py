@@ -6,9 +6,12 @@ from .base import MESSAGE_FORM, MESSAGE_PROPS, Node, check_message, go, message_
 
 
 def sent_exit(signal_data: dict) -> tuple[str, dict]:
+    """The exit a send takes, with why in words when it was blocked or deferred (the consent
+    rule and reason: the step, the test run and the contact's history show it)."""
+    why = {k: signal_data[k] for k in ("reason", "rule", "message_id") if signal_data.get(k)}
     if signal_data.get("skipped") or signal_data.get("status") == "blocked":
-        return "failed", {"reason": signal_data.get("skipped") or signal_data.get("reason", "blocked")}
-    return "next", {"message_id": signal_data.get("message_id"), "status": signal_data.get("status")}
+        return "failed", {**why, "reason": signal_data.get("skipped") or signal_data.get("reason", "blocked")}
+    return "next", {**why, "message_id": signal_data.get("message_id"), "status": signal_data.get("status")}
 
 
 class MessageSend(Node):

@@ -53,4 +53,23 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (form.dataset.clearOnSuccess) form.querySelectorAll(form.dataset.clearOnSuccess).forEach((f) => { f.value = ""; });
 });
 
+// data-copy="selector" on a button copies that element's text (a new API token, shown once).
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest?.("[data-copy]");
+  if (!button) return;
+  const text = document.querySelector(button.dataset.copy)?.textContent.trim() ?? "";
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const range = document.createRange(); // no clipboard permission: select it for Ctrl+C
+    range.selectNodeContents(document.querySelector(button.dataset.copy));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    toast("Selected: press Ctrl+C to copy.");
+    return;
+  }
+  button.textContent = "Copied";
+  toast("Copied to the clipboard.", "success");
+});
+
 window.appToast = toast;

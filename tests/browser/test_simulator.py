@@ -92,3 +92,30 @@ def test_a_whatsapp_button_pressed_in_the_simulator(server, login, admin_user, w
     expect(page.locator("#bubbles-whatsapp .from-business .ticks")).to_have_attribute(
         "data-status", "read", timeout=10000
     )
+
+
+def test_the_unread_dot_shows_only_on_a_tab_with_unread_messages(
+    server, login, admin_user, workspace, api_token
+):
+    contact = ContactFactory(workspace=workspace, first_name="Ima", last_name="Udo", phone="+447911123458")
+    page = login(admin_user, f"/simulator/?contact={contact.pk}&kind=sms")
+    expect(page.locator("html[data-live=connected]")).to_have_count(1)
+    # nothing unread: no dot on any tab (the CSS once showed them all, overriding `hidden`)
+    expect(page.locator(".phone-tabs .unread:visible")).to_have_count(0)
+
+    # a WhatsApp message while the SMS phone is shown: a dot on the WhatsApp tab only
+    api_send(
+        server,
+        api_token,
+        {
+            "contact_id": contact.pk,
+            "channel": "whatsapp",
+            "content": {"text": "Hi", "template": {"name": "hello"}},
+        },
+    )
+    expect(page.locator("#tab-whatsapp .unread")).to_be_visible(timeout=10000)
+    expect(page.locator(".phone-tabs .unread:visible")).to_have_count(1)
+
+    # opening that phone clears it
+    page.get_by_role("tab", name="WhatsApp").click()
+    expect(page.locator(".phone-tabs .unread:visible")).to_have_count(0)

@@ -97,9 +97,10 @@ def test_sending_as_the_business_from_the_simulator(admin_client, workspace, con
 
 def test_the_simulator_creates_a_contact_to_play(admin_client, workspace):
     response = admin_client.post(
-        reverse("simulator_contact_create"), {"first_name": "Zoe", "phone": "07911 123999", "kind": "sms"}
+        reverse("simulator_contact_create"), {"name": "Zoe Ana Berg", "phone": "07911 123999", "kind": "sms"}
     )
     contact = Contact.objects.get(first_name="Zoe")
+    assert (contact.last_name, contact.display_name) == ("Ana Berg", "Zoe Ana Berg")
     assert contact.phone == "+447911123999"
     assert response["Location"].endswith(f"?contact={contact.pk}&kind=sms")
 

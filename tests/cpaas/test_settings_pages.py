@@ -74,3 +74,34 @@ def test_switcher_moves_between_my_workspaces(admin_client, admin_user):
     admin_client.post(reverse("workspace_switch"), {"workspace": second.pk})
     # a viewer there: Settings is forbidden now
     assert admin_client.get(reverse("user_list")).status_code == 403
+
+
+def test_inviting_a_user_offers_the_least_privileged_role_first(admin_client):
+    page = admin_client.get(reverse("user_list")).content.decode()
+    form = page.split("Invite a user")[1]
+    assert '<option value="viewer" selected>' in form
+    assert '<option value="admin" selected>' not in form
+
+
+def test_audit_details_read_as_fields_not_a_python_dict(admin_client, workspace, admin_user):
+    from cpaas.audit import audit_fields, audit_record
+    from cpaas.tenancy import Actor
+
+    data = {"contact": 7, "changed": {"phone": ["+447700900001", None]}, "tags": ["vip", "new"], "ok": True}
+    audit_record(workspace=workspace, actor=Actor.for_user(admin_user), action="test.thing", data=data)
+    assert audit_fields(data) == [
+        ("Contact", "7"),
+        ("Changed · phone", "+447700900001 → —"),
+        ("Tags", "vip, new"),
+        ("Ok", "yes"),
+    ]
+    page = admin_client.get(reverse("audit_list"), {"action": "test."}).content.decode()
+    assert "<dt>Changed · phone</dt><dd>+447700900001 → —</dd>" in page
+    assert "{&#x27;" not in page and "{'" not in page
+
+
+def test_the_api_docs_describe_journeys_and_consent_as_there_now(admin_client):
+    schema = admin_client.get(reverse("api_schema"), {"format": "json"}).json()
+    description = schema["info"]["description"]
+    assert "later versions" not in description
+    assert "journeys" in description and "consent" in description
