@@ -14,8 +14,8 @@ from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from . import lockout, services
-from .audit import audit_fields
 from .api.middleware import api_error, is_api
+from .audit import audit_fields
 from .forms import ApiTokenForm, InvitationForm, MembershipForm, WorkspaceForm, apply_errors
 from .models import ApiToken, AuditEntry, Invitation, Membership
 from .tenancy import SESSION_KEY, Actor, workspace_required

@@ -19,8 +19,8 @@ from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
 from .. import selectors
-from ..forms import SimulatorContactForm, SimulatorSendForm
 from ..consent_gate import message_words
+from ..forms import SimulatorContactForm, SimulatorSendForm
 from ..models import Message
 from ..services.channels import sandbox_channels_ensure
 from ..services.messages import message_send
