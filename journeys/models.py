@@ -206,6 +206,11 @@ class Enrollment(models.Model):
             models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="enrollment_due"),
             models.Index(fields=["contact", "status"], name="enrollment_contact"),
             models.Index(fields=["journey", "status"], name="enrollment_journey"),
+            # analytics rollups recompute an hour of enrolments and of goal conversions by time
+            models.Index(fields=["workspace", "entered_at"], name="enrollment_ws_entered"),
+            models.Index(
+                fields=["workspace", "ended_at"], condition=Q(status="goal"), name="enrollment_ws_goal"
+            ),
         ]
 
     def __str__(self) -> str:
