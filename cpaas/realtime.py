@@ -23,7 +23,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -158,11 +158,16 @@ class Relay:
             for first, last, _since in self.gaps[start : start + 100]:
                 ranges |= Q(id__gte=first, id__lte=last)
             rows += list(RealtimeEvent.objects.filter(ranges).values_list(*self.FIELDS))
-        now = time.monotonic()
-        if now - self.last_prune > self.PRUNE_EVERY_S:
-            self.last_prune = now
-            RealtimeEvent.objects.filter(created_at__lt=timezone.now() - self.PRUNE_AFTER).delete()
         return rows
+
+    def prune(self) -> int:
+        """Delete rows older than PRUNE_AFTER (every socket has had them). A write: it runs in its
+        own thread beside the polls, never inside one, since it may wait for the write lock (all
+        of SQLite's busy timeout during a burst of writers) while the polls must go on."""
+        try:
+            return RealtimeEvent.objects.filter(created_at__lt=timezone.now() - self.PRUNE_AFTER).delete()[0]
+        finally:
+            connections.close_all()  # this thread's own connections: threads of the pool outlive the call
 
     def advance(self, rows) -> list[tuple[str, dict]]:
         """Return what to deliver, in id order, each row once; update `top` and the gaps."""
@@ -192,7 +197,13 @@ class Relay:
         layer = get_channel_layer()
         guard = DatabaseGuard("realtime relay")
         await sync_to_async(self.start_position)()
+        pruning: asyncio.Task | None = None
         while True:
+            if (
+                pruning is None or pruning.done()
+            ) and time.monotonic() - self.last_prune > self.PRUNE_EVERY_S:
+                self.last_prune = time.monotonic()
+                pruning = asyncio.create_task(self._prune_logged())
             try:
                 rows = await sync_to_async(self.fetch)()
                 guard.succeeded()
@@ -205,6 +216,12 @@ class Relay:
                 await layer.group_send(group, {"type": BATCH_TYPE, "payloads": payloads})
                 await asyncio.sleep(0)  # let the sockets drain their queues during a burst
             await asyncio.sleep(settings.REALTIME_RELAY_INTERVAL)
+
+    async def _prune_logged(self) -> None:
+        try:
+            await sync_to_async(self.prune, thread_sensitive=False)()
+        except DATABASE_ERRORS as exc:  # the next prune will do it; the polls are what matter
+            log.warning("realtime relay: old events not pruned (%s)", exc)
 
 
 def batches(events: list[tuple[str, dict]], size: int = 500) -> list[tuple[str, list[dict]]]:

@@ -1,13 +1,17 @@
 """publish(): after commit only, per workspace, through the relay or the channel layer."""
 
 import asyncio
+import contextlib
+import threading
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connections, transaction
 from django.test import Client
+from django.utils import timezone
 
 from cpaas.asgi import application
 from cpaas.models import RealtimeEvent
@@ -234,3 +238,63 @@ def test_relay_delivers_an_event_whose_transaction_commits_after_thousands_of_la
     # then the late event comes at the next poll, and nothing comes twice
     assert relay.advance(relay.fetch()) == [("g", {"n": "late"})]
     assert relay.advance(relay.fetch()) == []
+
+
+@contextlib.contextmanager
+def _events_table_write_locked():
+    """Another writer holds the write lock on the events table (reads go on, writes wait):
+    SQLite's one write lock, or PostgreSQL's EXCLUSIVE table lock."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        from tests import faults
+
+        with faults.table_locked(RealtimeEvent._meta.db_table):
+            yield
+        return
+    import sqlite3
+
+    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_delivers_while_another_writer_holds_the_events_table():
+    """The relay pruned old rows inside its poll: a DELETE that waited for the write lock (up to
+    SQLite's 20 s busy timeout during a burst of other writers), then backed off as if the
+    database were down, and no socket got anything meanwhile (a 10,000-event burst test timed out)."""
+    relay = Relay()
+    relay.start_position()
+    for n in range(3):
+        publish("g", {"n": n})
+    with _events_table_write_locked():
+        # the poll's answer comes while the lock is still held: it did not wait for the writer
+        done = threading.Event()
+        result: list = []
+
+        def poll():
+            try:
+                result.append(relay.advance(relay.fetch()))
+            finally:
+                connections.close_all()
+                done.set()
+
+        threading.Thread(target=poll, daemon=True).start()
+        assert done.wait(timeout=10), "the relay's poll waited for another writer's lock"
+    assert result == [[("g", {"n": 0}), ("g", {"n": 1}), ("g", {"n": 2})]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_prunes_only_events_older_than_its_window():
+    publish("g", {"n": "old"})
+    publish("g", {"n": "recent"})
+    RealtimeEvent.objects.filter(payload__n="old").update(
+        created_at=timezone.now() - Relay.PRUNE_AFTER - timedelta(seconds=1)
+    )
+    assert Relay().prune() == 1
+    assert list(RealtimeEvent.objects.values_list("payload", flat=True)) == [{"n": "recent"}]
