@@ -5,13 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint migrate demo bench clean
+.PHONY: run test install lint migrate demo bench clean lock audit
 
-$(STAMP): pyproject.toml scripts/requirements.py
+# Installs exactly the hashed lock file (requirements-dev.lock: the app's and the tests' packages;
+# requirements.lock: the app's only, for production and the Dockerfile). `make lock` refreshes both
+# after a pin changes in pyproject.toml; tests/test_lock.py fails while they disagree.
+$(STAMP): requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PYTHON) scripts/requirements.py dev > $(VENV)/requirements.txt
-	@$(PY) -m pip install -q -r $(VENV)/requirements.txt
+	@$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +36,17 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Resolve pyproject.toml's pins (and their dependencies) again into the two hashed lock files.
+lock: install
+	@bash scripts/lock.sh
+
+# Known vulnerabilities in the locked packages. Needs PyPI's JSON API or osv.dev: where neither is
+# reachable pip-audit cannot look a package up, and --strict makes that a failure, not a false "clean".
+audit: install
+	@$(PY) -m pip install -q pip-audit==2.10.1
+	$(VENV)/bin/pip-audit --strict --disable-pip --no-deps -r requirements.lock
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -12,6 +12,7 @@ source scripts/skips.sh
 
 echo "== ruff"
 .venv/bin/ruff check . || exit 1
+.venv/bin/ruff format --check . || { echo "Code is not formatted: run '.venv/bin/ruff format .'"; exit 1; }
 echo "== migrations are up to date"
 DATABASE_URL=sqlite:///:memory: $PY manage.py makemigrations --check --dry-run >/dev/null || {
   echo "Models changed without a migration: run '.venv/bin/python manage.py makemigrations'"; exit 1; }
