@@ -1,5 +1,7 @@
 """Forms of the messaging pages. They only shape input; the services decide."""
 
+import json
+
 from django import forms
 
 from contacts.models import ChannelKind
@@ -60,68 +62,132 @@ class MessageFilterForm(forms.Form):
 
 
 class ChannelForm(forms.Form):
-    """Name, address, rate, credentials (blank keeps what is stored) and provider settings."""
+    """The typed setup form of one provider, built from what the provider declares
+    (`credential_fields`, `setting_fields`, its kinds and default rates: providers/base.py):
+    secrets as password inputs that are never filled back (blank keeps the stored value),
+    settings as typed inputs. A new channel's webhook token is made here, so its webhook URLs
+    can be shown (and pasted into the provider's console) before the first save."""
 
     kind = forms.ChoiceField(choices=KIND_CHOICES)
     provider = forms.ChoiceField(choices=())
     name = forms.CharField(max_length=120)
-    address = forms.CharField(
-        max_length=200, required=False, help_text="The sender: number (E.164), sender id or email."
-    )
+    address = forms.CharField(max_length=200, required=False)
     rate_limit_per_second = forms.IntegerField(
-        min_value=1, max_value=100_000, initial=20, label="Rate limit (messages per second)"
+        min_value=1, max_value=100_000, required=False, label="Rate limit (messages per second)"
     )
-    settings_json = forms.CharField(
-        required=False,
-        label="Provider settings (JSON)",
-        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
-        help_text='Non-secret options, e.g. {"sandbox": {"fail": "30003"}} or {"api_base": "https://api.twilio.com"}.',
-    )
+    webhook_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, provider, editing=None, **kwargs):
-        import json
-
+        from .models import new_token
         from .providers import get_provider, provider_choices
 
         super().__init__(*args, **kwargs)
         self.fields["provider"].choices = provider_choices()
-        self.provider = get_provider(provider)
-        self.credential_names = []
+        self.provider = p = get_provider(provider)
+        # only the kinds this provider carries, in the palette's order
+        self.fields["kind"].choices = [(k, label) for k, label in KIND_CHOICES if k in p.kinds]
+        carried = ", ".join(k for k, _ in self.fields["kind"].choices)
+        self.fields["kind"].error_messages["invalid_choice"] = (
+            f"{p.label} does not carry %(value)s (it carries {carried})."
+        )
+        self.fields["address"].label = p.address_label
+        self.fields["address"].help_text = p.address_help
+        self.fields["address"].widget.attrs["list"] = "senders"  # filled by "Test connection"
+        defaults = ", ".join(f"{k} {p.default_rate(k, {})}/s" for k, _ in self.fields["kind"].choices)
+        self.fields[
+            "rate_limit_per_second"
+        ].help_text = f"Blank: the provider's default ({defaults}). {p.rate_help}".strip()
         masked = editing.masked_credentials() if editing else {}
-        for field in self.provider.credential_fields:
+        generated = p.generated_credentials()
+        self.credential_names, self.setting_names = [], []
+        for field in p.credential_fields:
             name = f"cred_{field.name}"
             self.credential_names.append(name)
             stored = masked.get(field.name)
+            if stored:
+                help_text = f"Stored: {stored}. Leave blank to keep it."
+            elif field.name in generated:
+                help_text = field.help or "Generated for you when blank."
+            else:
+                help_text = field.help
+            widget = forms.PasswordInput(render_value=False) if field.secret else forms.TextInput
             self.fields[name] = forms.CharField(
                 label=field.label,
-                required=False,
-                widget=forms.PasswordInput(render_value=False) if field.secret else forms.TextInput,
-                help_text=(f"Stored: {stored}. Leave blank to keep it." if stored else field.help)
-                or (
-                    "Generated for you when blank."
-                    if field.name in get_provider(provider).generated_credentials()
-                    else ""
-                ),
+                # a new channel needs it; an edit keeps the stored value when left blank
+                required=field.required and editing is None and field.name not in generated,
+                widget=widget,
+                help_text=help_text,
+                error_messages={"required": "Required."},
             )
+            self._decorate(name, field)
+        for field in p.setting_fields:
+            name = f"set_{field.name}"
+            self.setting_names.append(name)
+            self.fields[name] = self._setting_field(field)
+            self._decorate(name, field)
+            if editing is not None and field.name in (editing.settings or {}):
+                value = editing.settings[field.name]
+                self.initial.setdefault(name, json.dumps(value) if field.input == "json" else value)
         if editing is not None:
             for name in ("kind", "provider"):
                 self.fields[name].disabled = True
-            self.initial.setdefault("settings_json", json.dumps(editing.settings) if editing.settings else "")
+            del self.fields["webhook_token"]
+        else:
+            self.initial.setdefault("webhook_token", new_token())
+            for key, value in p.generated_settings().items():
+                self.initial.setdefault(f"set_{key}", value)
 
-    def clean_settings_json(self):
-        raw = self.cleaned_data.get("settings_json", "").strip()
-        if not raw:
-            return {}
-        try:
-            value = json_parse(raw)
-        except JSONInputError as exc:
-            raise forms.ValidationError(f"Not JSON: {json_problem(exc)}") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("A JSON object, e.g. {}.")
-        return value
+    def _setting_field(self, field) -> forms.Field:
+        common = {"label": field.label, "required": False, "help_text": field.help}
+        if field.input == "choice":
+            return forms.ChoiceField(choices=[("", "—")] + list(field.choices), **common)
+        if field.input == "number":
+            return forms.IntegerField(**common)
+        if field.input == "json":
+            return forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}), **common)
+        if field.input == "url":
+            return forms.CharField(max_length=500, widget=forms.URLInput, **common)
+        return forms.CharField(max_length=500, **common)
+
+    def _decorate(self, name: str, field) -> None:
+        form_field = self.fields[name]
+        form_field.help_url = field.help_url  # _field.html links it ("Where to find it")
+        form_field.setup_required = field.required
+        if field.placeholder:
+            form_field.widget.attrs["placeholder"] = field.placeholder
+        form_field.widget.attrs["autocomplete"] = "off"
+
+    def clean(self):
+        data = super().clean()
+        for name in self.setting_names:
+            field = next(f for f in self.provider.setting_fields if f"set_{f.name}" == name)
+            raw = data.get(name)
+            if field.input != "json" or raw in (None, ""):
+                continue
+            try:
+                value = json_parse(raw)
+            except JSONInputError as exc:
+                self.add_error(name, f"Not JSON: {json_problem(exc)}")
+                continue
+            if not isinstance(value, dict):
+                self.add_error(name, "A JSON object, e.g. {}.")
+                continue
+            data[name] = value
+        return data
 
     def credentials(self) -> dict:
         return {name.removeprefix("cred_"): self.cleaned_data.get(name, "") for name in self.credential_names}
+
+    def settings(self, existing: dict | None = None) -> dict:
+        """The declared settings from the form over the undeclared ones already stored (a
+        cleared optional field is removed)."""
+        declared = {name.removeprefix("set_") for name in self.setting_names}
+        kept = {k: v for k, v in (existing or {}).items() if k not in declared}
+        for name in self.setting_names:
+            value = self.cleaned_data.get(name)
+            if value not in (None, "", {}):
+                kept[name.removeprefix("set_")] = value.strip() if isinstance(value, str) else value
+        return kept
 
 
 class VerificationStartForm(forms.Form):

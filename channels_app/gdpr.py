@@ -8,7 +8,15 @@ from django.db.models import Q
 
 from cpaas.gdpr import Subject, register
 
-from .models import Channel, Message, MessageStatusEvent, PendingReceipt, SandboxDelivery, Verification
+from .models import (
+    Channel,
+    ChannelTemplate,
+    Message,
+    MessageStatusEvent,
+    PendingReceipt,
+    SandboxDelivery,
+    Verification,
+)
 
 MESSAGE_FIELDS = ("id", "kind", "direction", "address", "text", "content", "purpose", "origin", "status",
                   "created_at", "sent_at", "delivered_at", "read_at", "failed_at", "error_code",
@@ -89,6 +97,10 @@ register(
     erase=erase,
     covers=[Message, MessageStatusEvent, Verification],
     copies=[SandboxDelivery, PendingReceipt],
-    not_personal={Channel: "its address is the workspace's own sender number or address"},
+    not_personal={
+        Channel: "its address is the workspace's own sender number or address",
+        ChannelTemplate: "a template's body is the business's approved wording with {{1}} placeholders, "
+        "never a person's values",
+    },
     identifiers=identifiers,
 )

@@ -72,6 +72,33 @@ class Channel(models.Model):
             return {"error": "unreadable: enter the credentials again"}
 
 
+class ChannelTemplate(models.Model):
+    """A message template of the channel's provider account (a WhatsApp template) as the
+    provider last told us: synced from the channel's page (`Provider.fetch_templates`) and kept
+    up to date by its review-status webhooks, so pages and sends never wait on the network.
+    Only `approved` ones are offered (node panel, inbox)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=20)
+    category = models.CharField(max_length=20, blank=True)  # marketing, utility, authentication
+    status = models.CharField(max_length=24)  # approved, pending, rejected, paused, disabled...
+    body = models.TextField(blank=True)
+    variables = models.JSONField(default=list, blank=True)  # [[key, label, example], ...]
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it was rejected or paused.")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "name", "language"], name="channeltemplate_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language}, {self.status})"
+
+
 class ChannelBucket(models.Model):
     """The channel's token bucket, one row shared by every dispatcher process: a claim takes
     tokens under a short row lock, so the rate holds across processes and machines."""

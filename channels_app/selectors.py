@@ -121,6 +121,12 @@ def channel_list(*, workspace: Workspace) -> QuerySet[Channel]:
     return Channel.objects.filter(workspace=workspace).order_by("kind", "name")
 
 
+def channel_template_list(*, channel: Channel) -> QuerySet:
+    from .models import ChannelTemplate
+
+    return ChannelTemplate.objects.filter(channel=channel).order_by("name", "language")
+
+
 def channel_get(*, workspace: Workspace, pk) -> Channel:
     return Channel.objects.get(workspace=workspace, pk=pk)
 

@@ -1,4 +1,6 @@
-"""Provider webhooks: /webhooks/<provider>/<channel token>/inbound/ and .../status/.
+"""Provider webhooks: /webhooks/<provider>/<channel token>/inbound/ and .../status/, and
+/webhooks/<provider>/<channel token>/ for providers that send everything to one URL (GET: its
+verification challenge).
 
 The channel's random token in the URL finds the channel; the provider's signature proves the
 caller. An invalid signature is a 403 and nothing is stored; a malformed payload is a 400,
@@ -12,12 +14,13 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import conf
 from .models import Channel
 from .providers import PROVIDERS, get_provider
 from .providers.base import MalformedPayload, WebhookRequest
+from .services.channels import channel_templates_apply
 from .services.inbound import inbound_receive
 from .services.status import statuses_apply
 
@@ -64,6 +67,22 @@ def status_process(channel: Channel, req: WebhookRequest) -> dict:
         return statuses_apply(channel=channel, updates=updates, now=timezone.now(), source="webhook")
 
 
+def events_process(channel: Channel, req: WebhookRequest) -> dict:
+    """One POST carrying inbound messages, receipts and template reviews (Meta batches them):
+    all stored in one transaction, or none."""
+    provider = get_provider(channel.provider)
+    if not provider.verify_signature(channel, req):
+        raise SignatureInvalid
+    events = provider.parse_events(channel, req)
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        received = [inbound_receive(channel=channel, inbound=i, now=now) for i in events.inbound]
+        applied = statuses_apply(channel=channel, updates=events.statuses, now=now, source="webhook")
+        if events.templates:
+            channel_templates_apply(channel=channel, templates=events.templates, now=now)
+    return {"received": received, "statuses": applied}
+
+
 def _answer(channel: Channel, handler, request):
     req = _request(request)
     try:
@@ -84,6 +103,20 @@ def _answer(channel: Channel, handler, request):
         return JsonResponse({"error": {"code": "malformed_payload", "message": str(exc)}}, status=400)
     body, content_type = get_provider(channel.provider).webhook_response(channel.kind)
     return HttpResponse(body, content_type=content_type)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def events_webhook(request, provider: str, token: str):
+    """GET: the provider's verification challenge; POST: everything it sends, to one URL."""
+    channel = _channel(provider, token)
+    if request.method == "GET":
+        answer = get_provider(provider).verify_challenge(channel, _request(request))
+        if answer is None:
+            log.warning("webhook %s for channel %s: verification refused", request.path, channel.pk)
+            return HttpResponse("Verification refused.", status=403, content_type="text/plain")
+        return HttpResponse(answer, content_type="text/plain")
+    return _answer(channel, events_process, request)
 
 
 @csrf_exempt

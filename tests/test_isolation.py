@@ -344,6 +344,7 @@ OBJECT_URLS = {
     "channel_edit": ("get", lambda o: {"pk": o.channel.pk}),
     "channel_test": ("post", lambda o: {"pk": o.channel.pk}),
     "channel_toggle": ("post", lambda o: {"pk": o.channel.pk}),
+    "channel_templates_sync": ("post", lambda o: {"pk": o.channel.pk}),
     "verification_detail": ("get", lambda o: {"pk": o.verification.pk}),
     "api_message_detail": ("get", lambda o: {"message_id": o.message.pk}),
     "api_verification_detail": ("get", lambda o: {"verification_id": o.verification.pk}),
@@ -467,6 +468,7 @@ WORKSPACE_URLS = {
     "simulator_send",
     "channel_list",
     "channel_create",
+    "channel_check",  # a `channel` it names is found in the workspace (tests/channels_app/test_channel_setup.py)
     "verification_list",
     "verification_settings",
     "api_message_list",
@@ -500,6 +502,7 @@ PUBLIC_URLS = {
     "api_docs",
     "webhook_inbound",
     "webhook_status",
+    "webhook_events",  # the channel's random token and the provider's signature
 }
 # Third-party URL names that come with included apps.
 IGNORED_URLS = {"api-root"}
@@ -609,8 +612,10 @@ FORBIDDEN = [
     ("simulator_read", "post", "agent"),
     ("channel_list", "get", "marketer"),
     ("channel_create", "post", "marketer"),
+    ("channel_check", "post", "marketer"),
     ("channel_edit", "get", "marketer"),
     ("channel_toggle", "post", "agent"),
+    ("channel_templates_sync", "post", "agent"),
     ("channel_test", "post", "viewer"),
     ("verification_list", "post", "agent"),
     ("verification_detail", "post", "viewer"),

@@ -44,6 +44,8 @@ class MessageTemplate:
     body: str
     category: str = "utility"  # Meta's categories: marketing, utility, authentication
     variables: tuple[tuple[str, str, str], ...] = ()
+    status: str = "approved"  # the provider's review: approved, pending, rejected, paused...
+    reason: str = ""  # why it was rejected or paused, when the provider says
 
     def filled(self, values: dict[str, str]) -> str:
         body = self.body
@@ -54,9 +56,33 @@ class MessageTemplate:
 
 @dataclass(frozen=True)
 class CredentialField:
+    """One typed input of a provider's channel setup form. Declared on the provider as
+    `credential_fields` (secrets: encrypted at rest, never shown back, a blank field keeps the
+    stored value) or `setting_fields` (options stored in `Channel.settings`, shown back).
+    `help_url` links to where the value is found in the provider's console; `input` is the form
+    widget: "text", "url", "number", "choice" (from `choices`) or "json" (an object; the
+    sandbox's fault switches only)."""
+
     name: str
     label: str
     secret: bool = True
+    help: str = ""
+    help_url: str = ""
+    required: bool = True
+    input: str = "text"
+    choices: tuple[tuple[str, str], ...] = ()
+    placeholder: str = ""
+
+
+SetupField = CredentialField  # the name the setup form reads better with
+
+
+@dataclass(frozen=True)
+class WebhookURL:
+    """A URL to paste into the provider's console, shown (with a copy button) before saving."""
+
+    label: str
+    url: str
     help: str = ""
 
 
@@ -180,6 +206,16 @@ class StatusUpdate:
     raw_status: str = ""
 
 
+@dataclass(frozen=True)
+class WebhookEvents:
+    """What one POST to the channel's events URL carried (a provider such as Meta sends inbound
+    messages, receipts and template reviews to one URL, batched)."""
+
+    inbound: list[Inbound] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    templates: list[MessageTemplate] = field(default_factory=list)  # review-status changes
+
+
 class Provider:
     """Subclass per provider in channels_app/providers/<name>/ and list it in the registry."""
 
@@ -192,8 +228,37 @@ class Provider:
     simulator = False  # what it carries shows on the phone simulator (live updates)
     can_lookup = False  # lookup() can say what became of a message, given its provider id
     needs_address = True  # a channel must give its sender address (number, sender id, email)
+    # --- channel setup (the typed form on Messages -> Channels; docs/channels.md) -------------
     credential_fields: tuple[CredentialField, ...] = ()
     setting_fields: tuple[CredentialField, ...] = ()
+    setup_help = ""  # one or two sentences above the form: what to have ready
+    setup_url = ""  # the provider's console page where the account is set up
+    address_label = "Sender"
+    address_help = "The sender: number (E.164), sender id or email."
+    # messages per second a new channel starts with, per kind (editable on the channel): the
+    # dispatcher's token bucket enforces the channel's value across every process
+    default_rates: dict[str, int] = {}
+    rate_help = ""  # where the default comes from
+
+    def default_rate(self, kind: str, settings: dict) -> int:
+        return self.default_rates.get(kind, 20)
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list[WebhookURL]:
+        """What to paste into the provider's console, given this channel's three webhook URLs
+        (`events` takes GET verification and POSTs carrying inbound and receipts together)."""
+        return [
+            WebhookURL("Inbound messages", inbound),
+            WebhookURL("Delivery receipts (status callback)", status),
+        ]
+
+    def senders(self, channel) -> list[tuple[str, str]]:
+        """(address, label) of the senders the account has (numbers, sender ids), for the
+        address picker; ProviderError when the account cannot be read. [] when not listed."""
+        return []
+
+    def generated_settings(self) -> dict:
+        """Settings made up when left blank (e.g. a webhook verify token)."""
+        return {}
 
     def capabilities(self, kind: str) -> Capabilities:
         return Capabilities()
@@ -213,6 +278,16 @@ class Provider:
     def parse_status(self, channel, request: WebhookRequest) -> list[StatusUpdate]:
         raise NotImplementedError
 
+    def parse_events(self, channel, request: WebhookRequest) -> WebhookEvents:
+        """A POST to /webhooks/<provider>/<token>/ (one URL for everything); the signature is
+        already verified."""
+        raise MalformedPayload(f"{self.label} posts to the inbound and status URLs, not here.")
+
+    def verify_challenge(self, channel, request: WebhookRequest) -> str | None:
+        """A GET to the events URL: the provider checking the URL before it sends (Meta's
+        hub.challenge). The body to answer with, or None (403)."""
+        return None
+
     def webhook_response(self, kind: str) -> tuple[str, str]:
         """(body, content type) to answer a webhook with."""
         return "", "text/plain"
@@ -226,9 +301,15 @@ class Provider:
         return {}
 
     def templates(self, channel) -> list[MessageTemplate]:
-        """The templates this channel's account has approved (none until the provider's adapter
-        reads them from its account)."""
+        """Templates the provider has built in, with no account to ask (the sandbox's). A real
+        provider implements `fetch_templates` instead: the core keeps what it returns
+        (`ChannelTemplate`, synced from the channel's page) so no page waits on the network."""
         return []
+
+    def fetch_templates(self, channel) -> list[MessageTemplate] | None:
+        """Every template of the channel's account with its review status, read from the
+        provider (ProviderError when it cannot be); None: this provider has no templates."""
+        return None
 
     def lookup(self, channel, provider_message_id: str, deadline: float) -> StatusUpdate | None:
         """Ask the provider what became of a message (with `can_lookup`); None: no answer."""

@@ -3,6 +3,9 @@ workspace starts with."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,9 +16,9 @@ from cpaas.audit import audit_record
 from cpaas.models import Workspace
 from cpaas.tenancy import Actor
 
-from ..models import Channel, ChannelBucket
+from ..models import Channel, ChannelBucket, ChannelTemplate
 from ..providers import PROVIDERS, default_provider, get_provider
-from ..providers.base import ProviderError
+from ..providers.base import MessageTemplate, ProviderError
 
 SANDBOX_ADDRESSES = {
     "sms": "+15005550006",
@@ -29,6 +32,7 @@ SANDBOX_ADDRESSES = {
 }
 SANDBOX_RATE = 100
 RATE_MAX = 100_000
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 
 def _clean(
@@ -51,6 +55,9 @@ def _clean(
         .exists()
     ):
         errors["name"] = [f"A channel called '{name}' already exists."]
+    if rate_limit_per_second in (None, "") and provider in PROVIDERS and isinstance(settings, dict):
+        # the provider's default for the kind (long-code SMS 1/s, WhatsApp's throughput tier...)
+        rate_limit_per_second = get_provider(provider).default_rate(kind, settings)
     try:
         rate = int(rate_limit_per_second)
         if not 1 <= rate <= RATE_MAX:
@@ -60,13 +67,22 @@ def _clean(
         rate = None
     if not isinstance(settings, dict):
         errors["settings"] = ["Must be an object."]
-    elif settings.get("api_base"):
-        problem = outbound.literal_problem(
-            str(settings["api_base"]),
-            allowed=outbound.networks(django_settings.CHANNELS_PROVIDER_ALLOWED_NETWORKS),
-        )
-        if problem:
-            errors["settings"] = [f"api_base: {problem}"]
+    else:
+        if settings.get("api_base"):
+            problem = outbound.literal_problem(
+                str(settings["api_base"]),
+                allowed=outbound.networks(django_settings.CHANNELS_PROVIDER_ALLOWED_NETWORKS),
+            )
+            if problem:
+                errors["settings.api_base"] = [f"api_base: {problem}"]
+        if provider in PROVIDERS:
+            for field in get_provider(provider).setting_fields:
+                if field.required and settings.get(field.name) in (None, ""):
+                    errors[f"settings.{field.name}"] = ["Required."]
+                elif field.input == "choice" and settings.get(field.name) not in (None, ""):
+                    allowed = [value for value, _ in field.choices]
+                    if str(settings[field.name]) not in allowed:
+                        errors[f"settings.{field.name}"] = [f"One of: {', '.join(allowed)}."]
     if provider in PROVIDERS and get_provider(provider).needs_address and not (address or "").strip():
         errors["address"] = ["The sender's number, id or email address."]
     if errors:
@@ -84,7 +100,9 @@ def _clean(
 def _check_credentials(provider: str, credentials: dict, existing: dict) -> dict:
     given = {**existing, **{k: v for k, v in credentials.items() if v}}
     merged = {**get_provider(provider).generated_credentials(), **given}
-    missing = [f.name for f in get_provider(provider).credential_fields if not merged.get(f.name)]
+    missing = [
+        f.name for f in get_provider(provider).credential_fields if f.required and not merged.get(f.name)
+    ]
     if missing:
         raise ValidationError({f"credentials.{name}": ["Required."] for name in missing})
     known = {f.name for f in get_provider(provider).credential_fields}
@@ -101,10 +119,19 @@ def channel_create(
     name: str,
     address: str = "",
     credentials: dict | None = None,
-    rate_limit_per_second: int = 20,
+    rate_limit_per_second: int | None = None,
     settings: dict | None = None,
+    webhook_token: str = "",
 ) -> Channel:
+    """`rate_limit_per_second` None: the provider's default for the kind. `webhook_token`: the
+    one the setup form made and showed in the webhook URLs before saving (new when blank)."""
     errors: dict[str, list[str]] = {}
+    if provider in PROVIDERS:
+        settings = {**get_provider(provider).generated_settings(), **(settings or {})}
+    if webhook_token and (
+        not TOKEN_RE.fullmatch(webhook_token) or Channel.objects.filter(webhook_token=webhook_token).exists()
+    ):
+        errors["webhook_token"] = ["This form's webhook address is no longer valid: reload the page."]
     try:
         clean = _clean(
             workspace=workspace,
@@ -124,6 +151,8 @@ def channel_create(
     if errors:  # every field's error at once
         raise ValidationError(errors)
     channel = Channel(workspace=workspace, **clean)
+    if webhook_token:
+        channel.webhook_token = webhook_token
     channel.set_credentials(creds)
     channel.save()
     ChannelBucket.objects.create(channel=channel, tokens=channel.rate_limit_per_second)
@@ -206,6 +235,71 @@ def channel_test(*, channel: Channel, actor: Actor) -> tuple[bool, str]:
     return ok, text
 
 
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    text: str  # what works, or what is wrong, in words
+    senders: list[tuple[str, str]]  # (address, label) the account lists, for the address picker
+
+
+def channel_check(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    provider: str,
+    kind: str,
+    address: str = "",
+    credentials: dict | None = None,
+    settings: dict | None = None,
+    channel: Channel | None = None,
+) -> ConnectionCheck:
+    """ "Test connection" on the setup form, before (or without) saving: the provider checks
+    the credentials typed so far (blank ones: the stored values of `channel`) and lists the
+    account's senders. Nothing is saved but an audit entry (credential names, never values)."""
+    if provider not in PROVIDERS:
+        return ConnectionCheck(False, f"Unknown provider '{provider}'.", [])
+    adapter = get_provider(provider)
+    stored = channel.credentials if channel is not None else {}
+    given = {k: v for k, v in (credentials or {}).items() if v}
+    merged = {**stored, **given}
+    generated = adapter.generated_credentials()
+    missing = [
+        f.label
+        for f in adapter.credential_fields
+        if f.required and not merged.get(f.name) and f.name not in generated
+    ]
+    if missing:
+        return ConnectionCheck(False, f"Fill in {', '.join(missing)} first.", [])
+    settings = {**adapter.generated_settings(), **(settings or {})}
+    if settings.get("api_base"):
+        problem = outbound.literal_problem(
+            str(settings["api_base"]),
+            allowed=outbound.networks(django_settings.CHANNELS_PROVIDER_ALLOWED_NETWORKS),
+        )
+        if problem:
+            return ConnectionCheck(False, f"API base URL: {problem}", [])
+    probe = Channel(workspace=workspace, kind=kind, provider=provider, address=address, settings=settings)
+    probe.set_credentials({**adapter.generated_credentials(), **merged})
+    senders: list[tuple[str, str]] = []
+    try:
+        ok, text = True, adapter.test_credentials(probe)
+        try:
+            senders = adapter.senders(probe)
+        except ProviderError as exc:
+            text += f" (Its numbers could not be listed: {exc})"
+    except ProviderError as exc:
+        ok, text = False, str(exc)
+    with transaction.atomic():
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action="channels.channel.tested",
+            target=channel,
+            data={"ok": ok, "result": text[:300], "provider": provider, "credentials": sorted(given)},
+        )
+    return ConnectionCheck(ok, text, senders)
+
+
 @transaction.atomic
 def sandbox_channels_ensure(*, workspace: Workspace) -> list[Channel]:
     """A sandbox channel of every kind the workspace has no channel of yet (a new workspace
@@ -238,13 +332,69 @@ def sandbox_channels_ensure(*, workspace: Workspace) -> list[Channel]:
     return created
 
 
-def channel_templates(*, workspace: Workspace, kind: str) -> list:
+def channel_templates(*, workspace: Workspace, kind: str) -> list[MessageTemplate]:
     """The approved templates (`providers.base.MessageTemplate`) of the channel a send of this
     kind goes through: the workspace's first active channel of the kind, as the pipeline picks it.
-    Empty when there is none or its provider has not listed any."""
+    Its provider's built-in ones (the sandbox's) and the approved ones synced from its account."""
     channel = (
         Channel.objects.filter(workspace=workspace, kind=kind, status=Channel.Status.ACTIVE)
         .order_by("pk")
         .first()
     )
-    return get_provider(channel.provider).templates(channel) if channel else []
+    if channel is None:
+        return []
+    return get_provider(channel.provider).templates(channel) + [
+        _as_template(row) for row in channel.templates.filter(status="approved")
+    ]
+
+
+def _as_template(row: ChannelTemplate) -> MessageTemplate:
+    return MessageTemplate(
+        name=row.name,
+        language=row.language,
+        body=row.body,
+        category=row.category,
+        variables=tuple(tuple(v) for v in row.variables),
+        status=row.status,
+    )
+
+
+def channel_templates_sync(*, channel: Channel, actor: Actor, now) -> tuple[bool, str]:
+    """Read every template of the channel's account from the provider and keep them (a
+    template the account no longer has is removed). Not atomic around the network call."""
+    try:
+        fetched = get_provider(channel.provider).fetch_templates(channel)
+    except ProviderError as exc:
+        return False, f"The templates could not be read: {exc}"
+    if fetched is None:
+        return False, "This provider has no message templates."
+    with transaction.atomic():
+        channel_templates_apply(channel=channel, templates=fetched, now=now)
+        keep = {(f.name, f.language) for f in fetched}
+        rows = ChannelTemplate.objects.filter(channel=channel).values_list("pk", "name", "language")
+        ChannelTemplate.objects.filter(pk__in=[pk for pk, *key in rows if tuple(key) not in keep]).delete()
+        audit_record(
+            workspace=channel.workspace,
+            actor=actor,
+            action="channels.templates.synced",
+            target=channel,
+            data={"templates": len(fetched)},
+        )
+    approved = sum(1 for t in fetched if t.status == "approved")
+    return True, f"{len(fetched)} templates read, {approved} approved."
+
+
+def channel_templates_apply(*, channel: Channel, templates: list[MessageTemplate], now) -> None:
+    """Upsert what the provider said about templates (a sync, or a review-status webhook whose
+    body may be empty: a known body is then kept)."""
+    for t in templates:
+        values = {"status": t.status, "updated_at": now, "workspace_id": channel.workspace_id}
+        if t.category:
+            values["category"] = t.category
+        if t.body:
+            values["body"], values["variables"] = t.body, [list(v) for v in t.variables]
+        if getattr(t, "reason", ""):
+            values["reason"] = t.reason[:300]
+        ChannelTemplate.objects.update_or_create(
+            channel=channel, name=t.name, language=t.language, defaults=values
+        )

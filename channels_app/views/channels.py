@@ -7,15 +7,17 @@ from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cpaas.forms import apply_errors
 from cpaas.tenancy import Actor, workspace_required
 
-from .. import selectors
+from .. import conf, selectors
 from ..forms import ChannelForm
 from ..models import Channel
-from ..providers import PROVIDERS, default_provider
+from ..providers import PROVIDERS, all_providers, default_provider, get_provider
 from ..services import channels as services
 
 
@@ -32,8 +34,34 @@ def channel_list(request):
     return render(
         request,
         "channels_app/channel_list.html",
-        {"channels": selectors.channel_list(workspace=request.workspace)},
+        {
+            "channels": selectors.channel_list(workspace=request.workspace),
+            "providers": [p for p in all_providers() if not p.simulator],
+        },
     )
+
+
+def _webhooks(request, provider: str, token: str) -> list:
+    """The provider's webhook URLs for this channel, absolute, as its console wants them."""
+    base = conf.explicit("CHANNELS_PUBLIC_URL").rstrip("/") or f"{request.scheme}://{request.get_host()}"
+    urls = {
+        k: base + reverse(f"webhook_{k}", args=[provider, token]) for k in ("inbound", "status", "events")
+    }
+    return get_provider(provider).webhook_urls(**urls)
+
+
+def _page(request, form, provider: str, channel: Channel | None, status: int = 200, check=None):
+    token = channel.webhook_token if channel else (form["webhook_token"].value() or "")
+    context = {
+        "form": form,
+        "provider": provider,
+        "adapter": get_provider(provider),
+        "channel": channel,
+        "webhooks": _webhooks(request, provider, token) if token else [],
+        "check": check,
+        "templates": selectors.channel_template_list(channel=channel) if channel else [],
+    }
+    return render(request, "channels_app/channel_form.html", context, status=status)
 
 
 @workspace_required("channels.manage")
@@ -44,7 +72,7 @@ def channel_create(request):
     form = ChannelForm(
         request.POST or None,
         provider=provider,
-        initial={"provider": provider, "kind": request.GET.get("kind", "sms")},
+        initial={"provider": provider, "kind": request.GET.get("kind", "")},
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -58,27 +86,25 @@ def channel_create(request):
                 address=data["address"],
                 credentials=form.credentials(),
                 rate_limit_per_second=data["rate_limit_per_second"],
-                settings=data["settings_json"],
+                settings=form.settings(),
+                webhook_token=data.get("webhook_token") or "",
             )
         except ValidationError as exc:
             apply_errors(form, _field_names(exc))
         else:
             flash.success(request, f"Channel {channel.name} added. Test it to check the credentials.")
-            return redirect("channel_list")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "channels_app/channel_form.html", {"form": form, "provider": provider}, status=status
-    )
+            return redirect("channel_edit", channel.pk)
+    return _page(request, form, provider, None, status=400 if request.method == "POST" else 200)
 
 
 def _field_names(exc: ValidationError) -> ValidationError:
-    """Service field names -> form field names (credentials.x -> cred_x, settings -> settings_json)."""
+    """Service field names -> form field names (credentials.x -> cred_x, settings.x -> set_x)."""
     if not hasattr(exc, "error_dict"):
         return exc
     renamed = {}
     for field, messages in exc.message_dict.items():
-        name = field.replace("credentials.", "cred_")
-        renamed["settings_json" if name == "settings" else name] = messages
+        name = field.replace("credentials.", "cred_").replace("settings.", "set_")
+        renamed["__all__" if name == "webhook_token" else name] = messages  # a hidden field
     return ValidationError(renamed)
 
 
@@ -103,20 +129,42 @@ def channel_edit(request, pk):
                 address=data["address"],
                 rate_limit_per_second=data["rate_limit_per_second"],
                 credentials=form.credentials(),
-                settings=data["settings_json"],
+                settings=form.settings(existing=channel.settings),
             )
         except ValidationError as exc:
             apply_errors(form, _field_names(exc))
         else:
             flash.success(request, f"Channel {channel.name} saved.")
             return redirect("channel_list")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "channels_app/channel_form.html",
-        {"form": form, "channel": channel, "provider": channel.provider},
-        status=status,
+    return _page(request, form, channel.provider, channel, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@workspace_required("channels.manage")
+def channel_check(request):
+    """ "Test connection" on the setup form: the typed values (blank secrets: the stored ones of
+    the channel being edited), nothing saved. htmx swaps the result in; without JavaScript the
+    whole form comes back with it."""
+    channel = _channel_or_404(request, request.POST["channel"]) if request.POST.get("channel") else None
+    provider = channel.provider if channel else request.POST.get("provider", "")
+    if provider not in PROVIDERS:
+        raise Http404
+    form = ChannelForm(request.POST, provider=provider, editing=channel)
+    form.is_valid()  # only to read what was typed; field errors show on save
+    data = getattr(form, "cleaned_data", {})
+    check = services.channel_check(
+        workspace=request.workspace,
+        actor=Actor.from_request(request),
+        provider=provider,
+        kind=channel.kind if channel else data.get("kind") or "",
+        address=data.get("address") or "",
+        credentials=form.credentials() if hasattr(form, "cleaned_data") else {},
+        settings=form.settings(existing=channel.settings if channel else {}),
+        channel=channel,
     )
+    if request.htmx:
+        return render(request, "channels_app/channel_form.html#connection", {"check": check})
+    return _page(request, form, provider, channel, check=check)
 
 
 @require_POST
@@ -126,6 +174,17 @@ def channel_test(request, pk):
     ok, text = services.channel_test(channel=channel, actor=Actor.from_request(request))
     (flash.success if ok else flash.error)(request, f"{channel.name}: {text}")
     return redirect("channel_list")
+
+
+@require_POST
+@workspace_required("channels.manage")
+def channel_templates_sync(request, pk):
+    channel = _channel_or_404(request, pk)
+    ok, text = services.channel_templates_sync(
+        channel=channel, actor=Actor.from_request(request), now=timezone.now()
+    )
+    (flash.success if ok else flash.error)(request, text)
+    return redirect("channel_edit", channel.pk)
 
 
 @require_POST

@@ -53,18 +53,26 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (form.dataset.clearOnSuccess) form.querySelectorAll(form.dataset.clearOnSuccess).forEach((f) => { f.value = ""; });
 });
 
-// data-copy="selector" on a button copies that element's text (a new API token, shown once).
+// data-copy="selector" on a button copies that element's text (a new API token, shown once) or,
+// for a form field, its value (webhook URLs on the channel setup form).
 document.addEventListener("click", async (event) => {
   const button = event.target.closest?.("[data-copy]");
   if (!button) return;
-  const text = document.querySelector(button.dataset.copy)?.textContent.trim() ?? "";
+  const target = document.querySelector(button.dataset.copy);
+  if (!target) return;
+  const isField = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
+  const text = (isField ? target.value : target.textContent).trim();
   try {
     await navigator.clipboard.writeText(text);
   } catch {
-    const range = document.createRange(); // no clipboard permission: select it for Ctrl+C
-    range.selectNodeContents(document.querySelector(button.dataset.copy));
-    getSelection().removeAllRanges();
-    getSelection().addRange(range);
+    if (isField) {
+      target.select(); // no clipboard permission (plain http): select it for Ctrl+C
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(target);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }
     toast("Selected: press Ctrl+C to copy.");
     return;
   }

@@ -2,7 +2,6 @@
 messages log with filters and a message's history, and the channels admin."""
 
 import datetime as dt
-import json
 
 import pytest
 from django.urls import reverse
@@ -287,7 +286,7 @@ def test_a_private_api_base_is_a_field_error(admin_client, workspace, api_base):
         reverse("channel_create") + "?provider=twilio",
         {"provider": "twilio", "kind": "sms", "name": "Twilio", "address": "+447700900001",
          "rate_limit_per_second": 10, "cred_account_sid": "AC0123456789abcdef0123456789abcdef",
-         "cred_auth_token": "supersecrettoken1234567890abcdef", "settings_json": json.dumps({"api_base": api_base})},
+         "cred_auth_token": "supersecrettoken1234567890abcdef", "set_api_base": api_base},
     )  # fmt: skip
     assert response.status_code == 400
     assert "api_base: " in response.content.decode()

@@ -156,7 +156,7 @@ def test_channel_form_shows_deep_settings_next_to_the_field(admin_client):
     response = admin_client.post(
         reverse("channel_create") + "?provider=sandbox",
         {"provider": "sandbox", "kind": "sms", "name": "Deep", "address": "+447700900001",
-         "rate_limit_per_second": 5, "settings_json": DEEP},
+         "rate_limit_per_second": 5, "set_sandbox": DEEP},
     )  # fmt: skip
     assert response.status_code in (200, 400) and TOO_DEEP_MESSAGE in response.content.decode()
     from channels_app.models import Channel

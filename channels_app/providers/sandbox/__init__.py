@@ -109,6 +109,19 @@ class SandboxProvider(Provider):
     simulator = True
     needs_address = False  # SANDBOX_ADDRESSES give every kind a made-up sender
     credential_fields = (CredentialField("secret", "Webhook signing secret", help="Generated for you."),)
+    setting_fields = (
+        CredentialField(
+            "sandbox",
+            "Simulated faults (JSON, optional)",
+            secret=False,
+            required=False,
+            input="json",
+            help='Make it misbehave for testing, e.g. {"fail": "30003"} or {"rate_limit_times": 1}.',
+        ),
+    )
+    setup_help = "Needs no account: what it sends shows on the phone simulator."
+    address_help = "Optional: a made-up sender is used when blank."
+    default_rates = dict.fromkeys(CAPABILITIES, 100)
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]

@@ -106,13 +106,79 @@ class TwilioProvider(Provider):
     can_lookup = True
     kinds = frozenset(CAPABILITIES)
     credential_fields = (
-        CredentialField("account_sid", "Account SID", help="Starts with AC."),
-        CredentialField("auth_token", "Auth token"),
+        CredentialField(
+            "account_sid",
+            "Account SID",
+            help="Starts with AC; on the Twilio Console's home page, under Account Info.",
+            help_url="https://console.twilio.com/",
+            placeholder="AC…",
+        ),
+        CredentialField(
+            "auth_token",
+            "Auth token",
+            help="Next to the Account SID (Show); it also signs Twilio's webhooks.",
+            help_url="https://console.twilio.com/",
+        ),
     )
     setting_fields = (
-        CredentialField("messaging_service_sid", "Messaging Service SID (optional)", secret=False),
-        CredentialField("api_base", "API base URL (optional)", secret=False, help=API_BASE),
+        CredentialField(
+            "messaging_service_sid",
+            "Messaging Service SID (optional)",
+            secret=False,
+            required=False,
+            placeholder="MG…",
+            help="Sends through a Messaging Service (its sender pool) instead of the sender number.",
+            help_url="https://console.twilio.com/us1/develop/sms/services",
+        ),
+        CredentialField(
+            "api_base",
+            "API base URL (optional)",
+            secret=False,
+            required=False,
+            input="url",
+            help=f"Leave blank for {API_BASE}.",
+        ),
     )
+    setup_help = (
+        "Have the Account SID and Auth token from the Twilio Console and a number that can send "
+        "this kind (for WhatsApp, a WhatsApp-enabled sender)."
+    )
+    setup_url = "https://console.twilio.com/"
+    address_label = "Sender number"
+    address_help = "E.164, e.g. +447700900123 (Test connection lists the account's numbers)."
+    # Twilio queues at 1 message segment per second per long-code number in the US (10DLC
+    # throughput depends on the brand's trust score); voice CPS defaults to 1 call per second.
+    default_rates = {"sms": 1, "voice": 1, "whatsapp": 80}
+    rate_help = "Twilio: 1/s for a long code (a short code or toll-free number takes more)."
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list:
+        from ..base import WebhookURL
+
+        return [
+            WebhookURL(
+                "A message comes in (the number's Messaging configuration)",
+                inbound,
+                "Voice channels: also 'A call comes in'. Receipts need no setting: each send names its status URL.",
+            ),
+            WebhookURL("Status callback URL (optional, a Messaging Service's)", status),
+        ]
+
+    def senders(self, channel) -> list[tuple[str, str]]:
+        """The account's numbers (IncomingPhoneNumbers), for the sender picker."""
+        try:
+            status, _, body = self._call(channel, "GET", "/IncomingPhoneNumbers.json?PageSize=100")
+        except (http.NotSent, http.Ambiguous) as exc:
+            raise ProviderError(f"Could not reach Twilio: {exc}") from None
+        if status != 200:
+            raise ProviderError(f"Twilio answered {status}: {body.get('message', '')}")
+        numbers = body.get("incoming_phone_numbers")
+        if not isinstance(numbers, list):
+            return []
+        return [
+            (str(n.get("phone_number")), str(n.get("friendly_name") or ""))
+            for n in numbers
+            if isinstance(n, dict) and n.get("phone_number")
+        ]
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]

@@ -72,6 +72,9 @@ class FakeTwilio:
                 messages = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
                 if self.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}.json":
                     self._answer(200, {}, payload("account.json"))
+                elif self.path.startswith(f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"):
+                    # shape of https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource
+                    self._answer(200, {}, payload("incoming_phone_numbers.json"))
                 elif self.path.startswith(messages) and self.path.endswith(".json"):
                     fake.lookups.append(self.path)
                     body = json.loads(payload("message_created.json"))
