@@ -12,6 +12,7 @@ from .base import Provider
 PROVIDERS = {
     "sandbox": "channels_app.providers.sandbox.SandboxProvider",
     "twilio": "channels_app.providers.twilio.TwilioProvider",
+    "vonage": "channels_app.providers.vonage.VonageProvider",
 }
 
 
