@@ -13,6 +13,7 @@ PROVIDERS = {
     "sandbox": "channels_app.providers.sandbox.SandboxProvider",
     "twilio": "channels_app.providers.twilio.TwilioProvider",
     "vonage": "channels_app.providers.vonage.VonageProvider",
+    "infobip": "channels_app.providers.infobip.InfobipProvider",
 }
 
 

@@ -164,3 +164,13 @@ def e164(address: str) -> str:
     """A number a provider wrote without '+' back in our E.164 form (ids that are not numbers,
     such as a Messenger page-scoped id, are left alone)."""
     return f"+{address}" if address.isdigit() else address
+
+
+def template_values(variables: dict) -> list[str]:
+    """A template's variables in their order ({"2": .., "1": ..} -> [v1, v2]): providers take a
+    list where we keep numbered keys."""
+
+    def order(key):
+        return (0, int(key)) if str(key).isdigit() else (1, str(key))
+
+    return [str(variables[k]) for k in sorted(variables, key=order)]

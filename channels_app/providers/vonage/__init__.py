@@ -178,7 +178,7 @@ class VonageProvider(Provider):
                 message_type="template",
                 template={
                     "name": template["name"],
-                    "parameters": [variables[k] for k in sorted(variables, key=_numeric)],
+                    "parameters": common.template_values(variables),
                 },
                 whatsapp={"policy": "deterministic", "locale": template.get("language") or "en"},
             )
@@ -358,10 +358,6 @@ class VonageProvider(Provider):
                 raw_status=raw,
             )
         ]
-
-
-def _numeric(key: str):
-    return (0, int(key)) if str(key).isdigit() else (1, str(key))
 
 
 def _address(value) -> str:
