@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from cpaas.durations import duration_format, duration_parse
 from cpaas.jsoninput import json_parse
 
 from ..merge import CONTACT_FIELDS
@@ -26,6 +27,8 @@ def _as_text(widget: str, value) -> str:
         return ""
     if widget in ("tags", "channel_list", "weekdays"):
         return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if widget == "duration":
+        return duration_format(value) if isinstance(value, int | float) else str(value)
     if widget in SIMPLE_JSON:
         return json.dumps(value, indent=1, ensure_ascii=False) if value not in ({}, []) else ""
     return str(value)
@@ -99,6 +102,10 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
             field["languages"] = list((value or {}).items()) or [("en", "")]
         if widget == "channel":
             field["options"] = ["preferred", *choices["channel_kinds"]]
+        if widget == "channel_list":  # an ordered picker of the workspace's channels
+            chosen = [str(v) for v in value] if isinstance(value, list) else []
+            field["chosen"] = [(k, _kind_label(k)) for k in chosen]
+            field["addable"] = [(k, _kind_label(k)) for k in choices["channel_kinds"] if k not in chosen]
         if widget in SUBFORMS:
             field["subform"] = True
             field["noun"] = subforms.noun(spec)
@@ -126,12 +133,25 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
                 field["kinds"] = list(subforms.BRANCH_KINDS.items())
         if widget == "json" and posted is not None and field["id"] in posted:
             field["text"] = posted.get(field["id"], "")  # an unreadable body stays as typed
+        if (
+            widget in ("duration", "number")
+            and field["errors"]
+            and posted is not None
+            and field["id"] in posted
+        ):
+            field["text"] = posted.get(field["id"], "")  # "2 dayz" stays, to be corrected
         if widget == "select":
             field["options"] = list(spec.get("options", []))
         if widget in ("select", "channel") and field["text"] and field["text"] not in field["options"]:
             field["options"].append(field["text"])  # keep what is there, even if no longer offered
         out.append(field)
     return out
+
+
+def _kind_label(kind: str) -> str:
+    from contacts.models import ChannelKind
+
+    return ChannelKind(kind).label if kind in ChannelKind.values else kind
 
 
 def _number(raw: str):
@@ -177,13 +197,24 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
                     errors[name] = row_errors
                     continue
                 value = value or None
+            elif widget == "channel_list":
+                if key not in data and f"{key}-list" not in data:
+                    continue
+                # one input per chosen channel, in order (a comma list is read the same)
+                value = [p.strip() for v in data.getlist(key) for p in v.split(",") if p.strip()] or None
             elif key not in data:
                 continue
             else:
                 raw = data.get(key, "")
-                if widget in ("number", "duration"):
+                if widget == "duration":
+                    try:
+                        value = duration_parse(raw)
+                    except ValueError as exc:
+                        errors[name] = [str(exc)]
+                        continue
+                elif widget == "number":
                     value = _number(raw)
-                elif widget in ("tags", "channel_list"):
+                elif widget == "tags":
                     value = [p.strip() for p in raw.split(",") if p.strip()] or None
                 elif widget == "weekdays":
                     value = [int(p) for p in raw.replace(" ", "").split(",") if p != ""] or None
@@ -218,5 +249,18 @@ def config_problems(node, config: dict, ctx: Context) -> dict[str, list[str]]:
         name = where.split(".")[0]
         if name in specs:
             message = subforms.relabel(specs[name], where, message, config.get(name))
+            if specs[name].get("widget") == "duration":
+                message = _duration_words(message)
         out.setdefault(name, []).append(message)
     return out
+
+
+def _duration_words(message: str) -> str:
+    """The schema speaks seconds ("30 is less than the minimum of 60"); a duration field says
+    it as typed ("30 s is shorter than the minimum, 1 min.")."""
+    bound = re.fullmatch(r"(\d+) is (less than the minimum|greater than the maximum) of (\d+)", message)
+    if bound is None:
+        return message
+    value, which, limit = bound.groups()
+    word = "shorter than the minimum" if which.startswith("less") else "longer than the maximum"
+    return f"{duration_format(int(value))} is {word}, {duration_format(int(limit))}."

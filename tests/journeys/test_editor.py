@@ -112,7 +112,7 @@ def test_node_form_renders_from_the_module_definition_with_field_errors(journey,
     assert response.status_code == 200
     assert 'name="cfg-channels"' in html and "Attempts allowed" in html
     assert "Not a number." in html  # could not be read
-    assert "30 is less than the minimum of 60" in html  # the schema's own message
+    assert "30 s is shorter than the minimum, 1 min." in html  # the schema's bound, as a duration
     out = json.loads(response.context["config_json"])
     assert out["channels"] == ["sms", "pigeon"] and out["expiry_s"] == 30
 

@@ -95,12 +95,16 @@ function firstText(t) {
   return t.en ?? Object.values(t)[0] ?? '';
 }
 
-function duration(s) {
+// As cpaas/durations.py writes them: 604800 -> "7 days", 9000 -> "2 h 30 min".
+export function duration(s) {
   if (!s) return '';
-  if (s % 86400 === 0) return `${s / 86400} d`;
-  if (s % 3600 === 0) return `${s / 3600} h`;
-  if (s % 60 === 0) return `${s / 60} min`;
-  return `${s} s`;
+  const parts = [];
+  for (const [unit, size] of [['day', 86400], ['h', 3600], ['min', 60], ['s', 1]]) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n) parts.push(`${n} ${unit}${unit === 'day' && n > 1 ? 's' : ''}`);
+  }
+  return parts.join(' ');
 }
 
 // One line that says what a node does, e.g. "whatsapp → sms: Welcome {{contact.first_name}}".

@@ -299,3 +299,45 @@ function init(root) {
 }
 document.body.addEventListener('htmx:afterSettle', (evt) => init(evt.detail.elt || document));
 init(document);
+
+// --- ordered channel pickers (fallback chains, OTP channels): one hidden input per chosen ----
+// channel, in order; adding, moving and removing post the form like any change.
+function channelEmpty(list) {
+  const hint = list.parentElement.querySelector('.subform-empty');
+  if (hint) hint.hidden = list.children.length > 0;
+}
+
+document.addEventListener('change', (evt) => {
+  const add = evt.target.closest?.('select[data-channel-add]');
+  if (!add || !add.value) return;
+  // capture phase: the row is in the form before htmx posts it for this same change event
+  const list = document.getElementById(add.dataset.channelAdd);
+  const template = add.closest('.field').querySelector(`template[data-channel-item="${CSS.escape(add.dataset.channelAdd)}"]`);
+  const option = add.selectedOptions[0];
+  const html = template.innerHTML.replaceAll('__kind__', option.value).replaceAll('__label__', option.textContent);
+  list.insertAdjacentHTML('beforeend', html);
+  option.remove();
+  add.value = '';
+  channelEmpty(list);
+}, true);
+
+document.addEventListener('click', (evt) => {
+  const button = evt.target.closest('[data-channel-move], [data-channel-remove]');
+  if (!button) return;
+  const item = button.closest('li');
+  const list = item.parentElement;
+  if (button.matches('[data-channel-remove]')) {
+    const add = list.parentElement.querySelector('select[data-channel-add]');
+    add?.append(new Option(item.querySelector('[data-label]').textContent, item.dataset.kind));
+    item.remove();
+    channelEmpty(list);
+    add?.focus();
+  } else if (button.dataset.channelMove === '-1' && item.previousElementSibling) {
+    list.insertBefore(item, item.previousElementSibling);
+    button.focus();
+  } else if (button.dataset.channelMove === '1' && item.nextElementSibling) {
+    list.insertBefore(item.nextElementSibling, item);
+    button.focus();
+  } else return;
+  changed(list);
+});
