@@ -14,6 +14,7 @@ PROVIDERS = {
     "twilio": "channels_app.providers.twilio.TwilioProvider",
     "vonage": "channels_app.providers.vonage.VonageProvider",
     "infobip": "channels_app.providers.infobip.InfobipProvider",
+    "eightbyeight": "channels_app.providers.eightbyeight.EightByEightProvider",
 }
 
 
