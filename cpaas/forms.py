@@ -6,7 +6,10 @@ from .models import Role, Workspace
 class WorkspaceForm(forms.ModelForm):
     class Meta:
         model = Workspace
-        fields = ["name", "timezone", "default_country", "default_language"]
+        fields = [
+            "name", "timezone", "default_country", "default_language",
+            "retention_messages_days", "retention_steps_days", "retention_events_days",
+        ]  # fmt: skip
 
 
 class InvitationForm(forms.Form):

@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -29,6 +30,23 @@ class Workspace(models.Model):
         default=False,
         help_text="Agents may open any contact; when off, they reach a contact only through an inbox conversation.",
     )
+    # Retention (cpaas/retention.py): rows older than this many days are deleted by the worker;
+    # blank keeps them. Not defaulted: an upgrade must never start deleting a bank's records.
+    retention_messages_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        verbose_name="Keep messages for (days)",
+        help_text="Messages in both directions with their delivery history. Blank keeps them.",
+    )  # fmt: skip
+    retention_steps_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        verbose_name="Keep journey steps for (days)",
+        help_text="Each contact's path through a journey, node by node. Counts on the canvas stay.",
+    )  # fmt: skip
+    retention_events_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        verbose_name="Keep contact events for (days)",
+        help_text="Events sent through the API, replies and call outcomes, by when they happened.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
