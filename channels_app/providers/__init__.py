@@ -12,6 +12,7 @@ from .base import Provider
 PROVIDERS = {
     "sandbox": "channels_app.providers.sandbox.SandboxProvider",
     "twilio": "channels_app.providers.twilio.TwilioProvider",
+    "meta": "channels_app.providers.meta.MetaProvider",
     "vonage": "channels_app.providers.vonage.VonageProvider",
     "infobip": "channels_app.providers.infobip.InfobipProvider",
     "eightbyeight": "channels_app.providers.eightbyeight.EightByEightProvider",

@@ -141,3 +141,14 @@ def test_settings_are_typed_fields_shown_back_but_secrets_are_not(admin_client, 
 def test_the_channel_list_offers_every_real_provider(admin_client, workspace):
     html = admin_client.get(reverse("channel_list")).content.decode()
     assert "Add Twilio channel" in html
+
+
+def test_the_meta_form_shows_one_callback_url_and_a_made_up_verify_token(admin_client, workspace):
+    html = new_form(admin_client, "meta")
+    kinds = re.findall(r'<option value="(\w+)"', html.split('name="kind"')[1].split("</select>")[0])
+    assert kinds == ["whatsapp"]
+    token = re.search(r'name="webhook_token" value="([\w-]+)"', html).group(1)
+    assert f'/webhooks/meta/{token}/"' in html and "/inbound/" not in html  # one callback URL
+    verify = re.search(r'name="set_verify_token" value="([\w-]+)"', html)
+    assert verify and len(verify.group(1)) >= 20
+    assert "Standard: 80 messages/s" in html  # the throughput tier picker
