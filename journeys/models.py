@@ -32,6 +32,11 @@ class Journey(models.Model):
     allow_reentry = models.BooleanField(default=False, help_text="A contact may enter again after leaving.")
     one_active = models.BooleanField(default=True, help_text="At most one active enrolment per contact.")
     exit_on_goal = models.BooleanField(default=True, help_text="A contact leaves when a goal is reached.")
+    purpose = models.CharField(
+        max_length=32, blank=True,
+        help_text="What the journey's messages are for (transactional, marketing, ...): new message nodes "
+        "get it; blank: each new message asks.",
+    )  # fmt: skip
     expiry_days = models.PositiveIntegerField(
         default=30, help_text="An enrolment still open after this many days ends as expired."
     )

@@ -20,6 +20,11 @@ class JourneyInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     rules = RulesSerializer(required=False)
+    purpose = serializers.CharField(
+        max_length=32, required=False, allow_blank=True,
+        help_text="What the journey's messages are for (transactional, marketing, ...): new message nodes in "
+        "the editor take it; blank: each asks.",
+    )  # fmt: skip
     graph = serializers.JSONField(
         required=False, help_text="A journey graph (schema 1); default: trigger → exit."
     )
@@ -38,7 +43,7 @@ class JourneyOutputSerializer(OutputModelSerializer):
 
     class Meta:
         model = Journey
-        fields = ["id", "name", "description", "status", "live_version", "trigger_kind", "trigger_key", "rules",
+        fields = ["id", "name", "description", "status", "live_version", "trigger_kind", "trigger_key", "rules", "purpose",
                   "template_key", "next_run_at", "created_at", "updated_at"]  # fmt: skip
 
     def get_rules(self, obj) -> dict:

@@ -93,7 +93,7 @@ class JourneyListApi(APIView):
         else:
             journey = services.journey_create(workspace=request.workspace, actor=actor, name=data.get("name", ""),
                                               description=data.get("description", ""), graph=data.get("graph"),
-                                              rules=dict(data.get("rules") or {}))  # fmt: skip
+                                              rules=dict(data.get("rules") or {}), purpose=data.get("purpose", ""))  # fmt: skip
         return Response(JourneyDetailOutputSerializer(journey).data, status=status.HTTP_201_CREATED)
 
 
@@ -115,7 +115,9 @@ class JourneyDetailApi(APIView):
         data = _body(JourneyInputSerializer, request)
         if "graph" in data or "template" in data:
             raise ValidationError({"graph": ["Change the graph through /draft/."]})
-        changes = {k: data[k] for k in ("name", "description") if k in data} | dict(data.get("rules") or {})
+        changes = {k: data[k] for k in ("name", "description", "purpose") if k in data} | dict(
+            data.get("rules") or {}
+        )
         journey = services.journey_update(journey=journey, actor=Actor.from_request(request), data=changes)
         return Response(JourneyDetailOutputSerializer(journey).data)
 

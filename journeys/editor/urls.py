@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("<int:pk>/", views.editor, name="editor"),
     path("<int:pk>/save/", views.editor_save, name="editor_save"),
+    path("<int:pk>/purpose/", views.editor_purpose, name="editor_purpose"),
     path("<int:pk>/node/", views.editor_node_form, name="editor_node_form"),
     path("<int:pk>/publish/", views.editor_publish, name="editor_publish"),
     path("<int:pk>/versions/", views.editor_versions, name="editor_versions"),

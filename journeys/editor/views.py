@@ -39,6 +39,7 @@ from ..services import (
     journey_duplicate,
     journey_from_template,
     journey_publish,
+    journey_update,
 )
 from ..templates_catalogue import TEMPLATES
 from ..validation import Context, node_exits, validate_graph
@@ -81,6 +82,7 @@ def catalogue() -> dict:
         t: {
             "type": t, "label": n.label, "icon": n.icon, "category": n.category, "help": n.help,
             "defaults": n.defaults, "exits": n.exit_names(dict(n.defaults)), "trigger": n.category == "trigger",
+            "purpose_from_journey": n.purpose_from_journey,
         }
         for t, n in REGISTRY.items()
     }  # fmt: skip
@@ -179,14 +181,24 @@ def _boot(request, journey: Journey, graph: dict, *, etag: str = "", readonly: b
     live = journey.live_version
     urls = {
         name: reverse(f"editor_{name}", kwargs={"pk": journey.pk})
-        for name in ("save", "node_form", "publish", "versions", "counts", "test_start", "contacts")
+        for name in (
+            "save",
+            "node_form",
+            "publish",
+            "versions",
+            "counts",
+            "test_start",
+            "contacts",
+            "purpose",
+        )
     }
     urls["sms"] = reverse("editor_sms")
     urls["simulator"] = reverse("editor_simulator")
     urls["editor"] = reverse("editor", kwargs={"pk": journey.pk})
     return {
         "journey": {"id": journey.pk, "name": journey.name, "status": journey.status,
-                    "live_version": live.number if live else None},
+                    "live_version": live.number if live else None, "purpose": journey.purpose},
+        "purposes": sorted(Context(workspace=request.workspace).purposes),
         "graph": graph,
         "etag": etag,
         "problems": problems,
@@ -265,6 +277,20 @@ def editor_save(request, pk):
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
     return JsonResponse({"etag": draft_etag(draft), "problems": problems, "exits": exits_of(draft.graph)})
+
+
+@workspace_required("journeys.edit")
+@require_POST
+def editor_purpose(request, pk):
+    """The journey's purpose (the editor bar's "Messages are for"): new message nodes take it;
+    blank, each new message asks. 200 {purpose}; 400 {error} for a purpose the workspace lacks."""
+    journey = _journey(request, pk)
+    try:
+        journey = journey_update(journey=journey, actor=Actor.for_user(request.user),
+                                 data={"purpose": request.POST.get("purpose", "")})  # fmt: skip
+    except ValidationError as exc:
+        return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
+    return JsonResponse({"purpose": journey.purpose})
 
 
 # --- node configuration -----------------------------------------------------------------------

@@ -110,7 +110,8 @@ MESSAGE_PROPS = {
     "channel": CHANNEL_SPEC,
     "fallback": {"type": "array", "items": KINDS, "maxItems": 7},
     "fallback_after_s": {"type": "integer", "minimum": 1, "maximum": 7 * 86400},
-    "purpose": PURPOSE,
+    # "" is a new node's "not chosen yet" when its journey has no purpose: check_message asks
+    "purpose": {"type": "string", "maxLength": 32},
     "template": LANG_TEXT,
     "buttons": OPTION_LIST,
     "quick_replies": OPTION_LIST,
@@ -170,6 +171,7 @@ class Node:
     form: list[dict] = []
     exits: tuple[str, ...] = ("next",)
     defaults: dict = {}
+    purpose_from_journey: bool = False  # a new node takes its journey's purpose (or asks)
 
     def exit_names(self, config: dict) -> list[str]:
         return list(self.exits)
@@ -250,6 +252,9 @@ def check_message(config: dict, ctx) -> list[tuple[str, str]]:
     for kind in config.get("fallback") or []:
         if kind not in ctx.channel_kinds:
             problems.append(("fallback", f"No active {kind} channel in this workspace."))
+    if config.get("purpose") == "":
+        problems.append(("purpose", "Choose what this message is for (transactional, marketing, …): the "
+                                    "journey has no purpose for its messages to take."))  # fmt: skip
     if config.get("purpose") and config["purpose"] not in ctx.purposes:
         problems.append(
             ("purpose", f"Unknown purpose '{config['purpose']}' (one of {', '.join(sorted(ctx.purposes))}).")

@@ -105,6 +105,7 @@ class MessageAsk(Node):
         {"name": "save_as", "label": "Save the reply as context variable", "widget": "text"},
     ]
     exits = ("other", "timeout", "failed")
+    purpose_from_journey = True
     defaults = {
         "template": {"en": "Reply YES or NO"},
         "timeout_s": 86400,

@@ -25,6 +25,7 @@ class MessageSend(Node):
     schema = obj(MESSAGE_PROPS, ["template"])
     form = MESSAGE_FORM
     exits = ("next", "failed")
+    purpose_from_journey = True
     defaults = {
         "channel": "preferred",
         "purpose": "transactional",

@@ -55,6 +55,7 @@ class SurveyRating(Node):
             {"name": "save_as", "label": "Store the score in attribute", "widget": "attribute"},
         ]
     )
+    purpose_from_journey = True
     defaults = {
         "scale": "csat",
         "template": {"en": "How did we do? Reply 1 (bad) to 5 (great)."},

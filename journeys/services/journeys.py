@@ -79,6 +79,33 @@ def _clean_rules(data: dict, errors: dict) -> dict:
     return out
 
 
+def _clean_purpose(workspace, value, errors: dict) -> str:
+    """The journey's purpose: "" (each new message asks) or one of the workspace's purposes."""
+    from ..validation import Context
+
+    value = value.strip() if isinstance(value, str) else value
+    if value in ("", None):
+        return ""
+    purposes = Context(workspace=workspace).purposes
+    if value not in purposes:
+        errors["purpose"] = [f"Unknown purpose '{value}': one of {', '.join(sorted(purposes))}, or blank."]
+    return value if isinstance(value, str) else ""
+
+
+def graph_purpose(graph: dict) -> str:
+    """The one purpose a graph's message nodes share (OTP sends aside), or "" when they differ
+    or there are none: what a journey made from a template takes as its purpose."""
+    from ..nodes import REGISTRY
+
+    found = {
+        (n.get("config") or {}).get("purpose") or "transactional"
+        for n in ((graph or {}).get("nodes") or {}).values()
+        if isinstance(n, dict) and getattr(REGISTRY.get(n.get("type")), "purpose_from_journey", False)
+    }
+    found.discard("otp")
+    return found.pop() if len(found) == 1 else ""
+
+
 def _clean_name(workspace, name, journey=None, errors=None) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
@@ -106,10 +133,11 @@ def _check_graph_shape(graph) -> None:
 @transaction.atomic
 def journey_create(
     *, workspace: Workspace, actor: Actor, name: str, description: str = "", graph: dict | None = None,
-    rules: dict | None = None, template_key: str = "",
+    rules: dict | None = None, template_key: str = "", purpose: str = "",
 ) -> Journey:  # fmt: skip
     errors: dict = {}
     name = _clean_name(workspace, name, errors=errors)
+    purpose = _clean_purpose(workspace, purpose, errors)
     clean_rules = _clean_rules(rules or {}, errors)
     if len(description or "") > 500:
         errors["description"] = ["At most 500 characters."]
@@ -119,7 +147,7 @@ def journey_create(
     _check_graph_shape(graph)
     journey = Journey.objects.create(
         workspace=workspace, name=name, description=description or "", created_by=_user(actor),
-        template_key=template_key, **clean_rules,
+        template_key=template_key, purpose=purpose, **clean_rules,
     )  # fmt: skip
     JourneyVersion.objects.create(journey=journey, graph=graph, author=_user(actor))
     audit_record(workspace=workspace, actor=actor, action="journeys.journey.created", target=journey,
@@ -149,6 +177,8 @@ def journey_update(*, journey: Journey, actor: Actor, data: dict) -> Journey:
             errors["description"] = ["At most 500 characters."]
         changed["description"] = data["description"] or ""
     changed.update(_clean_rules(data, errors))
+    if "purpose" in data:
+        changed["purpose"] = _clean_purpose(journey.workspace, data["purpose"], errors)
     if errors:
         raise ValidationError(errors)
     journey = _lock(journey)  # only the fields asked for: a copy read earlier must not undo a publish
@@ -318,7 +348,7 @@ def journey_duplicate(*, journey: Journey, actor: Actor, name: str = "") -> Jour
         candidate, n = f"{base} {n}", n + 1
     return journey_create(
         workspace=journey.workspace, actor=actor, name=candidate, description=journey.description, graph=graph,
-        rules={k: getattr(journey, k) for k in ("allow_reentry", "one_active", "exit_on_goal", "expiry_days")},
+        purpose=journey.purpose, rules={k: getattr(journey, k) for k in ("allow_reentry", "one_active", "exit_on_goal", "expiry_days")},
     )  # fmt: skip
 
 
@@ -333,7 +363,8 @@ def journey_from_template(*, workspace: Workspace, actor: Actor, key: str, name:
     while Journey.objects.filter(workspace=workspace, name=candidate).exists():
         candidate, n = f"{base} {n}", n + 1
     journey = journey_create(workspace=workspace, actor=actor, name=candidate, description=spec["description"],
-                             graph=spec["graph"], rules=spec.get("rules"), template_key=key)  # fmt: skip
+                             graph=spec["graph"], rules=spec.get("rules"), template_key=key,
+                             purpose=graph_purpose(spec["graph"]))  # fmt: skip
     if publish:
         journey_publish(journey=journey, actor=actor, note=f"from template {key}", now=now)
     return journey

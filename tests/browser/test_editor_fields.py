@@ -42,3 +42,28 @@ def test_a_wait_in_words_and_an_ordered_fallback_chain(login, marketer, workspac
     nodes = draft_for(journey).graph["nodes"]
     assert nodes["wait_delay_1"]["config"]["seconds"] == 3 * 86400
     assert nodes["message_send_1"]["config"]["fallback"] == ["email"]
+
+
+def test_new_messages_take_the_journeys_purpose_or_ask(login, marketer, workspace):
+    from cpaas.tenancy import Actor
+    from journeys.services import journey_create
+
+    journey = journey_create(
+        workspace=workspace, actor=Actor.for_user(marketer), name="Promo", purpose="marketing"
+    )
+    page = login(marketer, f"/journeys/editor/{journey.pk}/")
+    expect(page.locator("body[data-editor-ready]")).to_be_attached()
+
+    # in a marketing journey a new message is for marketing, not "transactional"
+    add(page, "message.send", "message_send_1")
+    expect(page.locator("#cfg-purpose")).to_have_value("marketing")
+
+    # "ask each time": the next new message asks, as a problem in words on its field
+    page.get_by_label("Messages are for").select_option(label="ask each time")
+    expect(page.locator("#toasts")).to_contain_text("New messages will ask for their purpose")
+    panel = add(page, "message.send", "message_send_2")
+    expect(panel.locator('[data-field="purpose"]')).to_contain_text("Choose what this message is for")
+    choose(page, "#cfg-purpose", "transactional")
+    expect(panel.locator('[data-field="purpose"] .error')).to_have_count(0)
+    journey.refresh_from_db()
+    assert journey.purpose == ""

@@ -207,6 +207,18 @@ document.addEventListener('change', (evt) => {
     if (id && state.graph.nodes[id]) edit((g) => { if (t.value.trim()) g.nodes[id].label = t.value.trim().slice(0, 80); else delete g.nodes[id].label; }, { panel: false });
     return;
   }
+  if (t.id === 'journey-purpose') {
+    const body = new FormData();
+    body.set('purpose', t.value);
+    fetch(t.dataset.url, { method: 'POST', headers: { 'X-CSRFToken': csrf }, body })
+      .then((res) => res.json().then((data) => {
+        if (!res.ok) throw new Error(data.error || 'The purpose was not saved.');
+        boot.journey.purpose = data.purpose;
+        window.appToast?.(data.purpose ? `New messages are for ${data.purpose}.` : 'New messages will ask for their purpose.', 'success');
+      }))
+      .catch((err) => window.appToast?.(err.message, 'error'));
+    return;
+  }
   if (t.id === 'test-contact' && $('#test-simulator')) {
     $('#test-simulator').src = `${boot.urls.simulator}?contact=${encodeURIComponent(t.value)}`;
     return;
@@ -451,7 +463,11 @@ function deleteSelected() {
 
 function addAt(type, pos) {
   let id;
-  edit((g) => { id = addNode(g, boot.catalogue, type, pos); });
+  edit((g) => {
+    id = addNode(g, boot.catalogue, type, pos);
+    // a message takes the journey's purpose; without one it asks ("" until chosen: a problem)
+    if (boot.catalogue[type]?.purpose_from_journey) g.nodes[id].config.purpose = boot.journey.purpose || '';
+  });
   select([id], false);
   return id;
 }
