@@ -243,6 +243,11 @@ class Provider:
     def default_rate(self, kind: str, settings: dict) -> int:
         return self.default_rates.get(kind, 20)
 
+    def rate_unit(self, kind: str) -> str:
+        """What the channel's rate counts: "message", or "segment" where the provider's limit is
+        in SMS segments (a 3-part SMS takes 3 tokens from the dispatcher's bucket)."""
+        return "message"
+
     def webhook_urls(self, *, inbound: str, status: str, events: str) -> list[WebhookURL]:
         """What to paste into the provider's console, given this channel's three webhook URLs
         (`events` takes GET verification and POSTs carrying inbound and receipts together)."""

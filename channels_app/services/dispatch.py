@@ -49,7 +49,7 @@ from cpaas.loops import DATABASE_ERRORS
 
 from .. import conf, consent_gate, live, sealing
 from ..models import Channel, ChannelBucket, Message
-from ..providers import all_providers, get_provider
+from ..providers import UnknownProvider, all_providers, get_provider
 from ..providers.base import Outbound, SendResult
 from . import status, transitions
 from .fallback import after_blocked, after_failed, fallbacks_due
@@ -97,10 +97,13 @@ def lease_s() -> float:
 # --- token buckets ------------------------------------------------------------------------------
 
 
-def bucket_take(channel_id: int, rate: int, want: int, now: dt.datetime) -> int:
-    """Take up to `want` tokens from the channel's bucket (call inside a transaction: the row
-    lock is what makes the rate hold across processes). Sets `blocked_until` when short, so
-    claims skip the channel until enough tokens have accumulated."""
+def bucket_take(channel_id: int, rate: int, want: int | list[int], now: dt.datetime) -> int:
+    """Take tokens from the channel's bucket for the first messages of `want` (a count of
+    one-token messages, or each message's cost: its SMS segments where the provider's limit
+    counts segments) and return how many messages got theirs; a message is granted whole or not
+    at all. Call inside a transaction: the row lock is what makes the rate hold across
+    processes. Sets `blocked_until` when short, so claims skip the channel until enough tokens
+    have accumulated."""
     bucket = ChannelBucket.objects.select_for_update().filter(channel_id=channel_id).first()
     if bucket is None:
         ChannelBucket.objects.get_or_create(channel_id=channel_id, defaults={"tokens": 0, "refilled_at": now})
@@ -111,12 +114,18 @@ def bucket_take(channel_id: int, rate: int, want: int, now: dt.datetime) -> int:
     else:
         elapsed = max(0.0, (now - bucket.refilled_at).total_seconds())
         tokens = min(capacity, bucket.tokens + elapsed * rate)
-    granted = min(want, int(tokens + 1e-9))
-    tokens -= granted
+    # a message costing more than the bucket holds waits for a full bucket, never for ever
+    costs = [1] * want if isinstance(want, int) else [min(max(1, int(c)), int(capacity)) for c in want]
+    granted = 0
+    for cost in costs:
+        if cost > tokens + 1e-9:
+            break
+        tokens -= cost
+        granted += 1
     blocked_until = None
-    if granted < want:
-        need = min(want - granted, max(1, math.ceil(rate * 0.2)))  # gather ~0.2 s of tokens
-        blocked_until = now + dt.timedelta(seconds=max(0.0, need - tokens) / rate)
+    if granted < len(costs):
+        gather = max(costs[granted], min(sum(costs[granted:]), math.ceil(rate * 0.2)))  # ~0.2 s of tokens
+        blocked_until = now + dt.timedelta(seconds=max(0.0, gather - tokens) / rate)
     ChannelBucket.objects.filter(pk=bucket.pk).update(
         tokens=tokens, refilled_at=now, blocked_until=blocked_until
     )
@@ -124,6 +133,13 @@ def bucket_take(channel_id: int, rate: int, want: int, now: dt.datetime) -> int:
 
 
 # --- claim --------------------------------------------------------------------------------------
+
+
+def _counts_segments(provider: str, kind: str) -> bool:
+    try:
+        return get_provider(provider).rate_unit(kind) == "segment"
+    except UnknownProvider:
+        return False
 
 
 @dataclass
@@ -145,19 +161,28 @@ def claim(*, now: dt.datetime, limit: int) -> Claim:
             .exclude(channel_id__in=throttled)
             .order_by("due_at", "id")
             .select_for_update(skip_locked=True)
-            .values_list("id", "channel_id")[:limit]
+            .values_list("id", "channel_id", "segments")[:limit]
         )
         if not rows:
             return Claim(token, 0)
-        by_channel: dict[int, list[int]] = defaultdict(list)
-        for message_id, channel_id in rows:
-            by_channel[channel_id].append(message_id)
-        rates = dict(Channel.objects.filter(pk__in=by_channel).values_list("pk", "rate_limit_per_second"))
+        by_channel: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for message_id, channel_id, segments in rows:
+            by_channel[channel_id].append((message_id, segments))
+        channels = {
+            pk: (rate, provider, kind)
+            for pk, rate, provider, kind in Channel.objects.filter(pk__in=by_channel).values_list(
+                "pk", "rate_limit_per_second", "provider", "kind"
+            )
+        }
         granted: list[int] = []
         for channel_id in sorted(by_channel):  # bucket locks in primary-key order
-            ids = by_channel[channel_id]
-            n = bucket_take(channel_id, rates.get(channel_id, 1), len(ids), now)
-            granted.extend(ids[:n])
+            rows_of = by_channel[channel_id]
+            rate, provider, kind = channels.get(channel_id, (1, "", ""))
+            if _counts_segments(provider, kind):  # the limit is in SMS segments (carriers' MPS)
+                n = bucket_take(channel_id, rate, [seg for _, seg in rows_of], now)
+            else:
+                n = bucket_take(channel_id, rate, len(rows_of), now)
+            granted.extend(message_id for message_id, _ in rows_of[:n])
         # "sending" is the row's claim (no event: the hot path keeps it on the row)
         transitions.transition(
             ids=granted,

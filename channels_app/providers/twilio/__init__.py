@@ -151,6 +151,9 @@ class TwilioProvider(Provider):
     default_rates = {"sms": 1, "voice": 1, "whatsapp": 80}
     rate_help = "Twilio: 1/s for a long code (a short code or toll-free number takes more)."
 
+    def rate_unit(self, kind: str) -> str:
+        return "segment" if kind == "sms" else "message"  # Twilio's MPS counts SMS segments
+
     def webhook_urls(self, *, inbound: str, status: str, events: str) -> list:
         from ..base import WebhookURL
 
