@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import secrets
 import urllib.parse
 
 from ... import segments
@@ -44,12 +43,6 @@ from ..base import (
 
 LABEL = "8x8"
 API_BASE = "https://sms.8x8.com"
-REGIONS = (
-    ("https://sms.8x8.com", "Asia-Pacific (sms.8x8.com)"),
-    ("https://sms.us.8x8.com", "North America (sms.us.8x8.com)"),
-    ("https://sms.8x8.uk", "Europe (sms.8x8.uk)"),
-    ("https://sms.8x8.id", "Indonesia (sms.8x8.id)"),
-)
 CAPABILITIES = {"sms": Capabilities(max_text=1600)}
 DEFAULT_RATES = {"sms": 1}  # a long-code number carries about one SMS a second
 STATES = {"queued": "sent", "sent": "sent", "delivered": "delivered", "read": "read"}
@@ -63,31 +56,66 @@ class EightByEightProvider(Provider):
     kinds = frozenset(CAPABILITIES)
     default_rates = DEFAULT_RATES
     credential_fields = (
-        CredentialField("api_key", "API key", help="8x8 Connect → Developer tools → API keys."),
+        CredentialField(
+            "api_key",
+            "API key",
+            help="8x8 Connect → Developer tools → API keys.",
+            help_url="https://connect.8x8.com/",
+        ),
         CredentialField(
             "subaccount_id",
             "Subaccount ID",
             secret=False,
-            help="8x8 Connect → Messaging → Subaccounts (e.g. DemoBank_12345_hq).",
+            help="8x8 Connect → Messaging → Subaccounts: the ID of the subaccount that sends.",
+            help_url="https://connect.8x8.com/",
+            placeholder="DemoBank_12345_hq",
         ),
         CredentialField(
             "webhook_authorization",
             "Webhook HTTP Authorization",
-            help="The value 8x8 sends as the Authorization header of its webhooks (set it on both "
-            "webhooks in 8x8 Connect → Developer tools → Webhooks). Generated when blank.",
+            help="Make up a value such as 'Bearer <a long random string>' and set the same as the "
+            "'HTTP Authorization' of both webhooks in 8x8 Connect → Developer tools → Webhooks: "
+            "8x8 sends it back with every webhook (it does not sign them).",
+            help_url="https://connect.8x8.com/",
+            placeholder="Bearer …",
         ),
     )
     setting_fields = (
         CredentialField(
-            "api_base", "Region", secret=False, help=f"The account's API host; {API_BASE} by default."
+            "api_base",
+            "Region's API host (optional)",
+            secret=False,
+            required=False,
+            input="url",
+            help="Leave blank for Asia-Pacific (https://sms.8x8.com); North America https://sms.us.8x8.com, "
+            "Europe https://sms.8x8.uk, Indonesia https://sms.8x8.id.",
         ),
     )
+    setup_help = (
+        "Have an API key and the subaccount that sends. Inbound SMS need a virtual number on the "
+        "subaccount (ask 8x8 to activate it) and both webhooks set in 8x8 Connect."
+    )
+    setup_url = "https://connect.8x8.com/"
+    address_label = "Sender"
+    address_help = (
+        "The sender ID (up to 11 letters, where the country allows) or the virtual number in E.164."
+    )
+    rate_help = "8x8: a long-code SMS number about 1/s; sender IDs and short codes take more."
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]
 
-    def generated_credentials(self) -> dict:
-        return {"webhook_authorization": f"Bearer {secrets.token_urlsafe(24)}"}
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list:
+        from ..base import WebhookURL
+
+        return [
+            WebhookURL("Inbound SMS webhook (type: SMS inbound)", inbound),
+            WebhookURL(
+                "Delivery receipts webhook (type: SMS delivery receipts)",
+                status,
+                "Each send also names it (dlrCallbackUrl), so receipts arrive either way.",
+            ),
+        ]
 
     def _messages_url(self, channel) -> str:
         base = ((channel.settings or {}).get("api_base") or API_BASE).rstrip("/")

@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import base64
-import secrets
 
 from .. import common
 from ..base import (
@@ -85,18 +84,24 @@ class InfobipProvider(Provider):
     default_rates = DEFAULT_RATES
     credential_fields = (
         CredentialField(
-            "api_key", "API key", help="Infobip portal → Developer tools → API keys (scopes: message:send)."
+            "api_key",
+            "API key",
+            help="Developer tools → API keys; it needs the message-sending and account scopes.",
+            help_url="https://portal.infobip.com/dev/api-keys",
         ),
         CredentialField(
             "webhook_username",
             "Webhook username",
             secret=False,
-            help="Set on the subscription's notification profile (security: Basic). Generated when blank.",
+            help="Make one up; set the same on the notification profile (Developer tools → "
+            "Subscriptions → profile → security: Basic).",
+            help_url="https://portal.infobip.com/dev/subscriptions",
         ),
         CredentialField(
             "webhook_password",
             "Webhook password",
-            help="Set with the username on the notification profile. Generated when blank.",
+            help="A long random value, set with the username on the same notification profile.",
+            help_url="https://portal.infobip.com/dev/subscriptions",
         ),
     )
     setting_fields = (
@@ -104,15 +109,58 @@ class InfobipProvider(Provider):
             "api_base",
             "Base URL",
             secret=False,
-            help="Your account's own base URL (e.g. https://xxxxx.api.infobip.com), on the portal's home page.",
+            input="url",
+            help="Your account's own base URL, shown on the portal's home page and in the API docs when logged in.",
+            help_url="https://portal.infobip.com/",
+            placeholder="https://xxxxx.api.infobip.com",
         ),
     )
+    setup_help = (
+        "Have an API key, your account's base URL and a registered sender (an SMS number or sender "
+        "ID, a WhatsApp sender, a Viber service or an RCS agent). Webhooks reach us through a "
+        "subscription whose notification profile authenticates with Basic credentials."
+    )
+    setup_url = "https://portal.infobip.com/"
+    address_label = "Sender"
+    address_help = "SMS, WhatsApp: the number in E.164 (or an SMS sender ID); Viber: the Viber service name; RCS: the agent ID."
+    rate_help = "Infobip: a long-code SMS number about 1/s, a WhatsApp number 80/s (Meta's default)."
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list:
+        from ..base import WebhookURL
+
+        return [
+            WebhookURL(
+                "Inbound messages (subscription for incoming messages, or the number's forwarding)",
+                inbound,
+                "Authenticated with the webhook username and password above.",
+            ),
+            WebhookURL(
+                "Delivery and seen reports (subscription for delivery reports)",
+                status,
+                "Each send also names it (webhooks.delivery.url / notifyUrl).",
+            ),
+        ]
+
+    def senders(self, channel) -> list[tuple[str, str]]:
+        """The account's numbers (Numbers API), for the sender picker."""
+        answer = common.call_json(
+            LABEL, "GET", f"{self._base(channel)}/numbers/1/numbers?limit=100", headers=self._auth(channel)
+        )
+        if isinstance(answer, SendResult):
+            raise ProviderError(answer.error_reason)
+        if not answer.ok:
+            raise ProviderError(f"Infobip answered {answer.status}: {_error(answer)[1] or answer.excerpt()}")
+        numbers = answer.get("numbers")
+        if not isinstance(numbers, list):
+            return []
+        return [
+            (f"+{n['number']}", ", ".join(str(c) for c in n.get("capabilities") or []))
+            for n in numbers
+            if isinstance(n, dict) and str(n.get("number") or "").isdigit()
+        ]
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]
-
-    def generated_credentials(self) -> dict:
-        return {"webhook_username": "cpaas", "webhook_password": secrets.token_urlsafe(24)}
 
     def _base(self, channel) -> str:
         return ((channel.settings or {}).get("api_base") or API_BASE).rstrip("/")

@@ -50,6 +50,8 @@ class FakeInfobip(FakeServer):
         path, body = record["path"], record["json"] or {}
         if record["method"] == "GET" and path == "/account/1/balance":
             return self.reply(200, payload("balance.json"))
+        if record["method"] == "GET" and path.startswith("/numbers/1/numbers"):
+            return self.reply(200, payload("numbers.json"))
         if path in ("/sms/3/messages", "/viber/2/messages", "/rcs/2/messages"):
             out = []
             for message in body.get("messages") or []:

@@ -47,6 +47,7 @@ from ..base import (
 
 LABEL = "Vonage"
 API_BASE = "https://api.nexmo.com"
+REST_BASE = "https://rest.nexmo.com"  # the Numbers API
 SIGNED_WEBHOOK_MAX_AGE_S = 300  # a signed webhook older than this is a replay, not a delivery
 JWT_LIFETIME_S = 900
 
@@ -112,24 +113,97 @@ class VonageProvider(Provider):
             "application_id",
             "Application ID",
             secret=False,
-            help="Dashboard → Applications → your application (with Messages switched on).",
+            help="Applications → your application (Messages capability on): the ID under its name.",
+            help_url="https://dashboard.nexmo.com/applications",
+            placeholder="78d335fa-323d-0114-9c3d-d6f0d48968cf",
         ),
         CredentialField(
             "private_key",
             "Application private key",
-            help="The private.key file downloaded when the application's keys were generated (PEM).",
+            help="The private.key file downloaded when the application's keys were generated "
+            "(paste it whole, BEGIN and END lines included).",
+            help_url="https://dashboard.nexmo.com/applications",
+            placeholder="-----BEGIN PRIVATE KEY----- …",
         ),
         CredentialField(
-            "api_key", "API key", secret=False, help="Dashboard → API settings, top of the page."
+            "api_key",
+            "API key",
+            secret=False,
+            help="API settings, top of the page.",
+            help_url="https://dashboard.nexmo.com/settings",
         ),
-        CredentialField("api_secret", "API secret", help="Dashboard → API settings → API secret."),
+        CredentialField(
+            "api_secret",
+            "API secret",
+            help="API settings → API secrets (used to test the connection and list the numbers).",
+            help_url="https://dashboard.nexmo.com/settings",
+        ),
         CredentialField(
             "signature_secret",
             "Signature secret",
-            help="Dashboard → API settings → Signature secret: it signs the webhooks Vonage sends.",
+            help="API settings → Signature secret: it signs every webhook Vonage sends.",
+            help_url="https://dashboard.nexmo.com/settings",
         ),
     )
-    setting_fields = (CredentialField("api_base", "API base URL (optional)", secret=False, help=API_BASE),)
+    setting_fields = (
+        CredentialField(
+            "api_base",
+            "API base URL (optional)",
+            secret=False,
+            required=False,
+            input="url",
+            help=f"Leave blank for {API_BASE}.",
+        ),
+    )
+    setup_help = (
+        "Create a Vonage Application with the Messages capability, generate its keys (keep the "
+        "private.key file) and link your number or sender to it. Switch the account's SMS setting "
+        "to 'Messages API' so inbound SMS reach the application."
+    )
+    setup_url = "https://dashboard.nexmo.com/applications"
+    address_label = "Sender"
+    address_help = (
+        "SMS, WhatsApp: the number in E.164 (+447700900123); Viber: the Viber service ID; "
+        "Messenger: the Facebook Page ID; RCS: the RCS agent ID."
+    )
+    rate_help = (
+        "Vonage: the Messages API takes 30 requests/s per account; a long-code SMS number about 1/s, "
+        "a WhatsApp number 80/s."
+    )
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list:
+        from ..base import WebhookURL
+
+        return [
+            WebhookURL("Inbound URL (Application → Messages capability)", inbound),
+            WebhookURL(
+                "Status URL (Application → Messages capability)",
+                status,
+                "Each send also names it (webhook_url), so receipts arrive either way.",
+            ),
+        ]
+
+    def senders(self, channel) -> list[tuple[str, str]]:
+        """The account's numbers (Numbers API), for the sender picker."""
+        base = (channel.settings or {}).get("api_base") or REST_BASE
+        answer = common.call_json(
+            LABEL,
+            "GET",
+            f"{base.rstrip('/')}/account/numbers?size=100",
+            headers={"Authorization": self._basic(channel)},
+        )
+        if isinstance(answer, SendResult):
+            raise ProviderError(answer.error_reason)
+        if not answer.ok:
+            raise ProviderError(f"Vonage answered {answer.status}.")
+        numbers = answer.get("numbers")
+        if not isinstance(numbers, list):
+            return []
+        return [
+            (f"+{n['msisdn']}", " ".join(str(x) for x in (n.get("country"), n.get("type")) if x))
+            for n in numbers
+            if isinstance(n, dict) and str(n.get("msisdn") or "").isdigit()
+        ]
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES[kind]

@@ -74,7 +74,7 @@ def signed_headers(body: bytes, *, secret: str = SIGNATURE_SECRET, iat: float | 
 class FakeVonage(FakeServer):
     def authorised(self, record: dict) -> bool:
         header = record["headers"].get("authorization", "")
-        if record["path"].startswith("/v2/applications/"):
+        if record["path"].startswith(("/v2/applications/", "/account/numbers")):
             pair = base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
             return header == f"Basic {pair}"
         if not header.startswith("Bearer "):
@@ -96,6 +96,8 @@ class FakeVonage(FakeServer):
             return self.reply(202, {"message_uuid": str(uuid.uuid4())})
         if record["method"] == "GET" and record["path"] == f"/v2/applications/{APPLICATION_ID}":
             return self.reply(200, payload("application.json"))
+        if record["method"] == "GET" and record["path"].startswith("/account/numbers"):
+            return self.reply(200, payload("numbers.json"))
         return self.reply(
             404, {"title": "Not Found", "type": "https://developer.nexmo.com/api-errors#not-found"}
         )
