@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -114,113 +114,115 @@ class ConversationDetailApi(APIView):
         )
 
 
-class ConversationAssignApi(APIView):
-    required_permission = (ASSIGN, ASSIGN)
+# POST /conversations/<number>/<action>/: parse the body, run one service, answer the conversation
+# as it is now. A subclass names its body and its service call. (A comment, not a docstring: the
+# schema would show it as every action's description.)
+class _ConversationAction(APIView):
+    required_permission = (REPLY, REPLY)
+    body_serializer = None  # None: the action takes no body
 
-    @extend_schema(operation_id="conversations_assign", summary="Assign to an agent (null: back to the queue)",
-                   parameters=[NUMBER], request=InboxAssignInputSerializer,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
+    def act(self, request, actor, conversation, data):
+        raise NotImplementedError
+
     def post(self, request, number):
         conversation = _conversation(request, number)
-        data = _body(InboxAssignInputSerializer, request)
-        conversation = services.conversation_assign(
-            actor=Actor.from_request(request),
-            conversation=conversation,
-            assignee=_user(request, data["assignee_id"], "assignee_id"),
-            note=data.get("note", ""),
+        data = _body(self.body_serializer, request) if self.body_serializer else {}
+        return Response(_out(self.act(request, Actor.from_request(request), conversation, data)))
+
+
+def _action_schema(operation_id: str, summary: str, body):
+    return extend_schema_view(
+        post=extend_schema(operation_id=operation_id, summary=summary, parameters=[NUMBER], request=body,
+                           responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})
+    )  # fmt: skip
+
+
+@_action_schema(
+    "conversations_assign", "Assign to an agent (null: back to the queue)", InboxAssignInputSerializer
+)
+class ConversationAssignApi(_ConversationAction):
+    required_permission = (ASSIGN, ASSIGN)
+    body_serializer = InboxAssignInputSerializer
+
+    def act(self, request, actor, conversation, data):
+        assignee = _user(request, data["assignee_id"], "assignee_id")
+        return services.conversation_assign(
+            actor=actor, conversation=conversation, assignee=assignee, note=data.get("note", "")
         )
-        return Response(_out(conversation))
 
 
-class ConversationClaimApi(APIView):
+@_action_schema("conversations_claim", "Take an unassigned conversation (a person only)", None)
+class ConversationClaimApi(_ConversationAction):
     required_permission = (ASSIGN, ASSIGN)
 
-    @extend_schema(operation_id="conversations_claim", summary="Take an unassigned conversation (a person only)",
-                   parameters=[NUMBER], request=None,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
-    def post(self, request, number):
-        conversation = _conversation(request, number)
-        conversation = services.conversation_claim(
-            actor=Actor.from_request(request), conversation=conversation
-        )
-        return Response(_out(conversation))
+    def act(self, request, actor, conversation, data):
+        return services.conversation_claim(actor=actor, conversation=conversation)
 
 
-class ConversationTransferApi(APIView):
+@_action_schema(
+    "conversations_transfer", "Move to another queue and/or agent, with a note", InboxTransferInputSerializer
+)
+class ConversationTransferApi(_ConversationAction):
     required_permission = (ASSIGN, ASSIGN)
+    body_serializer = InboxTransferInputSerializer
 
-    @extend_schema(operation_id="conversations_transfer", summary="Move to another queue and/or agent, with a note",
-                   parameters=[NUMBER], request=InboxTransferInputSerializer,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
-    def post(self, request, number):
-        conversation = _conversation(request, number)
-        data = _body(InboxTransferInputSerializer, request)
+    def act(self, request, actor, conversation, data):
         queue = None
         if data.get("queue_id") is not None:
             queue = Queue.objects.filter(workspace=request.workspace, pk=data["queue_id"]).first()
             if queue is None:
                 raise ValidationError({"queue_id": [f"No queue {data['queue_id']} in this workspace."]})
-        conversation = services.conversation_transfer(
-            actor=Actor.from_request(request),
+        return services.conversation_transfer(
+            actor=actor,
             conversation=conversation,
             queue=queue,
             assignee=_user(request, data.get("assignee_id"), "assignee_id"),
             note=data.get("note", ""),
         )
-        return Response(_out(conversation))
 
 
-class ConversationStatusApi(APIView):
-    required_permission = (REPLY, REPLY)
+@_action_schema("conversations_status", "Open, pending, or snoozed until a time", InboxStatusInputSerializer)
+class ConversationStatusApi(_ConversationAction):
+    body_serializer = InboxStatusInputSerializer
 
-    @extend_schema(operation_id="conversations_status", summary="Open, pending, or snoozed until a time",
-                   parameters=[NUMBER], request=InboxStatusInputSerializer,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
-    def post(self, request, number):
-        conversation = _conversation(request, number)
-        data = _body(InboxStatusInputSerializer, request)
-        conversation = services.conversation_set_status(
-            actor=Actor.from_request(request),
+    def act(self, request, actor, conversation, data):
+        return services.conversation_set_status(
+            actor=actor,
             conversation=conversation,
             status=data["status"],
             snoozed_until=data.get("snoozed_until"),
         )
-        return Response(_out(conversation))
 
 
-class ConversationResolveApi(APIView):
-    required_permission = (REPLY, REPLY)
+@_action_schema(
+    "conversations_resolve",
+    "Resolve with a disposition; a journey waiting on the hand-off resumes",
+    InboxResolveInputSerializer,
+)
+class ConversationResolveApi(_ConversationAction):
+    body_serializer = InboxResolveInputSerializer
 
-    @extend_schema(operation_id="conversations_resolve",
-                   summary="Resolve with a disposition; a journey waiting on the hand-off resumes",
-                   parameters=[NUMBER], request=InboxResolveInputSerializer,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
-    def post(self, request, number):
-        conversation = _conversation(request, number)
-        data = _body(InboxResolveInputSerializer, request)
-        conversation = services.conversation_resolve(
-            actor=Actor.from_request(request),
+    def act(self, request, actor, conversation, data):
+        return services.conversation_resolve(
+            actor=actor,
             conversation=conversation,
             disposition=data.get("disposition", ""),
             note=data.get("note", ""),
         )
-        return Response(_out(conversation))
 
 
-class ConversationReturnApi(APIView):
-    required_permission = (REPLY, REPLY)
+@_action_schema(
+    "conversations_return_to_journey",
+    "Return the contact to the journey that handed them off (its waiting exit resumes)",
+    InboxReturnInputSerializer,
+)
+class ConversationReturnApi(_ConversationAction):
+    body_serializer = InboxReturnInputSerializer
 
-    @extend_schema(operation_id="conversations_return_to_journey",
-                   summary="Return the contact to the journey that handed them off (its waiting exit resumes)",
-                   parameters=[NUMBER], request=InboxReturnInputSerializer,
-                   responses={200: ConversationOutputSerializer, **_errors(400, 401, 403, 404)})  # fmt: skip
-    def post(self, request, number):
-        conversation = _conversation(request, number)
-        data = _body(InboxReturnInputSerializer, request)
-        conversation = services.conversation_return_to_journey(
-            actor=Actor.from_request(request), conversation=conversation, note=data.get("note", "")
+    def act(self, request, actor, conversation, data):
+        return services.conversation_return_to_journey(
+            actor=actor, conversation=conversation, note=data.get("note", "")
         )
-        return Response(_out(conversation))
 
 
 class ConversationReplyApi(APIView):
