@@ -1,10 +1,14 @@
 """Rollups: counts per hour and per day that pages and the API read instead of counting raw
-messages, consent events and enrolments (docs/analytics.md, `analytics/rollups.py` writes them)."""
+messages, consent events and enrolments (docs/analytics.md, `analytics/rollups.py` writes them);
+and the app's settings rows: the price table (cost of a journey's messages) and the lifecycle
+stage rules (the lifecycle report)."""
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
+from contacts.models import ChannelKind
 from cpaas.models import Workspace
 
 
@@ -71,3 +75,65 @@ class RollupCursor(models.Model):
 
     def __str__(self) -> str:
         return f"cursor {self.source}"
+
+
+class Price(models.Model):
+    """What one message segment costs on a channel kind, for one country (ISO 3166 alpha-2 of
+    the recipient's number) or for every country (`country` blank). Channels without segments
+    (email, WhatsApp...) count one per message."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    country = models.CharField(max_length=2, blank=True, help_text="Blank: every other country.")
+    price = models.DecimalField(max_digits=10, decimal_places=5, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["kind", "country"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "kind", "country"], name="analytics_price_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.country or '*'} {self.price} {self.currency}"
+
+
+class LifecycleRule(models.Model):
+    """One rule putting contacts in a lifecycle stage: an event they performed (ever, or within
+    the last `within_days` days) or an attribute (any value, or the value given)."""
+
+    class Stage(models.TextChoices):
+        AWARENESS = "awareness", "Awareness"
+        ENGAGEMENT = "engagement", "Engagement"
+        CONVERSION = "conversion", "Conversion"
+        RETENTION = "retention", "Retention"
+        LOYALTY = "loyalty", "Loyalty"
+
+    class Source(models.TextChoices):
+        EVENT = "event", "Event"
+        ATTRIBUTE = "attribute", "Attribute"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=12, choices=Stage.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    key = models.CharField(max_length=100, help_text="The event name or the attribute key.")
+    value = models.CharField(max_length=200, blank=True, help_text="Attribute: the value (blank: any).")
+    within_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Event: within the last N days (blank: ever)."
+    )
+
+    class Meta:
+        ordering = ["stage", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.source} {self.key}"
+
+    def matches_attributes(self, attributes: dict) -> bool:
+        value = attributes.get(self.key)
+        if value in (None, "", False):
+            return False
+        if not self.value:
+            return True
+        if isinstance(value, bool):
+            return str(value).lower() == self.value.strip().lower()
+        return str(value).strip().lower() == self.value.strip().lower()
