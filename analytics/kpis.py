@@ -202,6 +202,7 @@ def call_warmup(
     ).values("contact_id")
     firsts = dict(
         Event.objects.filter(workspace=workspace, name__in=CALL_EVENTS, contact_id__in=in_period)
+        .order_by()
         .values("contact_id")
         .annotate(first=Min("occurred_at"))
         .filter(first__gte=period.start, first__lt=period.end)
@@ -258,26 +259,41 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def otp_onboarding(*, workspace, period: Period, now: dt.datetime) -> dict:
-    """Verifications started in the period, by the channel of the last code sent: verified
-    (approved) and the rate, time to verify (creation to approval, median and 90th percentile in
-    seconds), fallback usage (a code sent on a later channel than the first) and still pending.
-    Support: of the contacts leaving an `otp.verify` node in the period, the share whose exit leads
-    to an `inbox.handoff` node."""
+    """Verifications started in the period, by the channel the last code went out on (a
+    dispatcher's fallback included): verified (approved) and the rate, time to verify (start to
+    approval, median and 90th percentile in seconds), fallback usage (codes on more than one
+    channel) and those still pending. Support: of the contacts leaving an `otp.verify` node in
+    the period, the share whose exit leads to an `inbox.handoff` node."""
     by_channel: dict[str, dict] = defaultdict(lambda: {"started": 0, "verified": 0, "fallback": 0,
                                                        "verified_after_fallback": 0, "pending": 0, "_t": []})  # fmt: skip
-    rows = Verification.objects.filter(
-        workspace=workspace, created_at__gte=period.start, created_at__lt=period.end
-    ).values_list("channels", "channel_index", "status", "created_at", "approved_at", "expires_at")
+    rows = list(
+        Verification.objects.filter(
+            workspace=workspace, created_at__gte=period.start, created_at__lt=period.end
+        ).values_list("pk", "channels", "channel_index", "status", "created_at", "approved_at", "expires_at")
+    )
+    kinds: dict[str, list[str]] = defaultdict(list)  # "verification <pk>" -> kinds, oldest first
+    if rows:
+        for ref, kind in (
+            Message.objects.filter(
+                workspace=workspace, origin=Message.Origin.OTP, direction="out",
+                created_at__gte=period.start, created_at__lt=max(r[6] for r in rows),
+            )
+            .order_by("created_at", "id")
+            .values_list("origin_ref", "kind")
+        ):  # fmt: skip
+            kinds[ref].append(kind)
     total = by_channel["all"]
-    for channels, index, status, created, approved, expires in rows:
-        channels = channels or ["?"]
-        kind = channels[min(index, len(channels) - 1)]
-        for row in (by_channel[kind], total):
+    for pk, channels, index, status, created, approved, expires in rows:
+        sent = kinds.get(f"verification {pk}") or [
+            (channels or ["?"])[min(index, len(channels or ["?"]) - 1)]
+        ]
+        fallback = len(set(sent)) > 1
+        for row in (by_channel[sent[-1]], total):
             row["started"] += 1
-            row["fallback"] += index > 0
+            row["fallback"] += fallback
             if status == Verification.Status.APPROVED:
                 row["verified"] += 1
-                row["verified_after_fallback"] += index > 0
+                row["verified_after_fallback"] += fallback
                 if approved:
                     row["_t"].append((approved - created).total_seconds())
             elif status == Verification.Status.PENDING and expires > now:
@@ -296,6 +312,7 @@ def otp_onboarding(*, workspace, period: Period, now: dt.datetime) -> dict:
     for version_id, node, exit_, n in (
         Step.objects.filter(journey__workspace=workspace, node_type="otp.verify", at__gte=period.start,
                             at__lt=period.end, enrollment__is_test=False)
+        .order_by()
         .values_list("enrollment__version_id", "node", "exit")
         .annotate(n=Count("id"))
     ):  # fmt: skip
