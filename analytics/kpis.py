@@ -10,6 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Min
 
 from channels_app.models import Message, Verification
@@ -419,3 +420,29 @@ def lifecycle(*, workspace, period: Period, now: dt.datetime) -> dict:
             )
         ],
     }
+
+
+# --- one entry point for the pages and the API -------------------------------------------------
+
+
+def compute(kind: str, *, workspace, period, now, params) -> dict:
+    """One KPI report; `params` holds its filters (journeys, warm-up journeys, window)."""
+    if kind == "promise-to-pay":
+        return promise_to_pay(workspace=workspace, period=period, now=now, journey_ids=params.get("journeys"))
+    if kind == "call-warmup":
+        return call_warmup(workspace=workspace, period=period, now=now,
+                                warmup_journey_ids=params.get("warmup"),
+                                window_h=params.get("window_h") or WARMUP_WINDOW_H)  # fmt: skip
+    if kind == "otp":
+        return otp_onboarding(workspace=workspace, period=period, now=now)
+    if kind == "lifecycle":
+        return lifecycle(workspace=workspace, period=period, now=now)
+    raise KeyError(kind)
+
+
+def window_h_parse(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit() or not 1 <= int(value) <= 720:
+        raise ValidationError({"window_h": ["Hours before the call: a whole number from 1 to 720."]})
+    return int(value)

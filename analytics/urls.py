@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401  (pages are added here by the analytics issue, 15)
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("journeys/<int:pk>/", views.journey_analytics, name="analytics_journey"),
+    path("kpis/<slug:kind>/", views.kpi_report, name="analytics_kpi"),
+    path("settings/", views.settings_page, name="analytics_settings"),
+    path("settings/change/", views.settings_change, name="analytics_settings_change"),
+]

@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "journeys.publish": frozenset({A, M}),
     "experiments.view": frozenset({A, M, V}),
     "experiments.edit": frozenset({A, M}),  # create, edit, start, stop, declare a winner
+    "analytics.view": frozenset({A, M, V}),  # journey analytics and the KPI reports
     "inbox.view": frozenset({A, G}),  # conversations of the queues the agent belongs to (admins: all)
     "inbox.reply": frozenset({A, G}),  # reply, notes, promises to pay, dispositions, resolve
     "inbox.assign": frozenset({A, G}),  # claim, assign and transfer

@@ -418,6 +418,8 @@ OBJECT_URLS = {
     "experiment_action": ("post", lambda o: {"pk": o.experiment.pk}),
     "experiment_refresh": ("post", lambda o: {"pk": o.experiment.pk}),
     "editor_experiment": ("get", lambda o: {"pk": o.journey.pk}),
+    "analytics_journey": ("get", lambda o: {"pk": o.journey.pk}),
+    "api_journey_funnel": ("get", lambda o: {"journey_id": o.journey.pk}),
 }
 
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
@@ -492,6 +494,10 @@ WORKSPACE_URLS = {
     "inbox_canned_create",
     "inbox",
     "experiment_list",
+    "analytics_kpi",
+    "analytics_settings",
+    "analytics_settings_change",
+    "api_analytics_kpi",
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
@@ -707,6 +713,10 @@ FORBIDDEN = [
     ("experiment_refresh", "post", "agent"),
     ("editor_experiment", "get", "agent"),
     ("editor_experiment", "post", "viewer"),
+    ("analytics_journey", "get", "agent"),
+    ("api_journey_funnel", "get", "agent"),
+    ("analytics_settings", "get", "marketer"),
+    ("analytics_settings_change", "post", "marketer"),
 ]
 
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("experiments.api.urls")),
     path("", include("journeys.api.urls")),
     path("", include("inbox.api.urls")),
+    path("", include("analytics.api.urls")),
 ]

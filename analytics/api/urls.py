@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("journeys/<int:journey_id>/funnel/", views.JourneyFunnelApi.as_view(), name="api_journey_funnel"),
+    path("analytics/kpis/<str:kind>/", views.KpiApi.as_view(), name="api_analytics_kpi"),
+]

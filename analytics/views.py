@@ -1,0 +1,129 @@
+"""The journey analytics page, the KPI reports and the analytics settings (price table,
+lifecycle stage rules). Thin: parse the period and filters, call one computation, render the
+tables and charts (reports.py), or one table as CSV (`?csv=<table>`)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cpaas import csv_safe
+from cpaas.tenancy import Actor, workspace_required
+from journeys.models import Journey
+
+from . import funnel, kpis, reports, services
+from .models import LifecycleRule, Price
+from .periods import period_parse
+
+
+def _period(request):
+    try:
+        return period_parse(workspace=request.workspace, first=request.GET.get("from"),
+                            last=request.GET.get("to"), now=timezone.now()), {}  # fmt: skip
+    except ValidationError as exc:
+        return period_parse(
+            workspace=request.workspace, first=None, last=None, now=timezone.now()
+        ), exc.message_dict
+
+
+def _csv_or_page(request, tables: dict, filename: str, template: str, context: dict):
+    name = request.GET.get("csv")
+    if name:
+        table = tables.get(name)
+        if table is None:
+            raise Http404(f"No table '{name}' here.")
+        return csv_safe.csv_response(f"{filename}-{name}.csv", table.header, table.rows)
+    return TemplateResponse(request, template, {**context, "tables": tables})
+
+
+def _journey_ids(request, name: str) -> list[int] | None:
+    values = [v for v in request.GET.getlist(name) if v]
+    if not values:
+        return None
+    ids = [int(v) for v in values if v.isdigit()]
+    return list(Journey.objects.filter(workspace=request.workspace, pk__in=ids).values_list("pk", flat=True))
+
+
+@workspace_required("analytics.view")
+def journey_analytics(request, pk):
+    try:
+        journey = Journey.objects.select_related("live_version").get(workspace=request.workspace, pk=pk)
+    except Journey.DoesNotExist:
+        raise Http404 from None
+    period, errors = _period(request)
+    data = funnel.journey_analytics(workspace=request.workspace, journey=journey, period=period)
+    tables = reports.journey_tables(data)
+    return _csv_or_page(request, tables, f"journey-{journey.pk}", "analytics/journey.html", {
+        "journey": journey, "data": data, "period": period, "errors": errors,
+        "charts": {"funnel": reports.funnel_chart(data), "versions": reports.versions_chart(data),
+                   "messages": reports.messages_chart(data)},
+    })  # fmt: skip
+
+
+@workspace_required("analytics.view")
+def kpi_report(request, kind):
+    if kind not in reports.KPIS:
+        raise Http404
+    title, tables_of, chart_of = reports.KPIS[kind]
+    period, errors = _period(request)
+    try:
+        window_h = kpis.window_h_parse(request.GET.get("window_h"))
+    except ValidationError as exc:
+        window_h, errors = None, {**errors, **exc.message_dict}
+    params = {"journeys": _journey_ids(request, "journey"), "warmup": _journey_ids(request, "warmup"),
+              "window_h": window_h}  # fmt: skip
+    data = kpis.compute(kind, workspace=request.workspace, period=period, now=timezone.now(), params=params)
+    tables = tables_of(data)
+    journeys = Journey.objects.filter(workspace=request.workspace).order_by("name")
+    return _csv_or_page(request, tables, kind, "analytics/kpi.html", {
+        "kind": kind, "title": title, "kinds": [(k, v[0]) for k, v in reports.KPIS.items()], "data": data,
+        "chart": chart_of(data), "period": period, "errors": errors, "journeys": journeys,
+        "selected": set(params["journeys"] or []),
+        "warmup": set(data.get("warmup_journeys") or []), "window_h": data.get("window_h"),
+    })  # fmt: skip
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@workspace_required("settings.view")
+def settings_page(request):
+    return TemplateResponse(request, "analytics/settings.html", {
+        "section": "analytics", "prices": Price.objects.filter(workspace=request.workspace),
+        "rules": LifecycleRule.objects.filter(workspace=request.workspace),
+        "kinds": Price._meta.get_field("kind").choices, "stages": LifecycleRule.Stage.choices,
+        "sources": LifecycleRule.Source.choices, "errors": {}, "values": {},
+    })  # fmt: skip
+
+
+@require_POST
+@workspace_required("settings.view")
+def settings_change(request):
+    actor, ws, post = Actor.from_request(request), request.workspace, request.POST
+    action = post.get("action", "")
+    try:
+        if action == "price_save":
+            services.price_save(workspace=ws, actor=actor, data=post)
+            messages.success(request, "Price saved.")
+        elif action == "price_delete":
+            services.price_delete(workspace=ws, actor=actor, pk=post.get("pk"))
+            messages.success(request, "Price removed.")
+        elif action == "rule_add":
+            services.lifecycle_rule_add(workspace=ws, actor=actor, data=post)
+            messages.success(request, "Stage rule added.")
+        elif action == "rule_delete":
+            services.lifecycle_rule_delete(workspace=ws, actor=actor, pk=post.get("pk"))
+            messages.success(request, "Stage rule removed.")
+        else:
+            raise Http404
+    except ValidationError as exc:
+        response = settings_page(request)
+        response.context_data.update(errors=exc.message_dict, values=post, form=action)
+        response.status_code = 400
+        return response
+    return redirect("analytics_settings")
