@@ -102,6 +102,7 @@ READS = [
     "/api/v1/journeys/{journey_id}/",
     "/api/v1/journeys/{journey_id}/versions/",
     "/api/v1/journeys/{journey_id}/draft/",
+    "/api/v1/journeys/{journey_id}/funnel/",
     "/api/v1/consent/contacts/{contact_id}/",
     "/api/v1/consent/events/",
 ]

@@ -49,6 +49,11 @@ const NodeShape = joint.dia.Element.define('cpaas.Node', {
 joint.dia.Paper.prototype.stylesheet = '';
 
 function cut(s, n) { s = String(s ?? ''); return s.length > n ? `${s.slice(0, n - 1)}…` : s; }
+// " · 40%": the share of those who entered the node that left by this exit (the journey
+// analytics page shows the same number, analytics/funnel.py exit_share)
+function exitShare(count, entered) {
+  return count !== undefined && entered ? ` · ${Math.round((100 * count) / entered)}%` : '';
+}
 
 export class Canvas {
   constructor(el, { catalogue, readonly, on }) {
@@ -257,8 +262,9 @@ export class Canvas {
       for (const e of exits) {
         const target = (n.exits || {})[e];
         const c = cnt?.[`exit:${e}`];
+        const share = exitShare(c, cnt?.entered);
         items.push({ id: e, group: 'out', attrs: {
-          label: { text: `${e}${c !== undefined ? ` (${c})` : ''}${target === null ? ' ■' : ''}` },
+          label: { text: `${e}${c !== undefined ? ` (${c}${share})` : ''}${target === null ? ' ■' : ''}` },
           portBody: { fill: target === undefined ? '#ffe3e3' : (target === null ? '#9aa3b5' : '#fff'),
             stroke: target === undefined ? '#c0262d' : '#4f46e5' },
         } });
