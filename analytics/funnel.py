@@ -25,6 +25,7 @@ from .periods import Period
 TIME_SAMPLE = 5000
 ENDED = ("failed", "expired", "cancelled")
 BILLED = ("sent", "delivered", "read", "unknown")
+TERMINAL = ("exit", "goal")  # a contact who stops here has finished, not dropped off
 
 
 def exit_share(count: int, entered: int) -> float | None:
@@ -104,7 +105,8 @@ def reasons(*, workspace, journey: Journey) -> list[dict]:
 
 def funnel(*, workspace, journey: Journey, period: Period) -> dict:
     """Per node in graph order: entered, each exit with its count, share of entered and target,
-    waiting now, failed there, ended there otherwise (expired, cancelled), median time spent."""
+    waiting now, failed there, completed there (an exit or goal node), ended there otherwise
+    (expired, cancelled: a drop-off), median time spent."""
     graph = graph_of(journey)
     nodes = graph.get("nodes") or {}
     counts = node_counters(workspace=workspace, journey=journey)
@@ -120,11 +122,12 @@ def funnel(*, workspace, journey: Journey, period: Period) -> dict:
              "to": (node.get("exits") or {}).get(e)}
             for e in exit_names
         ]  # fmt: skip
-        left = sum(x["count"] for x in exits)
+        stopped = max(0, c["entered"] - sum(x["count"] for x in exits) - c["waiting"] - c["failed"])
+        terminal = node.get("type") in TERMINAL
         rows.append({
             "node": nid, "type": node.get("type", ""), "label": node.get("label") or "",
             "entered": c["entered"], "waiting": c["waiting"], "failed": c["failed"], "exits": exits,
-            "ended_here": max(0, c["entered"] - left - c["waiting"] - c["failed"]),
+            "completed": stopped if terminal else 0, "ended_here": 0 if terminal else stopped,
             "median_s": times.get(nid),
         })  # fmt: skip
     return {"nodes": rows, "totals": journey_totals(workspace=workspace, journey=journey)}
@@ -196,6 +199,7 @@ def cost(*, workspace, journey: Journey, period: Period, message_rows: list[dict
         row.update(price=str(price.price), currency=price.currency, cost=str(price.price * row["segments"]))
         total += price.price * row["segments"]
         currencies.add(price.currency)
+    currencies_priced = bool(currencies)
     currency = currencies.pop() if len(currencies) == 1 else ("mixed" if currencies else "")
     return {
         "channels": list(by_kind.values()),
@@ -203,7 +207,9 @@ def cost(*, workspace, journey: Journey, period: Period, message_rows: list[dict
         "currency": currency,
         "unpriced": unpriced,
         "conversions": conversions,
-        "per_conversion": str((total / conversions).quantize(Decimal("0.00001"))) if conversions else None,
+        "per_conversion": str((total / conversions).quantize(Decimal("0.00001")))
+        if conversions and currencies_priced
+        else None,
         "country": workspace.default_country or "",
     }
 

@@ -41,7 +41,7 @@ def _duration(seconds) -> str:
 def journey_tables(data: dict) -> dict[str, Table]:
     funnel = Table("funnel", "Funnel per node",
                    ["node", "type", "entered", "exit", "left by the exit", "share of entered", "to",
-                    "waiting now", "failed", "ended there", "median time spent"])  # fmt: skip
+                    "waiting now", "failed", "completed there", "dropped there", "median time spent"])  # fmt: skip
     for n in data["nodes"]:
         exits = n["exits"] or [{"exit": "", "count": "", "share": None, "to": ""}]
         for i, x in enumerate(exits):
@@ -49,7 +49,8 @@ def journey_tables(data: dict) -> dict[str, Table]:
             funnel.rows.append([
                 n["node"] if first else "", n["type"] if first else "", n["entered"] if first else "",
                 x["exit"], x["count"], pct(x["share"]), x["to"] or ("end" if x["exit"] else ""),
-                n["waiting"] if first else "", n["failed"] if first else "", n["ended_here"] if first else "",
+                n["waiting"] if first else "", n["failed"] if first else "", n["completed"] if first else "",
+                n["ended_here"] if first else "",
                 _duration(n["median_s"]) if first else "",
             ])  # fmt: skip
     reasons = Table(

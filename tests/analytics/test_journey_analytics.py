@@ -80,6 +80,7 @@ def test_funnel_shares_times_reasons_versions_messages_and_cost(run, workspace):
     assert wait["median_s"] == 1800.0  # 600, 1800 and 3660 s: c1, c2, c3 (c4 and c5 left otherwise)
     assert nodes["trigger"]["exits"][0]["share"] == 1.0
     assert (nodes["nudge"]["entered"], nodes["won"]["entered"]) == (1, 1)
+    assert (nodes["done"]["completed"], nodes["done"]["ended_here"], nodes["won"]["completed"]) == (2, 0, 1)
     assert data["reasons"] == [
         {"node": "wait", "status": "cancelled", "reason": "asked us to stop", "contacts": 1}
     ]
@@ -121,7 +122,7 @@ def test_page_shows_the_numbers_and_the_csv_holds_them(run, workspace, marketer_
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:6] == ["node", "type", "entered", "exit", "left by the exit", "share of entered"]
-    assert ["wait", "wait.event", "5", "event", "2", "40.0 %", "done", "0", "0", "2", "30 min"] in rows
+    assert ["wait", "wait.event", "5", "event", "2", "40.0 %", "done", "0", "0", "0", "2", "30 min"] in rows
     assert marketer_client.get(url + "&csv=nope").status_code == 404
     assert other_client.get(url).status_code == 404
 
@@ -130,3 +131,9 @@ def test_a_bad_period_says_which_field(run, marketer_client):
     page = marketer_client.get(f"/analytics/journeys/{run.pk}/?from=2026-03-09&to=2026-03-01")
     assert page.status_code == 200
     assert "The period starts (2026-03-09) after it ends (2026-03-01)." in page.content.decode()
+
+
+def test_without_a_price_there_is_no_cost_per_conversion(run, workspace):
+    Price.objects.filter(workspace=workspace).delete()
+    cost = journey_analytics(workspace=workspace, journey=run, period=period(workspace))["cost"]
+    assert (cost["unpriced"], cost["per_conversion"], cost["channels"][0]["cost"]) == (["sms"], None, None)

@@ -26,6 +26,7 @@ PAINTED = """(id) => {
 
 def _run_journey(workspace, marketer):
     from analytics import rollups
+    from analytics.models import Price
     from channels_app.services.dispatch import dispatch_pending
     from contacts.services import event_record
     from cpaas.tenancy import Actor
@@ -62,6 +63,7 @@ def _run_journey(workspace, marketer):
     run_pending(now=later)  # the fourth waited an hour: nudged
     dispatch_pending(now=later)
     rollups.refresh(now=timezone.now())
+    Price.objects.create(workspace=workspace, kind="sms", country="", price="0.0450", currency="GBP")
     return journey
 
 
@@ -93,6 +95,7 @@ def test_charts_are_drawn_with_their_tables_numbers_and_the_canvas_shows_shares(
     messages = page.evaluate(CHART_DATA, "chart-messages")
     assert messages["labels"] == ["sms"] and sum(d[0] for d in messages["data"]) == 1
     expect(page.locator("#table-messages tbody tr").first.locator("td").nth(3)).to_have_text("1")
+    expect(page.locator("#cost-per-conversion")).to_have_text("0.04500 GBP")
     docs_screenshot(page, "analytics-journey.png")
     # the editor's canvas shows the same share on the exit
     page.goto(page.url.split("/analytics/")[0] + f"/journeys/editor/{journey.pk}/")
