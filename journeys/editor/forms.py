@@ -25,6 +25,8 @@ SIMPLE_JSON = {"json"}
 def _as_text(widget: str, value) -> str:
     if value is None:
         return ""
+    if widget == "lines":
+        return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value)
     if widget in ("tags", "channel_list", "weekdays"):
         return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
     if widget == "duration":
@@ -74,11 +76,22 @@ def workspace_choices(ctx: Context, graph: dict | None = None) -> dict:
         "event_properties": sorted(properties)[:200],
         "tags": list(Tag.objects.filter(workspace=ctx.workspace).values_list("name", flat=True)[:500]),
         "context_variables": context_variables(graph),
+        "wa_templates": _wa_templates(ctx),
         "attributes": sorted(ctx.attributes),
         "merge_fields": [f"contact.{f}" for f in CONTACT_FIELDS]
         + [f"contact.{a}" for a in sorted(ctx.attributes)]
         + ["event.<property>", "context.<variable>"],
     }
+
+
+def _wa_templates(ctx: Context) -> list[tuple[str, str]]:
+    """(name|language, label) of the approved templates a WhatsApp send would go with."""
+    from channels_app.services.channels import channel_templates
+
+    return [
+        (f"{t.name}|{t.language}", f"{t.name} ({t.language}, {t.category}): {t.body[:70]}")
+        for t in channel_templates(workspace=ctx.workspace, kind="whatsapp")
+    ]
 
 
 def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, posted=None) -> list[dict]:
@@ -140,6 +153,10 @@ def fields_for(node, config: dict, errors: dict[str, list[str]], choices: dict, 
             and field["id"] in posted
         ):
             field["text"] = posted.get(field["id"], "")  # "2 dayz" stays, to be corrected
+        if widget == "wa_template":
+            field["options"] = list(choices.get("wa_templates", []))
+            if field["text"] and field["text"] not in [v for v, _ in field["options"]]:
+                field["options"].append((field["text"], f"{field['text']} (no longer approved)"))
         if widget == "select":
             field["options"] = list(spec.get("options", []))
         if widget in ("select", "channel") and field["text"] and field["text"] not in field["options"]:
@@ -214,6 +231,8 @@ def config_from_post(node, data, old: dict) -> tuple[dict, dict[str, list[str]]]
                         continue
                 elif widget == "number":
                     value = _number(raw)
+                elif widget == "lines":
+                    value = [line.strip() for line in raw.splitlines() if line.strip()] or None
                 elif widget == "tags":
                     value = [p.strip() for p in raw.split(",") if p.strip()] or None
                 elif widget == "weekdays":

@@ -116,6 +116,14 @@ MESSAGE_PROPS = {
     "buttons": OPTION_LIST,
     "quick_replies": OPTION_LIST,
     "media_url": {"type": "string", "pattern": "^https?://", "maxLength": 1000},
+    # an approved WhatsApp template, "name|language" (channels_app ChannelTemplate), and its
+    # values in order ({{1}}, {{2}}...; merge fields allowed)
+    "wa_template": {"type": "string", "pattern": "^[^|]+\\|[^|]+$", "maxLength": 600},
+    "wa_template_variables": {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 1000},
+        "maxItems": 20,
+    },
 }
 MESSAGE_FORM = [
     {
@@ -146,6 +154,20 @@ MESSAGE_FORM = [
     {"name": "buttons", "label": "Buttons", "widget": "options", "row_label": "Button"},
     {"name": "quick_replies", "label": "Quick replies", "widget": "options", "row_label": "Quick reply"},
     {"name": "media_url", "label": "Media URL", "widget": "text"},
+    {
+        "name": "wa_template",
+        "label": "WhatsApp template",
+        "widget": "wa_template",
+        "help": "Sent instead of the text on WhatsApp, so it may go outside the 24-hour window; "
+        "other channels send the text. Approved templates of the WhatsApp channel (Messages → "
+        "Channels → Sync templates).",
+    },
+    {
+        "name": "wa_template_variables",
+        "label": "Template values",
+        "widget": "lines",
+        "help": "One per line, in order: {{1}}, {{2}}… Merge fields allowed.",
+    },
 ]
 
 
@@ -227,6 +249,14 @@ def message_content(run, config: dict, text: str) -> dict:
             ]
     if config.get("media_url"):
         content["media_url"] = run.render(config["media_url"])
+    if config.get("wa_template"):
+        name, _, language = config["wa_template"].partition("|")
+        values = [run.render(v) for v in config.get("wa_template_variables") or []]
+        content["template"] = {
+            "name": name,
+            "language": language,
+            "variables": {str(i): v for i, v in enumerate(values, 1)},
+        }
     return content
 
 
@@ -260,6 +290,8 @@ def check_message(config: dict, ctx) -> list[tuple[str, str]]:
             ("purpose", f"Unknown purpose '{config['purpose']}' (one of {', '.join(sorted(ctx.purposes))}).")
         )
     problems += ctx.check_merge_fields(config.get("template"), "template")
+    for value in config.get("wa_template_variables") or []:
+        problems += ctx.check_merge_fields({"en": value}, "wa_template_variables")
     return problems
 
 
