@@ -55,6 +55,19 @@ def browser_context_args():
     return {"viewport": {"width": 1280, "height": 800}}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fresh_redis():
+    """In Redis mode the cache, task queue and channel layer outlive a run, and a new test
+    database reuses ids: a previous run's rate-limit counters would count against this run's
+    token number 1. Start every run from an empty Redis database."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        from django.core.cache import cache
+
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _consent_evidence_cleared_before_flush(request):
     """Transactional tests end with a flush (DELETE FROM every table on SQLite), which the
