@@ -193,3 +193,16 @@ def verification_list(*, workspace: Workspace) -> QuerySet[Verification]:
 
 def verification_get(*, workspace: Workspace, pk) -> Verification:
     return Verification.objects.select_related("contact").get(workspace=workspace, pk=pk)
+
+
+def dispatch_backlog(*, now: dt.datetime) -> tuple[int, float]:
+    """Across every workspace: how many queued messages are due now and how long the oldest has
+    waited for the dispatcher, in seconds (`/readyz` and the metrics; cpaas.health). A channel's
+    rate limit holds messages back on purpose: a big campaign on a slow channel ages its backlog."""
+    from django.db.models import Count, Min
+
+    row = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=now).aggregate(
+        n=Count("id"), oldest=Min("due_at")
+    )
+    age = max(0.0, (now - row["oldest"]).total_seconds()) if row["oldest"] else 0.0
+    return row["n"], round(age, 3)

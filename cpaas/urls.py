@@ -1,10 +1,13 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import invitation_views, views
+from . import health, invitation_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # answered by cpaas.health.HealthMiddleware first; named here so they are reversible and listed
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("no-workspace/", views.no_workspace, name="no_workspace"),

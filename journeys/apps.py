@@ -24,5 +24,11 @@ class JourneysConfig(AppConfig):
         from .selectors import journey_lag_s
 
         backlog.register("journeys", lambda workspace_id, now: journey_lag_s(workspace=workspace_id, now=now))
+        # and /readyz the engine's lag across every workspace
+        from cpaas import health
+
+        from .selectors import engine_lag_s
+
+        health.register("engine.lag_s", lambda now: engine_lag_s(now=now))
         # the experiment pages name the journey and its entry rate without importing journeys
         journey_facts.register(JourneyFacts())

@@ -118,3 +118,14 @@ def journey_lag_s(*, workspace: Workspace | int, journey: Journey | None = None,
         qs = qs.filter(journey=journey)
     oldest = qs.aggregate(oldest=Min("due_at"))["oldest"]
     return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0.0
+
+
+def engine_lag_s(*, now) -> float:
+    """Across every workspace: seconds the oldest enrolment due now has waited for the engine
+    (timers, replies, starts). `/readyz` and the metrics report it (cpaas.health)."""
+    from django.db.models import Min
+
+    from .engine.runner import RUNNABLE
+
+    oldest = Enrollment.objects.filter(RUNNABLE, due_at__lte=now).aggregate(oldest=Min("due_at"))["oldest"]
+    return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0.0

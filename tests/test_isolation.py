@@ -510,6 +510,8 @@ PUBLIC_URLS = {
     "webhook_inbound",
     "webhook_status",
     "webhook_events",  # the channel's random token and the provider's signature
+    "healthz",  # up / ready, nothing sensitive (tests/cpaas/test_health.py)
+    "readyz",
 }
 # Third-party URL names that come with included apps.
 IGNORED_URLS = {"api-root"}

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cpaas.health.HealthMiddleware",  # /healthz, /readyz: before the host check and HTTPS redirect
     "cpaas.api.middleware.ApiErrorMiddleware",  # first: every /api/ error answer is the JSON body
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -300,6 +301,18 @@ JOURNEYS_STEP_WINDOW_S = env.int("JOURNEYS_STEP_WINDOW_S", default=60)
 # how far ahead an idle engine looks, and at most how many it prepares in one transaction.
 JOURNEYS_ENGINE_LOOKAHEAD_S = env.float("JOURNEYS_ENGINE_LOOKAHEAD_S", default=10.0)
 JOURNEYS_ENGINE_AHEAD_BATCH = env.int("JOURNEYS_ENGINE_AHEAD_BATCH", default=10_000)
+
+# --- health (cpaas/health.py): what /readyz requires -------------------------------------------
+# Loop kinds that must have a process beating within HEALTH_HEARTBEAT_STALE_S (loops beat every 2 s).
+HEALTH_REQUIRED_LOOPS = env.list("HEALTH_REQUIRED_LOOPS", default=["engine", "dispatcher"])
+HEALTH_HEARTBEAT_STALE_S = env.float("HEALTH_HEARTBEAT_STALE_S", default=30.0)
+HEALTH_LIMITS = {
+    # seconds the oldest due enrolment has waited for the engine (timers, replies, starts)
+    "engine.lag_s": env.float("HEALTH_MAX_ENGINE_LAG_S", default=60.0),
+    # seconds the oldest due queued message has waited for the dispatcher (a channel's rate limit
+    # ages a big campaign's backlog on purpose: raise it where campaigns outrun their channels)
+    "dispatch.backlog_s": env.float("HEALTH_MAX_DISPATCH_BACKLOG_S", default=300.0),
+}
 
 LOGGING = {
     "version": 1,

@@ -109,3 +109,19 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path):
         serve.stop()
     everyone = [pid for name in ("web", "worker", "dispatcher", "engine") for pid in serve.pids(name)]
     assert len(everyone) == 4 and not any(alive(pid) for pid in everyone)
+
+
+def test_serve_prints_the_readiness_report_once_its_loops_beat(tmp_path):
+    import json
+
+    serve = Serve(tmp_path)
+    try:
+        assert wait_for(lambda: "readiness (/readyz)" in serve.text(), timeout=90), serve.text()[-3000:]
+        line = next(ln for ln in serve.text().splitlines() if "readiness (/readyz)" in ln)
+        report = json.loads(line.split(": ", 2)[2])
+        # the same report as /readyz: ready once the engine and dispatcher it started beat
+        assert report["status"] == "ok", report
+        assert report["checks"]["loop.engine"]["ok"] and report["checks"]["loop.dispatcher"]["ok"]
+        assert report["checks"]["database"] == {"ok": True}
+    finally:
+        serve.stop()

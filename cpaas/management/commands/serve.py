@@ -5,9 +5,13 @@ A child that dies is restarted after a backoff (1 s, 2 s, 4 s... up to 30 s; bac
 has stayed up for a minute) and the others go on, the web server included. A child that dies
 more than --max-restarts times within --restart-window seconds makes `serve` stop everything and
 exit with status 1, so an outside supervisor (systemd, Kubernetes, a container runtime) restarts
-the whole set. Ctrl-C (or SIGTERM) stops them all and exits 0."""
+the whole set. Ctrl-C (or SIGTERM) stops them all and exits 0.
+
+Once started it prints the same readiness report as `/readyz` (cpaas/health.py): as soon as the
+loops beat and everything is ready, or after READY_WAIT_S with what is not."""
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # a child up this long starts its backoff over
 STOP_GRACE_S = 15.0
+READY_WAIT_S = 30.0  # how long serve waits for everything to be ready before printing what is not
 
 
 def _die_with_parent() -> None:  # runs in the child before exec (Linux)
@@ -111,9 +116,15 @@ class Command(BaseCommand):
         self.say(f"serving on http://{host}:{port}/  (worker: {'off' if no_worker else 'on'}). Ctrl-C stops.")
 
         gave_up = None
+        ready_deadline = time.monotonic() + READY_WAIT_S
+        next_ready_check = time.monotonic() + 1.0
         try:
             while not stopping and not gave_up:
                 now = time.monotonic()
+                if next_ready_check and now >= next_ready_check:
+                    next_ready_check = self._report_readiness(
+                        final=now >= ready_deadline, no_worker=no_worker
+                    )
                 for child in children:
                     if child.restart_at is not None:
                         if now >= child.restart_at:
@@ -148,6 +159,30 @@ class Command(BaseCommand):
         if gave_up:
             raise CommandError(f"{gave_up}; stopped every process.", returncode=1)
         self.say("stopped.")
+
+    def _report_readiness(self, *, final: bool, no_worker: bool) -> float:
+        """Print /readyz's report once ready (or once the wait is over); return when to look
+        again, 0 when done."""
+        from django.db import close_old_connections
+
+        from cpaas.health import readiness
+
+        try:
+            report = readiness()
+        except Exception as exc:  # the report says what it can; serve goes on either way
+            report = {"status": "unhealthy", "error": type(exc).__name__}
+        finally:
+            close_old_connections()
+        if no_worker:  # nothing here runs the loops, so their silence is not this serve's problem
+            checks = {k: v for k, v in report.get("checks", {}).items() if not k.startswith("loop.")}
+            report = {
+                "status": "ok" if all(c["ok"] for c in checks.values()) else "unhealthy",
+                "checks": checks,
+            }
+        if report["status"] == "ok" or final:
+            self.say(f"readiness (/readyz): {json.dumps(report, sort_keys=True)}")
+            return 0.0
+        return time.monotonic() + 1.0
 
     def _stop_all(self, children: list[Child]) -> None:
         running = [c for c in children if c.process and c.process.poll() is None]
