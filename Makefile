@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint migrate demo bench clean lock audit
+.PHONY: run scale test install lint migrate demo bench clean lock audit
 
 # Installs exactly the hashed lock file (requirements-dev.lock: the app's and the tests' packages;
 # requirements.lock: the app's only, for production and the Dockerfile). `make lock` refreshes both
@@ -28,6 +28,14 @@ demo: migrate
 run: demo
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py serve
+
+# The scale-out topology (Procfile, docs/operations.md): web x2 on PORT and PORT+1, engine x2,
+# dispatcher x2, the task worker. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
+scale: migrate
+	@test -n "$$DATABASE_URL" && test -n "$$REDIS_URL" || { echo "make scale needs DATABASE_URL (PostgreSQL) and REDIS_URL"; exit 1; }
+	@$(PY) manage.py collectstatic --noinput -v0
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/procfile.py start -f Procfile \
+		-c web=2,engine=2,dispatcher=2,worker=1 -p $${PORT:-8000}
 
 # The whole suite: lint, migrations check, then pytest on SQLite and on PostgreSQL,
 # browser tests included (headless Debian Chromium).

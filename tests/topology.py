@@ -58,7 +58,7 @@ class Topology:
             self.start(f"web{i + 1}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                        "cpaas.asgi:application"])  # fmt: skip
             self.web.append(f"http://127.0.0.1:{port}")
-        for kind, command in (("engine", "engine"), ("dispatcher", "dispatcher"), ("worker", "qcluster")):
+        for kind, command in (("engine", "engine"), ("dispatcher", "dispatcher"), ("worker", "worker")):
             for i in range(self.counts[kind]):
                 self.start(f"{kind}{i + 1}", [sys.executable, manage, command, *self.args.get(kind, [])])
         try:
