@@ -2,7 +2,9 @@
 config (its type's schema, then its checks against the workspace), every exit connected or
 explicitly ended (null), nothing unreachable, no loop that can go round without waiting (per exit:
 see `Node.waiting_exits`), one trigger at the start.
-Returns problems, never raises: [{"node": id or None, "field": "config.x" or "", "message"}]."""
+Returns problems, never raises: [{"node": id or None, "field": "config.x" or "", "message", "text"}]:
+`text` is the one sentence every screen shows ("'Reminder SMS': connect the 'next' exit or end
+it."), naming the node by its title (`node_title`), the field by its form label."""
 
 from __future__ import annotations
 
@@ -61,8 +63,67 @@ _graph_validator = Draft202012Validator(GRAPH_SCHEMA)
 _node_validators = {t: Draft202012Validator(n.schema) for t, n in REGISTRY.items()}
 
 
-def problem(node, field_, message) -> dict:
-    return {"node": node, "field": field_, "message": message}
+def problem(node, field_, message, text: str = "") -> dict:
+    out = {"node": node, "field": field_, "message": message}
+    if text:
+        out["text"] = text
+    return out
+
+
+def node_title(node: dict) -> str:
+    """What a node is called everywhere: its label, else a default from its config."""
+    if isinstance(node, dict) and isinstance(node.get("label"), str) and node["label"].strip():
+        return node["label"].strip()
+    return default_title(node)
+
+
+def default_title(node: dict) -> str:
+    type_ = node.get("type") if isinstance(node, dict) else None
+    spec = REGISTRY.get(type_) if isinstance(type_, str) else None
+    if spec is None:
+        return str(node.get("type") or "node") if isinstance(node, dict) else "node"
+    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    try:
+        return spec.title(config) or spec.label
+    except Exception:  # a config the schema refuses: the type's label still names it
+        return spec.label
+
+
+def _lower_first(message: str) -> str:
+    # "Connect the…" -> "connect the…", but "SMS…" and "'x'…" stay as written
+    if len(message) > 1 and message[0].isupper() and message[1].islower():
+        return message[0].lower() + message[1:]
+    return message
+
+
+def _field_words(type_: str, field_: str) -> str:
+    """config.template.en -> "Message per language (en)": the label the node's form shows."""
+    if not field_.startswith("config."):
+        return ""
+    path = field_.split(".")[1:]
+    spec = REGISTRY.get(type_)
+    labels = {f["name"]: f.get("label", f["name"]) for f in (spec.form if spec else []) if f.get("name")}
+    for n in range(len(path), 0, -1):
+        name = ".".join(path[:n])
+        if name in labels:
+            rest = path[n:]
+            break
+    else:
+        name, rest = path[0], path[1:]
+        labels[name] = name.replace("_", " ").capitalize()
+    extra = " ".join(f"#{int(p) + 1}" if p.isdigit() else p for p in rest if p)
+    return f"{labels[name]} ({extra})" if extra else labels[name]
+
+
+def problem_text(p: dict, nodes: dict) -> str:
+    if p.get("text"):
+        return p["text"]
+    node = nodes.get(p["node"]) if p.get("node") and isinstance(nodes, dict) else None
+    if not isinstance(node, dict):
+        return p["message"] if not p.get("node") else f"'{p['node']}': {_lower_first(p['message'])}"
+    words = _field_words(node.get("type") if isinstance(node.get("type"), str) else "", p.get("field") or "")
+    message = f"{words}: {_lower_first(p['message'])}" if words else _lower_first(p["message"])
+    return f"'{node_title(node)}': {message}"
 
 
 @dataclass
@@ -256,6 +317,14 @@ def _graph_shape_ok(graph: dict) -> bool:
 
 
 def validate_graph(graph, *, workspace=None, context: Context | None = None) -> list[dict]:
+    problems = _validate(graph, workspace=workspace, context=context)
+    nodes = graph.get("nodes") if isinstance(graph, dict) and isinstance(graph.get("nodes"), dict) else {}
+    for p in problems:
+        p["text"] = problem_text(p, nodes)
+    return problems
+
+
+def _validate(graph, *, workspace=None, context: Context | None = None) -> list[dict]:
     if not isinstance(graph, dict):
         return [problem(None, "", "The graph must be a JSON object.")]
     problems = []
@@ -335,13 +404,18 @@ def _loops_without_a_wait(nodes: dict) -> list[dict]:
     for component in _cycles(edges):
         path = _cycle_through(component[0], set(component), instant)
         hops = " → ".join(f"{nid} ({exit_})" for nid, exit_ in path)
+        named = " → ".join(f"'{node_title(nodes[nid])}' ({exit_})" for nid, exit_ in path)
         first, first_exit = path[0]
+        why = (
+            "A contact would go round it at once; "
+            "lead it through an exit that waits (a wait, a question's reply or timeout, an event)."
+        )
         problems.append(
             problem(
                 first,
                 f"exits.{first_exit}",
-                f"Loop without a wait: {hops} → {first}. A contact would go round it at once; "
-                "lead it through an exit that waits (a wait, a question's reply or timeout, an event).",
+                f"Loop without a wait: {hops} → {first}. {why}",
+                f"Loop without a wait: {named} → '{node_title(nodes[first])}'. {why}",
             )
         )
     return problems

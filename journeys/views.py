@@ -16,7 +16,7 @@ from experiments import selectors as experiment_selectors
 from . import selectors, services
 from .models import Enrollment, Journey, JourneyCounter
 from .nodes import REGISTRY
-from .validation import validate_graph
+from .validation import node_title, validate_graph
 
 
 def _journey_or_404(request, pk) -> Journey:
@@ -50,8 +50,8 @@ def _detail_context(request, journey, problems=None) -> dict:
     nodes = []
     for nid, node in (graph.get("nodes") or {}).items():
         spec = REGISTRY.get(node.get("type"))
-        nodes.append({"id": nid, "label": node.get("label") or (spec.label if spec else node.get("type")),
-                      "type": node.get("type"), "icon": spec.icon if spec else "?",
+        nodes.append({"id": nid, "label": node_title(node),
+                      "type": node.get("type"), "icon": spec.icon if spec else "circle-question-mark",
                       "counts": counters.get(nid, {"entered": 0, "waiting": 0, "exits": {}}),
                       "exits": node.get("exits") or {}, "experiment": experiments.get(nid)})  # fmt: skip
     return {

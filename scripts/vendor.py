@@ -2,6 +2,7 @@
 licence, and record name, version, licence and SHA-256 in static/vendor/VENDORED.json.
 
     python scripts/vendor.py            # fetch every package below (needs `npm`)
+    python scripts/vendor.py axe-core   # only the packages named
 
 No CDN and no build step: the files are served by WhiteNoise as they are."""
 
@@ -33,6 +34,19 @@ PACKAGES = [
             "package/dist/chart.umd.min.js": "chartjs/chart.umd.min.js",
             "package/LICENSE.md": "chartjs/LICENSE.md",
         },
+    ),
+    # the icons: one sprite of <symbol>s, used as <svg><use href="sprite.svg#name"> (the
+    # CSP allows same-origin images and no inline styles; templates: {% icon "name" %})
+    (
+        "lucide-static",
+        "1.62.0",
+        {"package/sprite.svg": "lucide/sprite.svg", "package/LICENSE": "lucide/LICENSE"},
+    ),
+    # the accessibility checker the browser tests run on every main page (never served to users)
+    (
+        "axe-core",
+        "4.11.0",
+        {"package/axe.min.js": "axe-core/axe.min.js", "package/LICENSE": "axe-core/LICENSE"},
     ),
 ]
 
@@ -66,7 +80,10 @@ def vendor(name: str, version: str, files: dict[str, str]) -> dict:
 
 def main() -> int:
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    only = set(sys.argv[1:])
     for name, version, files in PACKAGES:
+        if only and name not in only:
+            continue
         record[name] = vendor(name, version, files)
         print(f"{name}@{record[name]['version']} ({record[name]['license']}): {', '.join(files.values())}")
     RECORD.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

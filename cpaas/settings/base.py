@@ -80,7 +80,7 @@ TEMPLATES = [
                 "cpaas.tenancy.workspace_context",
                 "cpaas.security.csp_nonce",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": ["template_partials.templatetags.partials", "cpaas.templatetags.ui"],
         },
     }
 ]

@@ -71,6 +71,7 @@ class ProblemSerializer(serializers.Serializer):
     node = serializers.CharField(allow_null=True)
     field = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
+    text = serializers.CharField(help_text="The problem in words, naming the node by its title.")
 
 
 class DraftInputSerializer(StrictInputSerializer):

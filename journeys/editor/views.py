@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app.segments import count_segments
 from contacts.event_names import event_names
 from contacts.models import Contact
+from cpaas import icons
 from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
@@ -42,7 +43,7 @@ from ..services import (
     journey_update,
 )
 from ..templates_catalogue import TEMPLATES
-from ..validation import Context, node_exits, validate_graph
+from ..validation import Context, default_title, node_exits, validate_graph
 from .forms import config_from_post, config_problems, fields_for, workspace_choices
 from .services import DraftConflict, draft_etag, draft_restore, draft_save_checked, graph_changes
 
@@ -90,6 +91,11 @@ def catalogue() -> dict:
 
 def exits_of(graph: dict) -> dict[str, list[str]]:
     return {nid: node_exits(node) for nid, node in (graph.get("nodes") or {}).items()}
+
+
+def titles_of(graph: dict) -> dict[str, str]:
+    """Each node's default title from its config (shown while the marketer has set no label)."""
+    return {nid: default_title(node) for nid, node in (graph.get("nodes") or {}).items()}
 
 
 # --- start points ---------------------------------------------------------------------------
@@ -203,7 +209,9 @@ def _boot(request, journey: Journey, graph: dict, *, etag: str = "", readonly: b
         "etag": etag,
         "problems": problems,
         "exits": exits_of(graph),
+        "titles": titles_of(graph),
         "catalogue": catalogue(),
+        "icons": icons.sprite_url(),
         "readonly": readonly,
         "version": version,
         "can_edit": role_allows(request.role, "journeys.edit") and not readonly,
@@ -271,12 +279,14 @@ def editor_save(request, pk):
         author = exc.draft.author.get_username() if exc.draft.author else "someone"
         return JsonResponse(
             {"conflict": True, "graph": exc.draft.graph, "etag": draft_etag(exc.draft), "author": author,
-             "saved_at": exc.draft.updated_at.isoformat(), "exits": exits_of(exc.draft.graph)},
+             "saved_at": exc.draft.updated_at.isoformat(), "exits": exits_of(exc.draft.graph),
+             "titles": titles_of(exc.draft.graph)},
             status=409,
         )  # fmt: skip
     except ValidationError as exc:
         return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
-    return JsonResponse({"etag": draft_etag(draft), "problems": problems, "exits": exits_of(draft.graph)})
+    return JsonResponse({"etag": draft_etag(draft), "problems": problems, "exits": exits_of(draft.graph),
+                         "titles": titles_of(draft.graph)})  # fmt: skip
 
 
 @workspace_required("journeys.edit")
@@ -329,7 +339,7 @@ def editor_node_form(request, pk):
         "journeys/editor_node_form.html",
         {"journey": journey, "node": node, "node_id": request.POST.get("node", ""), "fields": fields,
          "general_errors": general, "config_json": json.dumps(config), "config": config, "applied": applied,
-         "exits": node.exit_names(config), "choices": choices,
+         "exits": node.exit_names(config), "choices": choices, "title": default_title({"type": node.type, "config": config}),
          "readonly": not role_allows(request.role, "journeys.edit") or request.POST.get("readonly") == "1"},
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ except through the small helpers on `Run`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +188,7 @@ class Node:
     type: str = ""
     category: str = "action"  # trigger | message | wait | logic | action | end
     label: str = ""
-    icon: str = "●"
+    icon: str = "circle"  # a Lucide icon name (cpaas/icons.py)
     help: str = ""
     schema: dict = obj({})
     form: list[dict] = []
@@ -197,6 +198,11 @@ class Node:
 
     def exit_names(self, config: dict) -> list[str]:
         return list(self.exits)
+
+    def title(self, config: dict) -> str:
+        """The node's default title when the marketer gave it none, from its config, so two
+        nodes of one type read apart ("Hand off to support", "Hand off to collections")."""
+        return self.label
 
     def waiting_exits(self, config: dict) -> frozenset[str]:
         """The exits a contact can only take after waiting for time, a reply or an event (a
@@ -293,6 +299,47 @@ def check_message(config: dict, ctx) -> list[tuple[str, str]]:
     for value in config.get("wa_template_variables") or []:
         problems += ctx.check_merge_fields({"en": value}, "wa_template_variables")
     return problems
+
+
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": "Voice call", "email": "Email",
+                 "viber": "Viber", "messenger": "Messenger", "push": "Push"}  # fmt: skip
+_MERGE = re.compile(r"\{\{[^}]*\}\}")
+
+
+def short(text, limit: int = 28) -> str:
+    """A title-sized piece of text: merge fields dropped, whitespace folded, cut at a word."""
+    text = " ".join(_MERGE.sub("", str(text or "")).split())
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text).strip(" ,.!:")
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return f"{cut}…"
+
+
+def first_text(texts) -> str:
+    if isinstance(texts, dict):
+        return texts.get("en") or next(iter(texts.values()), "") if texts else ""
+    return str(texts or "")
+
+
+def duration_words(total) -> str:
+    """7 days, 2 h 30 min, 45 s: how a marketer says a duration."""
+    try:
+        total = int(total)
+    except (TypeError, ValueError):
+        return ""
+    if total <= 0:
+        return ""
+    parts = []
+    for size, one, many in ((86400, "day", "days"), (3600, "h", "h"), (60, "min", "min"), (1, "s", "s")):
+        n, total = divmod(total, size)
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    return " ".join(parts[:2])
+
+
+def channel_name(kind) -> str:
+    return CHANNEL_NAMES.get(kind, "Message" if kind in (None, "", "preferred") else str(kind))
 
 
 def seconds(config: dict, key: str, default: int) -> dt.timedelta:

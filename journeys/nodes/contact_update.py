@@ -3,14 +3,14 @@ or the preferred channel. Exits: next, failed (a value the contact's rules refus
 
 from django.core.exceptions import ValidationError
 
-from .base import KINDS, Node, go, obj
+from .base import KINDS, Node, go, obj, short
 
 
 class ContactUpdate(Node):
     type = "contact.update"
     category = "action"
     label = "Update the contact"
-    icon = "✎"
+    icon = "user-pen"
     help = "Sets attributes, tags, language or preferred channel. Values may use merge fields."
     schema = obj(
         {
@@ -40,6 +40,12 @@ class ContactUpdate(Node):
         {"name": "preferred_channel", "label": "Preferred channel", "widget": "channel"},
     ]
     exits = ("next", "failed")
+
+    def title(self, config):
+        what = list(config.get("attributes") or {}) + [f"+{t}" for t in config.get("add_tags") or []]
+        what += [f"-{t}" for t in config.get("remove_tags") or []]
+        what += [k for k in ("language", "preferred_channel") if config.get(k)]
+        return f"Update {short(', '.join(what), 20)}" if what else self.label
 
     def check(self, config, ctx):
         problems = []

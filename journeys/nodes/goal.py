@@ -2,14 +2,14 @@
 in the journey, a conversion is counted and (with the journey's "exit on goal" rule) the
 contact leaves. A path may also lead into it: arriving there counts as reaching the goal."""
 
-from .base import EVENT_NAME, Node, end, obj
+from .base import EVENT_NAME, Node, end, obj, short
 
 
 class Goal(Node):
     type = "goal"
     category = "end"
     label = "Goal"
-    icon = "🏁"
+    icon = "flag"
     help = "Counts a conversion when its event arrives (e.g. purchase); the contact leaves the journey if the journey says so."
     schema = obj(
         {
@@ -35,6 +35,9 @@ class Goal(Node):
     ]
     exits = ()
     defaults = {"event": "purchase"}
+
+    def title(self, config):
+        return f"Goal: {short(config.get('event'), 22)}" if config.get("event") else self.label
 
     def check(self, config, ctx):
         return ctx.check_event(config.get("event"), "event")

@@ -2,7 +2,7 @@
 priority, note) that the inbox subscribes to; the contact continues at once, or waits until the
 conversation is resolved (`conversation.resolved`) with a timeout."""
 
-from .base import SECONDS, Node, go, obj, wait
+from .base import SECONDS, Node, go, obj, short, wait
 
 REQUESTED = "inbox.handoff_requested"
 RESOLVED = "conversation.resolved"
@@ -12,7 +12,7 @@ class InboxHandoff(Node):
     type = "inbox.handoff"
     category = "action"
     label = "Hand off to an agent"
-    icon = "🙋"
+    icon = "headset"
     help = "Opens (or reopens) the contact's conversation in a queue; continues at once or when an agent resolves it."
     schema = obj(
         {
@@ -47,6 +47,9 @@ class InboxHandoff(Node):
         {"name": "timeout_s", "label": "Wait for resolution at most", "widget": "duration"},
     ]
     defaults = {"queue": "support", "priority": "normal", "continue": "immediately"}
+
+    def title(self, config):
+        return f"Hand off to {short(config.get('queue'), 20)}" if config.get("queue") else self.label
 
     def waiting_exits(self, config):
         return frozenset(self.exit_names(config)) if config.get("continue") == "on_resolved" else frozenset()

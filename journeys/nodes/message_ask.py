@@ -10,10 +10,12 @@ from .base import (
     SECONDS,
     Node,
     check_message,
+    first_text,
     go,
     message_request,
     obj,
     send,
+    short,
     wait,
 )
 from .message_send import sent_exit
@@ -87,7 +89,7 @@ class MessageAsk(Node):
     type = "message.ask"
     category = "message"
     label = "Ask and wait for a reply"
-    icon = "?"
+    icon = "message-circle-question-mark"
     help = "Sends a question, then branches on the reply: keywords, quick replies, numbers, patterns; 'other' and 'timeout' otherwise."
     schema = obj(
         {**MESSAGE_PROPS, "branches": {"type": "array", "maxItems": 20, "items": BRANCH}, "timeout_s": SECONDS,
@@ -111,6 +113,10 @@ class MessageAsk(Node):
         "timeout_s": 86400,
         "branches": [{"exit": "yes", "match": "keywords", "values": ["yes", "y"]}],
     }
+
+    def title(self, config):
+        text = short(first_text(config.get("template") or config.get("question")), 24)
+        return f"Ask: {text}" if text else self.label
 
     def waiting_exits(self, config):
         return frozenset(self.exit_names(config)) - {"failed"}  # failed: the send, at once

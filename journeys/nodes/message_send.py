@@ -2,7 +2,19 @@
 chain, in the contact's language, through the messaging send service (consent is checked
 there). Exits: next (queued or deferred by quiet hours), failed (blocked, or no address)."""
 
-from .base import MESSAGE_FORM, MESSAGE_PROPS, Node, check_message, go, message_request, obj, send
+from .base import (
+    MESSAGE_FORM,
+    MESSAGE_PROPS,
+    Node,
+    channel_name,
+    check_message,
+    first_text,
+    go,
+    message_request,
+    obj,
+    send,
+    short,
+)
 
 
 def sent_exit(signal_data: dict) -> tuple[str, dict]:
@@ -18,7 +30,7 @@ class MessageSend(Node):
     type = "message.send"
     category = "message"
     label = "Send a message"
-    icon = "✉"
+    icon = "send"
     help = (
         "Sends a message in the contact's language; consent, quiet hours and caps are checked at send time."
     )
@@ -31,6 +43,10 @@ class MessageSend(Node):
         "purpose": "transactional",
         "template": {"en": "Hello {{contact.first_name|there}}!"},
     }
+
+    def title(self, config):
+        text = short(first_text(config.get("template")), 22)
+        return f"{channel_name(config.get('channel'))}: {text}" if text else self.label
 
     def check(self, config, ctx):
         return check_message(config, ctx)

@@ -17,7 +17,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from .base import KINDS, Node, go, obj, wait
+from .base import KINDS, Node, channel_name, go, obj, wait
 
 CHECK_EVENT = "otp.check"
 DEFER_MAX_S = 3600  # a verification a rate limit kept from starting for an hour: failed
@@ -33,7 +33,7 @@ class OtpVerify(Node):
     type = "otp.verify"
     category = "action"
     label = "Verify with a one-time code"
-    icon = "🔑"
+    icon = "key-round"
     help = "Sends a code with channel fallback (e.g. SMS → WhatsApp → voice) and waits for it to be entered."
     schema = obj(
         {
@@ -66,6 +66,10 @@ class OtpVerify(Node):
         "expiry_s": 300,
         "max_attempts": 3,
     }
+
+    def title(self, config):
+        chans = [channel_name(k) for k in config.get("channels") or []]
+        return f"Verify by {' then '.join(chans[:2])}" if chans else self.label
 
     def waiting_exits(self, config):
         return frozenset({"verified", "expired"})  # failed: also when it cannot start

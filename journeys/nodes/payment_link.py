@@ -21,7 +21,7 @@ class PaymentLink(Node):
     type = "payment.link"
     category = "action"
     label = "Send a payment link"
-    icon = "💳"
+    icon = "credit-card"
     help = "Sends a link to pay in the channel ({{link}} in the text) and waits for the payment event."
     schema = obj(
         {

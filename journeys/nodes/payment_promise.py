@@ -96,7 +96,7 @@ class PaymentPromise(Node):
     type = "payment.promise"
     category = "action"
     label = "Promise to pay"
-    icon = "🤝"
+    icon = "handshake"
     help = "Asks for a payment date (and amount), records a promise to pay, reminds on the day and waits for the payment."
     schema = obj(
         {

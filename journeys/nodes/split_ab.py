@@ -10,7 +10,7 @@ import datetime as dt
 from experiments.assignment import bucket, choose
 from experiments.models import variants_problems
 
-from .base import Node, Outcome, fail, go, obj, wait
+from .base import Node, Outcome, fail, go, obj, short, wait
 
 VARIANT = obj(
     {
@@ -30,7 +30,7 @@ class SplitAB(Node):
     type = "split.ab"
     category = "logic"
     label = "A/B split"
-    icon = "⚖"
+    icon = "flask-conical"
     help = (
         "An experiment: sends each contact down one variant by weight (adding up to 100, one of them the "
         "control); a contact keeps their variant; only contacts who may be messaged now are exposed."
@@ -50,6 +50,15 @@ class SplitAB(Node):
     ]
     exits = ()
     defaults = {"variants": [{"exit": "a", "weight": 50, "control": True}, {"exit": "b", "weight": 50}]}
+
+    def title(self, config):
+        if config.get("experiment"):
+            return f"A/B: {short(config['experiment'], 22)}"
+        return (
+            f"A/B split {short(' / '.join(self.exit_names(config)), 16)}"
+            if self.exit_names(config)
+            else self.label
+        )
 
     def exit_names(self, config):
         return [v["exit"] for v in config.get("variants") or [] if isinstance(v, dict) and v.get("exit")]

@@ -2,7 +2,7 @@
 A condition reads a contact field or attribute, the entry event, the context, tags, consent
 status for a channel and purpose, or whether a channel can reach the contact."""
 
-from .base import KINDS, PURPOSE, Node, go, obj
+from .base import KINDS, PURPOSE, Node, go, obj, short
 
 SOURCES = ["attribute", "field", "event", "context", "tag", "consent", "channel"]
 OPS = ["eq", "neq", "gt", "gte", "lt", "lte", "contains", "in", "is_set", "is_not_set", "has", "not_has",
@@ -97,12 +97,16 @@ class SplitCondition(Node):
     type = "split.condition"
     category = "logic"
     label = "Split by condition"
-    icon = "⑂"
+    icon = "split"
     help = "Checks rules in order (attributes, event, context, tags, consent, channels); the first that holds picks the exit, else 'else'."
     schema = obj({"rules": {"type": "array", "minItems": 1, "maxItems": 20, "items": RULE}}, ["rules"])
     form = [{"name": "rules", "label": "Rules, in order", "widget": "rules"}]
     exits = ("else",)
     defaults = {"rules": [{"exit": "vip", "conditions": [{"source": "tag", "op": "has", "value": "vip"}]}]}
+
+    def title(self, config):
+        names = [r.get("exit") for r in config.get("rules") or [] if isinstance(r, dict) and r.get("exit")]
+        return f"Split: {short(' / '.join(names), 22)}" if names else self.label
 
     def exit_names(self, config):
         names = []

@@ -40,7 +40,7 @@ class SurveyRating(Node):
     type = "survey.rating"
     category = "message"
     label = "Rating survey"
-    icon = "★"
+    icon = "star"
     help = "Asks for an NPS (0–10) or CSAT (1–5) score in the chat and branches on the band."
     schema = obj(
         {**MESSAGE_PROPS, "scale": {"type": "string", "enum": ["nps", "csat"]}, "timeout_s": SECONDS,
@@ -61,6 +61,9 @@ class SurveyRating(Node):
         "template": {"en": "How did we do? Reply 1 (bad) to 5 (great)."},
         "timeout_s": 86400,
     }
+
+    def title(self, config):
+        return f"{str(config.get('scale') or 'csat').upper()} survey"
 
     def waiting_exits(self, config):
         return frozenset(self.exit_names(config)) - {"failed"}  # failed: the send, at once

@@ -4,7 +4,7 @@ after), every day at a time of the workspace's time zone: "3 days before due_dat
 import datetime as dt
 import zoneinfo
 
-from .base import Node, go, obj
+from .base import Node, go, obj, short
 from .trigger_segment import TIME
 
 
@@ -28,7 +28,7 @@ class DateAttributeTrigger(Node):
     type = "trigger.date_attribute"
     category = "trigger"
     label = "Days before or after a date"
-    icon = "📅"
+    icon = "calendar-days"
     help = "Every day at a time, enrols contacts whose date attribute is that many days away (-3 = 3 days before)."
     schema = obj(
         {
@@ -44,6 +44,13 @@ class DateAttributeTrigger(Node):
         {"name": "at", "label": "At (workspace time)", "widget": "time"},
     ]
     defaults = {"attribute": "due_date", "offset_days": -3, "at": "10:00"}
+
+    def title(self, config):
+        if not config.get("attribute"):
+            return self.label
+        days = int(config.get("offset_days") or 0)
+        when = "on" if days == 0 else f"{abs(days)} d {'before' if days < 0 else 'after'}"
+        return f"{when} {short(config['attribute'], 16)}".capitalize()
 
     def check(self, config, ctx):
         return ctx.check_attribute(config.get("attribute"), "attribute", want="date")

@@ -1,7 +1,7 @@
 """trigger.event: a named event (from the API, an import, another app) enrols the contact.
 An optional property filter narrows which events count."""
 
-from .base import EVENT_NAME, Node, go, obj
+from .base import EVENT_NAME, Node, go, obj, short
 
 
 def property_matches(filters: dict, properties: dict) -> bool:
@@ -18,7 +18,7 @@ class EventTrigger(Node):
     type = "trigger.event"
     category = "trigger"
     label = "When an event happens"
-    icon = "⚡"
+    icon = "zap"
     help = "Starts the journey for a contact when their event arrives (e.g. signup, cart_abandoned)."
     schema = obj(
         {
@@ -43,6 +43,9 @@ class EventTrigger(Node):
         },  # fmt: skip
     ]
     defaults = {"event": "signup"}
+
+    def title(self, config):
+        return f"When {short(config.get('event'), 22)}" if config.get("event") else self.label
 
     def check(self, config, ctx):
         return ctx.check_event(config.get("event"), "event")

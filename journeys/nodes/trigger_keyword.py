@@ -4,7 +4,7 @@ enrols the contact, on any channel or the listed ones."""
 import re
 import unicodedata
 
-from .base import KINDS, Node, go, obj
+from .base import KINDS, Node, go, obj, short
 
 
 def normalise(text: str) -> str:
@@ -30,7 +30,7 @@ class KeywordTrigger(Node):
     type = "trigger.keyword"
     category = "trigger"
     label = "When a contact texts a keyword"
-    icon = "#"
+    icon = "hash"
     help = "Starts the journey when an inbound message starts with (or is, or contains) a keyword."
     schema = obj(
         {
@@ -56,6 +56,10 @@ class KeywordTrigger(Node):
         {"name": "channels", "label": "Only on channels", "widget": "channel_list"},
     ]
     defaults = {"keywords": ["JOIN"], "match": "first_word"}
+
+    def title(self, config):
+        words = ", ".join(str(k) for k in config.get("keywords") or [])
+        return f"Keyword {short(words, 20)}" if words else self.label
 
     def check(self, config, ctx):
         reserved = {"stop", "start", "help", "unsubscribe", "cancel", "end", "quit"}

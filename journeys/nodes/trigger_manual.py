@@ -7,7 +7,7 @@ class ManualTrigger(Node):
     type = "trigger.manual"
     category = "trigger"
     label = "Started by hand, API or CSV"
-    icon = "▶"
+    icon = "play"
     help = "Contacts enter when someone starts them: from the journey page, the API or an uploaded list."
     schema = obj({})
     form = []

@@ -32,7 +32,7 @@ class SegmentTrigger(Node):
     type = "trigger.segment"
     category = "trigger"
     label = "A segment, on a schedule"
-    icon = "◎"
+    icon = "users"
     help = "Enrols everyone in a segment, daily at a time (workspace time zone) or on a cron schedule."
     schema = obj(
         {

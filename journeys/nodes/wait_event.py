@@ -2,14 +2,14 @@
 (e.g. the same cart_id as the entry event: {"cart_id": "{{event.cart_id}}"}). Exits: event,
 timeout."""
 
-from .base import EVENT_NAME, SECONDS, Node, go, obj, wait
+from .base import EVENT_NAME, SECONDS, Node, go, obj, short, wait
 
 
 class WaitEvent(Node):
     type = "wait.event"
     category = "wait"
     label = "Wait for an event"
-    icon = "⌛"
+    icon = "hourglass"
     help = "Waits for the contact's event (optionally matching properties of the entry event), or times out."
     schema = obj(
         {
@@ -35,6 +35,9 @@ class WaitEvent(Node):
     ]
     exits = ("event", "timeout")
     defaults = {"event": "purchase", "timeout_s": 86400}
+
+    def title(self, config):
+        return f"Wait for {short(config.get('event'), 20)}" if config.get("event") else self.label
 
     def waiting_exits(self, config):
         return frozenset({"event", "timeout"})

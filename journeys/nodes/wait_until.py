@@ -4,7 +4,7 @@ attribute is not set or not a date. A moment already past continues at once."""
 
 import datetime as dt
 
-from .base import Node, go, obj, wait
+from .base import Node, go, obj, short, wait
 from .trigger_segment import TIME
 
 
@@ -30,7 +30,7 @@ class WaitUntil(Node):
     type = "wait.until"
     category = "wait"
     label = "Wait until"
-    icon = "🕘"
+    icon = "clock"
     help = "Waits until a time of day (contact's time zone, chosen weekdays) or a date attribute ± days."
     schema = obj(
         {
@@ -54,6 +54,13 @@ class WaitUntil(Node):
         {"name": "offset_days", "label": "Days before (-) or after (+)", "widget": "number"},
     ]
     defaults = {"mode": "time_of_day", "time": "09:00", "weekdays": [0, 1, 2, 3, 4]}
+
+    def title(self, config):
+        if config.get("mode") == "attribute":
+            return (
+                f"Wait until {short(config.get('attribute'), 18)}" if config.get("attribute") else self.label
+            )
+        return f"Wait until {config['time']}" if config.get("time") else self.label
 
     def waiting_exits(self, config):
         # a time of day is always ahead (the next one); a date attribute may be past already

@@ -2,7 +2,7 @@
 fields of the JSON answer into the context. The call happens after the step's transaction
 commits, never inside it; idempotent methods are retried. Exits: success (2xx), failure."""
 
-from .base import Node, go, obj, wait
+from .base import Node, go, obj, short, wait
 
 IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
 LEASE_S = 30
@@ -12,7 +12,7 @@ class WebhookCall(Node):
     type = "webhook.call"
     category = "action"
     label = "Call a webhook"
-    icon = "⇄"
+    icon = "webhook"
     help = "Calls a URL (timeout up to 10 s, retries for GET/PUT/DELETE) and maps answer fields into the context."
     schema = obj(
         {
@@ -67,6 +67,10 @@ class WebhookCall(Node):
 
     # no waiting exit: the answer comes back as soon as the other side replies (milliseconds),
     # so a loop through a webhook alone would go round at that pace
+
+    def title(self, config):
+        host = str(config.get("url") or "").split("://", 1)[-1].split("/", 1)[0]
+        return f"Call {short(host, 22)}" if host else self.label
 
     def check(self, config, ctx):
         problems = ctx.check_merge_fields(config.get("url"), "url") + ctx.check_merge_fields(

@@ -30,15 +30,13 @@ class JourneyInvalid(ValidationError):
     def __init__(self, problems: list[dict]):
         self.problems = problems
         first = problems[0]
-        where = f"{first['node']}: " if first.get("node") else ""
-        super().__init__(
-            {
-                "graph": [
-                    f"{where}{p['field'] + ': ' if p.get('field') else ''}{p['message']}" for p in problems
-                ]
-            }
-        )
-        self.summary = f"{len(problems)} problem(s); first: {where}{first['message']}"
+        super().__init__({"graph": [p.get("text") or self._words(p) for p in problems]})
+        self.summary = f"{len(problems)} problem(s); first: {first.get('text') or self._words(first)}"
+
+    @staticmethod
+    def _words(p: dict) -> str:
+        where = f"{p['node']}: " if p.get("node") else ""
+        return f"{where}{p['field'] + ': ' if p.get('field') else ''}{p['message']}"
 
 
 def empty_graph() -> dict:

@@ -22,10 +22,13 @@ def test_create_from_a_template_edit_the_draft_publish_start_and_follow(api, wor
     del graph["nodes"]["remind"]["exits"]["next"]
     r = api.put(f"/api/v1/journeys/{jid}/draft/", {"graph": graph}, format="json")
     assert r.status_code == 200 and r.json()["problems"] == [
-        {"node": "remind", "field": "exits.next", "message": "Connect the 'next' exit or end it."},
-        {"node": "wait2", "field": "", "message": "Unreachable: no path from the trigger leads here."},
-        {"node": "discount", "field": "", "message": "Unreachable: no path from the trigger leads here."},
-    ]
+        {"node": "remind", "field": "exits.next", "message": "Connect the 'next' exit or end it.",
+         "text": "'Message: You left something…': connect the 'next' exit or end it."},
+        {"node": "wait2", "field": "", "message": "Unreachable: no path from the trigger leads here.",
+         "text": "'Wait for purchase': unreachable: no path from the trigger leads here."},
+        {"node": "discount", "field": "", "message": "Unreachable: no path from the trigger leads here.",
+         "text": "'Message: Still thinking it…': unreachable: no path from the trigger leads here."},
+    ]  # fmt: skip
     r = api.post(f"/api/v1/journeys/{jid}/publish/", {}, format="json")
     assert (
         r.status_code == 400

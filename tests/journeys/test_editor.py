@@ -91,6 +91,7 @@ def test_save_returns_problems_for_an_unconnected_exit(journey, marketer):
         "node": "otp",
         "field": "exits.expired",
         "message": "Connect the 'expired' exit or end it.",
+        "text": "'Verify by SMS then WhatsApp': connect the 'expired' exit or end it.",
     } in problems
 
 

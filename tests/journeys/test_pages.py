@@ -35,7 +35,7 @@ def test_publish_refused_shows_the_problems_then_publishes(marketer_client, mark
     draft_save(journey=journey, actor=Actor.for_user(marketer), graph=broken)
     r = marketer_client.post(reverse("journey_action", args=[journey.pk]), {"action": "publish"})
     assert r.status_code == 400
-    assert "Connect the &#x27;next&#x27; exit or end it." in r.content.decode()
+    assert "&#x27;Wait 1 min&#x27;: connect the &#x27;next&#x27; exit or end it." in r.content.decode()
     broken["nodes"]["n1"]["exits"]["next"] = "end"
     draft_save(journey=journey, actor=Actor.for_user(marketer), graph=broken)
     r = marketer_client.post(

@@ -97,9 +97,11 @@ def test_publish_refuses_with_the_problem_list_and_publishes_when_fixed(workspac
     with pytest.raises(JourneyInvalid) as exc:
         journey_publish(journey=journey, actor=actor)
     assert exc.value.problems == [
-        {"node": "n1", "field": "exits.next", "message": "Connect the 'next' exit or end it."},
-        {"node": "end", "field": "", "message": "Unreachable: no path from the trigger leads here."},
-    ]
+        {"node": "n1", "field": "exits.next", "message": "Connect the 'next' exit or end it.",
+         "text": "'Wait 5 s': connect the 'next' exit or end it."},
+        {"node": "end", "field": "", "message": "Unreachable: no path from the trigger leads here.",
+         "text": "'Exit': unreachable: no path from the trigger leads here."},
+    ]  # fmt: skip
     journey.refresh_from_db()
     assert journey.status == "draft" and journey.live_version is None
     # fix the draft and publish

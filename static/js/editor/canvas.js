@@ -3,30 +3,43 @@
 /* global joint */
 import { GRID, NODE_W, nodeHeight, summary } from './model.js';
 
+// Exit ports: a circle per exit, its name (and count) on a white tag to the right so links
+// and the grid never cut it; an ended exit is a grey square (■), explained in its tooltip and
+// in the legend under the canvas.
 const PORT_GROUPS = {
       in: {
         position: { name: 'left' },
-        attrs: { portBody: { r: 6, magnet: 'passive', fill: '#eef0f6', stroke: '#9aa3b5' } },
+        attrs: { portBody: { r: 6, magnet: 'passive', fill: '#eef0f6', stroke: '#5f6b80', title: 'Entry: drop a link from an exit here' } },
         markup: [{ tagName: 'circle', selector: 'portBody' }],
       },
       out: {
         position: { name: 'right' },
-        attrs: { portBody: { r: 7, magnet: true, fill: '#fff', stroke: '#4f46e5', strokeWidth: 2, cursor: 'crosshair' },
-          label: { fontSize: 11, fill: '#4b5366' } },
-        markup: [{ tagName: 'circle', selector: 'portBody' }],
-        label: { position: { name: 'right', args: { x: 10, y: -9 } },
-          markup: [{ tagName: 'text', selector: 'label', className: 'port-label' }] },
+        attrs: {
+          portBody: { r: 7, magnet: true, fill: '#fff', stroke: '#4f46e5', strokeWidth: 2, cursor: 'crosshair' },
+          portEnd: { width: 12, height: 12, x: -6, y: -6, fill: '#5f6b80', display: 'none', pointerEvents: 'none' },
+          label: { fontSize: 11, fill: '#3d4557' },
+          labelBg: { ref: 'label', x: 'calc(x - 3)', y: 'calc(y - 1)', width: 'calc(w + 6)', height: 'calc(h + 2)',
+            rx: 3, ry: 3, fill: '#fff', fillOpacity: 0.92, stroke: '#dfe3ea' },
+        },
+        markup: [{ tagName: 'circle', selector: 'portBody' }, { tagName: 'rect', selector: 'portEnd' }],
+        label: { position: { name: 'right', args: { x: 12, y: -10 } },
+          markup: [{ tagName: 'rect', selector: 'labelBg' }, { tagName: 'text', selector: 'label', className: 'port-label' }] },
       },
     };
 
+// the node's text: the title on one line, the summary on up to two, cut with … to the width
+const TITLE_WRAP = { width: -50, maxLineCount: 1, ellipsis: true };
+const SUMMARY_WRAP = { width: -24, maxLineCount: 2, ellipsis: true };
+
 const NodeShape = joint.dia.Element.define('cpaas.Node', {
-  size: { width: NODE_W, height: 66 },
+  size: { width: NODE_W, height: 84 },
   ports: { groups: PORT_GROUPS, items: [] },
   attrs: {
     body: { width: 'calc(w)', height: 'calc(h)', rx: 8, ry: 8, fill: '#fff', stroke: '#b9c0cf', strokeWidth: 1.5 },
-    icon: { x: 12, y: 24, fontSize: 16, text: '' },
-    title: { x: 38, y: 23, fontSize: 13, fontWeight: 600, fill: '#1d2330', text: '' },
-    summary: { x: 12, y: 46, fontSize: 11, fill: '#6b7383', text: '' },
+    icon: { x: 12, y: 12, width: 18, height: 18, fill: 'none', stroke: '#4f46e5', strokeWidth: 2,
+      strokeLinecap: 'round', strokeLinejoin: 'round', pointerEvents: 'none' },
+    title: { x: 38, y: 21, fontSize: 13, fontWeight: 600, fill: '#1d2330', textVerticalAnchor: 'middle', text: '', textWrap: TITLE_WRAP },
+    summary: { x: 12, y: 40, fontSize: 11, lineHeight: 14, fill: '#5b6375', textVerticalAnchor: 'top', text: '', textWrap: SUMMARY_WRAP },
     counts: { x: 12, y: 'calc(h + 14)', fontSize: 11, fill: '#16794a', text: '' },
     badge: { transform: 'translate(calc(w), 0)', display: 'none', cursor: 'pointer' },
     badgeCircle: { r: 10, fill: '#c0262d' },
@@ -35,20 +48,31 @@ const NodeShape = joint.dia.Element.define('cpaas.Node', {
 }, {
   markup: [
     { tagName: 'rect', selector: 'body', className: 'body' },
-    { tagName: 'text', selector: 'icon' },
-    { tagName: 'text', selector: 'title' },
-    { tagName: 'text', selector: 'summary' },
+    { tagName: 'use', selector: 'icon' },
+    { tagName: 'text', selector: 'title', className: 'node-title' },
+    { tagName: 'text', selector: 'summary', className: 'node-summary' },
     { tagName: 'text', selector: 'counts' },
     { tagName: 'g', selector: 'badge', children: [
       { tagName: 'circle', selector: 'badgeCircle' }, { tagName: 'text', selector: 'badgeText' }] },
   ],
 });
 
+const EXIT_TIPS = {
+  open: (e) => `Exit '${e}' is not connected: drag from this dot to a node, or choose "End the journey here" in the panel.`,
+  end: (e) => `Exit '${e}' ends the journey here (■).`,
+  to: (e) => `Exit '${e}': drag the link's arrowhead to change where it goes.`,
+};
+
+// Links go round the nodes (JointJS's manhattan router) with rounded corners; a very large
+// journey uses right angles without the search (it would cost O(nodes) per link).
+const ROUTER = { name: 'manhattan', args: { padding: 14, step: 10, startDirections: ['right'], endDirections: ['left'], maximumLoops: 4000 } };
+const FAST_ROUTER = { name: 'rightAngle', args: { margin: 14 } };
+const CONNECTOR = { name: 'rounded', args: { radius: 8 } };
+
 // JointJS would inject its one CSS rule as a <style> element, which the Content-Security-Policy
 // refuses without a nonce: the rule lives in editor.css instead.
 joint.dia.Paper.prototype.stylesheet = '';
 
-function cut(s, n) { s = String(s ?? ''); return s.length > n ? `${s.slice(0, n - 1)}…` : s; }
 // " · 40%": the share of those who entered the node that left by this exit (the journey
 // analytics page shows the same number, analytics/funnel.py exit_share)
 function exitShare(count, entered) {
@@ -56,8 +80,9 @@ function exitShare(count, entered) {
 }
 
 export class Canvas {
-  constructor(el, { catalogue, readonly, on }) {
+  constructor(el, { catalogue, readonly, on, icons }) {
     this.catalogue = catalogue;
+    this.icons = icons || '';
     this.readonly = readonly;
     this.on = on;
     this.selected = new Set();
@@ -68,8 +93,8 @@ export class Canvas {
       cellViewNamespace: { ...joint.shapes, cpaas: { Node: NodeShape } },
       interactive: readonly ? false : { linkMove: false, labelMove: false, vertexAdd: false, arrowheadMove: true },
       linkPinning: false, markAvailable: true, snapLinks: { radius: 30 },
-      defaultConnectionPoint: { name: 'boundary' }, defaultConnector: { name: 'rounded' },
-      defaultRouter: { name: 'normal' },
+      defaultConnectionPoint: { name: 'boundary' }, defaultConnector: CONNECTOR,
+      defaultRouter: ROUTER,
       defaultLink: () => new joint.shapes.standard.Link({ attrs: { line: { stroke: '#7b8499', strokeWidth: 2 } } }),
       viewport: (view) => this.isVisible(view.model), // legacy view management: the visibility callback
       validateMagnet: (view, magnet) => magnet.getAttribute('port-group') === 'out',
@@ -235,13 +260,14 @@ export class Canvas {
     const nodes = state.graph.nodes || {};
     const add = [];
     for (const [id, n] of Object.entries(nodes)) {
-      const spec = this.catalogue[n.type] || { label: n.type, icon: '?' };
+      const spec = this.catalogue[n.type] || { label: n.type, icon: 'circle-question-mark' };
       const exits = state.exits[id] || spec.exits || [];
       const probs = state.problemsByNode[id] || 0;
       const cnt = state.counts?.[id];
-      const countText = cnt ? `▶ ${cnt.entered || 0} entered · ⏸ ${cnt.waiting || 0} waiting${cnt.failed ? ` · ✖ ${cnt.failed} failed` : ''}` : '';
+      const countText = cnt ? `${cnt.entered || 0} entered · ${cnt.waiting || 0} waiting${cnt.failed ? ` · ${cnt.failed} failed` : ''}` : '';
+      const title = n.label || state.titles?.[id] || spec.label;
       const exitState = exits.map((e) => `${e}=${id in nodes && e in (n.exits || {}) ? (n.exits[e] === null ? 'end' : 'to') : 'open'}:${cnt?.[`exit:${e}`] ?? ''}`);
-      const sig = JSON.stringify([n.type, n.label, summary(n), exitState, probs, countText]);
+      const sig = JSON.stringify([n.type, title, summary(n), exitState, probs, countText]);
       let el = jg.getCell(id);
       const p = n.position || { x: 0, y: 0 };
       if (el && el.get('sig') === sig) {
@@ -250,8 +276,9 @@ export class Canvas {
         continue;
       }
       const attrs = {
-        icon: { text: spec.icon },
-        title: { text: cut(n.label || spec.label, 26) },
+        icon: { href: `${this.icons}#${spec.icon}` },
+        body: { title: `${title} (${spec.label})${summary(n) ? `: ${summary(n)}` : ''}` },
+        title: { text: title },
         summary: { text: summary(n) },
         counts: { text: countText },
         badge: { display: probs ? 'block' : 'none' },
@@ -263,16 +290,18 @@ export class Canvas {
         const target = (n.exits || {})[e];
         const c = cnt?.[`exit:${e}`];
         const share = exitShare(c, cnt?.entered);
+        const how = target === undefined ? 'open' : (target === null ? 'end' : 'to');
         items.push({ id: e, group: 'out', attrs: {
-          label: { text: `${e}${c !== undefined ? ` (${c}${share})` : ''}${target === null ? ' ■' : ''}` },
-          portBody: { fill: target === undefined ? '#ffe3e3' : (target === null ? '#9aa3b5' : '#fff'),
-            stroke: target === undefined ? '#c0262d' : '#4f46e5' },
+          label: { text: `${e}${c !== undefined ? ` (${c}${share})` : ''}` },
+          portBody: { fill: { open: '#ffe3e3', end: '#5f6b80', to: '#fff' }[how],
+            stroke: { open: '#c0262d', end: '#5f6b80', to: '#4f46e5' }[how], title: EXIT_TIPS[how](e) },
+          portEnd: { display: how === 'end' ? 'block' : 'none' },
         } });
       }
       const size = { width: NODE_W, height: nodeHeight(exits.length) };
       if (!el) {
         const sel = state.selected.has(id);
-        attrs.body = { stroke: sel ? '#4f46e5' : (probs ? '#e07a80' : '#b9c0cf'), strokeWidth: sel ? 3 : 1.5 };
+        attrs.body = { ...attrs.body, stroke: sel ? '#4f46e5' : (probs ? '#e07a80' : '#b9c0cf'), strokeWidth: sel ? 3 : 1.5 };
         add.push(new NodeShape({ id, nodeType: n.type, sig, position: { x: p.x, y: p.y }, size, attrs,
           look: sel ? 'sel' : (probs ? 'bad' : 'ok'), ports: { groups: PORT_GROUPS, items } }));
         continue;
@@ -286,6 +315,7 @@ export class Canvas {
     }
     for (const el of jg.getElements()) if (!nodes[el.id]) el.remove({ sync: true });
     this.big = Object.keys(nodes).length > 150;
+    this.paper.options.defaultRouter = this.big ? FAST_ROUTER : ROUTER;
     if (first && this.big) this.updateArea();
     // the first load goes in with one reset (addCells adds one by one, re-sorting each time)
     const bulk = first && jg.getCells().length === 0;

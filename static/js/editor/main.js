@@ -3,7 +3,7 @@
 // publishing, versions, live counts, copy/paste, undo/redo and the outline view.
 /* global htmx */
 import { Canvas } from './canvas.js';
-import { History, addNode, autoLayout, clone, copyNodes, pasteNodes, removeNodes, snap } from './model.js';
+import { History, addNode, autoLayout, clone, copyNodes, freeSpot, nodeHeight, pasteNodes, removeNodes, snap } from './model.js';
 import { renderOutline } from './outline.js';
 import { drawMinimap } from './minimap.js';
 
@@ -16,6 +16,7 @@ const readonly = !boot.can_edit;
 const state = {
   graph: boot.graph && boot.graph.nodes ? boot.graph : { schema: 1, start: 'trigger', nodes: {} },
   exits: boot.exits || {},
+  titles: boot.titles || {},
   problems: boot.problems || [],
   problemsByNode: {},
   selected: new Set(),
@@ -27,6 +28,7 @@ const state = {
 const history = new History(state.graph);
 const canvas = new Canvas($('#canvas'), {
   catalogue: boot.catalogue,
+  icons: boot.icons,
   readonly,
   on: {
     select: (id, add) => select(id ? [id] : [], add),
@@ -127,6 +129,7 @@ document.body.addEventListener('htmx:afterSwap', (evt) => {
   if (!node) return;
   const config = JSON.parse($('#config-out').textContent);
   const exits = meta.dataset.exits ? meta.dataset.exits.split(',') : [];
+  if (meta.dataset.title) state.titles[id] = meta.dataset.title;
   if (meta.dataset.applied === '1' && JSON.stringify(config) !== JSON.stringify(node.config)) {
     state.exits[id] = exits;
     panelFor = JSON.stringify([id, config, node.type]);
@@ -158,7 +161,7 @@ function targetOptions(selfId, current) {
   const opts = [['', '— not connected —'], ['__end__', 'End the journey here']];
   for (const [nid, n] of Object.entries(state.graph.nodes)) {
     if (nid === selfId || boot.catalogue[n.type]?.trigger) continue;
-    opts.push([nid, `${n.label || boot.catalogue[n.type]?.label || n.type} (${nid})`]);
+    opts.push([nid, `${n.label || state.titles[nid] || boot.catalogue[n.type]?.label || n.type} (${nid})`]);
   }
   const cur = current === null ? '__end__' : (current || '');
   return opts.map(([v, t]) => `<option value="${esc(v)}" ${v === cur ? 'selected' : ''}>${esc(t)}</option>`).join('');
@@ -275,6 +278,7 @@ async function saveNow() {
     state.etag = data.etag;
     state.problems = data.problems;
     Object.assign(state.exits, data.exits);
+    state.titles = data.titles || state.titles;
     const changed = JSON.stringify(state.graph) !== sent;
     setSave(changed ? 'dirty' : 'saved');
     refresh();
@@ -297,6 +301,7 @@ function conflict(data) {
   $('#conflict-theirs').onclick = () => {
     dlg.close();
     state.graph = data.graph; state.etag = data.etag; Object.assign(state.exits, data.exits || {});
+    state.titles = data.titles || state.titles;
     history.push(state.graph);
     setSave('saved');
     refresh({ panel: true });
@@ -319,11 +324,8 @@ function renderProblems() {
   const section = $('#publish-reasons');
   section.classList.toggle('ok', state.problems.length === 0);
   $('#problem-count').textContent = state.problems.length;
-  list.innerHTML = state.problems.slice(0, 200).map((p) => {
-    const n = p.node && state.graph.nodes[p.node];
-    const name = n ? (n.label || boot.catalogue[n.type]?.label || p.node) : (p.node || 'Journey');
-    return `<li><button type="button" data-node="${esc(p.node || '')}">${esc(name)}${p.field ? ` · ${esc(p.field)}` : ''}: ${esc(p.message)}</button></li>`;
-  }).join('');
+  // the server words each problem with the node's title (journeys/validation.py: one place)
+  list.innerHTML = state.problems.slice(0, 200).map((p) => `<li><button type="button" data-node="${esc(p.node || '')}">${esc(p.text || p.message)}</button></li>`).join('');
 }
 
 $('#problems')?.addEventListener('click', (evt) => {
@@ -461,10 +463,13 @@ function deleteSelected() {
   if (ids.length) edit((g) => removeNodes(g, ids));
 }
 
+// a new node lands where it was dropped, or on the nearest spot that overlaps no other node
 function addAt(type, pos) {
   let id;
+  const height = nodeHeight((boot.catalogue[type]?.exits || []).length);
+  const spot = freeSpot(state.graph, pos, height, (nid) => nodeHeight((state.exits[nid] || []).length));
   edit((g) => {
-    id = addNode(g, boot.catalogue, type, pos);
+    id = addNode(g, boot.catalogue, type, spot);
     // a message takes the journey's purpose; without one it asks ("" until chosen: a problem)
     if (boot.catalogue[type]?.purpose_from_journey) g.nodes[id].config.purpose = boot.journey.purpose || '';
   });
@@ -520,7 +525,7 @@ async function testAction(action) {
   const status = $('#test-status');
   const problems = $('#test-problems');
   if (problems && action !== 'path') {
-    problems.innerHTML = (data.problems || []).map((p) => `<li><button type="button" class="link" data-node="${esc(p.node || '')}">${esc(p.node || 'Journey')}${p.field ? ` · ${esc(p.field)}` : ''}: ${esc(p.message)}</button></li>`).join('');
+    problems.innerHTML = (data.problems || []).map((p) => `<li><button type="button" class="link" data-node="${esc(p.node || '')}">${esc(p.text || p.message)}</button></li>`).join('');
   }
   if (!res.ok) { if (status) status.textContent = data.error || 'That did not work.'; return null; }
   canvas.light(data.visited, data.node);
@@ -612,6 +617,8 @@ function minimap() {
   miniQueued = true;
   requestAnimationFrame(() => { miniQueued = false; drawMinimap($('#minimap'), state, canvas); });
 }
+$('#overview')?.addEventListener('toggle', minimap);
+window.addEventListener('resize', minimap);
 
 const t0 = performance.now();
 canvas.paper.once('render:done', () => { document.body.dataset.rendered = String(Math.round(performance.now() - t0)); });

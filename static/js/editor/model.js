@@ -6,7 +6,37 @@ export const NODE_W = 230;
 
 export function clone(x) { return JSON.parse(JSON.stringify(x)); }
 
-export function nodeHeight(exitCount) { return Math.max(66, 30 + exitCount * 22); }
+// tall enough for the title, a two-line summary, and one port per exit 22 px apart
+export function nodeHeight(exitCount) { return Math.max(84, 30 + exitCount * 22); }
+
+const GAP = 30; // free space kept around a placed node (its port labels sit to its right)
+
+// Where a new node of `height` can go near `want` without touching another node: the wanted
+// spot if free, else the nearest free spot on growing rings around it (20 px steps).
+// heightOf(id) gives an existing node's height.
+export function freeSpot(graph, want, height, heightOf) {
+  const boxes = Object.entries(graph.nodes).map(([id, n]) => {
+    const p = n.position || { x: 0, y: 0 };
+    return { x: p.x, y: p.y, w: NODE_W, h: heightOf(id) };
+  });
+  const clear = (x, y) => boxes.every((b) => x + NODE_W + GAP <= b.x || b.x + b.w + GAP <= x
+    || y + height + GAP <= b.y || b.y + b.h + GAP <= y);
+  const x0 = snap(want.x); const y0 = snap(want.y);
+  if (clear(x0, y0)) return { x: x0, y: y0 };
+  for (let r = 1; r <= 80; r += 1) {
+    const ring = [];
+    for (let i = -r; i <= r; i += 1) {
+      ring.push([i, -r], [i, r]);
+      if (i > -r && i < r) ring.push([-r, i], [r, i]);
+    }
+    ring.sort((a, b) => Math.hypot(a[0], a[1]) - Math.hypot(b[0], b[1]) || b[1] - a[1]);
+    for (const [dx, dy] of ring) {
+      const x = x0 + dx * 2 * GRID; const y = y0 + dy * 2 * GRID;
+      if (clear(x, y)) return { x, y };
+    }
+  }
+  return { x: x0, y: y0 };
+}
 
 export function newId(graph, type) {
   const base = type.replace(/[^A-Za-z0-9]+/g, '_');
@@ -152,7 +182,7 @@ export function autoLayout(graph) {
   for (const id of order) {
     const d = depth[id];
     rows[d] = rows[d] || 0;
-    graph.nodes[id].position = { x: 40 + d * 320, y: 40 + rows[d] };
+    graph.nodes[id].position = { x: 40 + d * 360, y: 40 + rows[d] }; // room for the exit labels
     rows[d] += nodeHeight(Object.keys(graph.nodes[id].exits || {}).length + 1) + 50;
   }
 }
