@@ -206,20 +206,20 @@ def channel_badges(*, workspace: Workspace, contact: Contact) -> list[dict]:
             continue
         states = {cell.state for cell in row["cells"]}
         if "suppressed" in states:
-            badge = ("suppressed", "danger")
+            badge = ("suppressed", "blocked")
         elif Status.OPTED_IN in states:
             badge = (
                 "marketing ok"
                 if any(c.state == Status.OPTED_IN and c.purpose.key == "marketing" for c in row["cells"])
                 else "opted in",
-                "ok",
+                "allowed",
             )
         elif Status.OPTED_OUT in states:
-            badge = ("opted out", "warn")
+            badge = ("opted out", "deny")
         elif Status.PENDING in states:
-            badge = ("pending", "warn")
+            badge = ("pending", "pending")
         else:
-            badge = ("no opt-in", "")
+            badge = ("no opt-in", "no-optin")
         badges.append({"channel": row["channel"], "label": row["label"], "text": badge[0], "css": badge[1]})
     return badges
 

@@ -4,13 +4,14 @@ from django import template
 
 register = template.Library()
 
+# label and badge tone (static/css/app.css, docs/ui.md): each state its own colour
 STATE = {
-    "opted_in": ("Opted in", "ok"),
-    "pending": ("Pending", "warn"),
-    "opted_out": ("Opted out", "warn"),
-    "suppressed": ("Suppressed", "danger"),
-    "no_consent": ("No opt-in", ""),
-    "basis": ("Allowed (basis)", ""),
+    "opted_in": ("Opted in", "allowed"),
+    "pending": ("Pending", "pending"),
+    "opted_out": ("Opted out", "deny"),
+    "suppressed": ("Suppressed", "blocked"),
+    "no_consent": ("No opt-in", "no-optin"),
+    "basis": ("Allowed (basis)", "allowed"),
 }
 
 

@@ -43,7 +43,7 @@ from ..services import (
     journey_update,
 )
 from ..templates_catalogue import TEMPLATES
-from ..validation import Context, default_title, node_exits, validate_graph
+from ..validation import Context, default_title, node_exits, node_title, validate_graph
 from .forms import config_from_post, config_problems, fields_for, workspace_choices
 from .services import DraftConflict, draft_etag, draft_restore, draft_save_checked, graph_changes
 
@@ -110,6 +110,7 @@ def editor_index(request):
         start = request.POST.get("start", "blank")
         try:
             if start == "template":
+                _name_free(request.workspace, request.POST.get("name", "").strip())
                 journey = journey_from_template(
                     workspace=request.workspace, actor=actor, key=request.POST.get("template", ""),
                     name=request.POST.get("name", "").strip(),
@@ -132,19 +133,36 @@ def editor_index(request):
         return redirect("editor", pk=journey.pk)
     journeys = Journey.objects.filter(workspace=request.workspace).exclude(status=Journey.Status.ARCHIVED)
     templates = []
+    taken = set(Journey.objects.filter(workspace=request.workspace).values_list("name", flat=True))
     for key, build in TEMPLATES.items():
         try:
             spec = build()
         except Exception:  # a template that cannot be built is not offered
             continue
         templates.append({"key": key, "name": spec.get("name", key), "description": spec.get("description", ""),
-                          "preview": _preview(spec.get("graph") or {})})  # fmt: skip
+                          "preview": _preview(spec.get("graph") or {}),
+                          "suggested": _free_name(taken, spec.get("name", key))})  # fmt: skip
     return TemplateResponse(
         request,
         "journeys/editor_index.html",
-        {"nav": "journeys", "journeys": journeys, "templates": templates,
+        {"nav": "journeys", "journeys": journeys, "templates": templates, "sprite": icons.sprite_url(),
          "can_edit": role_allows(request.role, "journeys.edit")},
     )  # fmt: skip
+
+
+def _free_name(taken: set[str], base: str) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base} {n}", n + 1
+    return candidate
+
+
+def _name_free(workspace, name: str) -> None:
+    """A journey made from a template is named by the marketer, never silently "X 2"."""
+    if not name:
+        raise ValidationError("Name the new journey.")
+    if Journey.objects.filter(workspace=workspace, name=name).exists():
+        raise ValidationError(f"A journey named '{name}' exists already: choose another name.")
 
 
 def _forbidden(request):
@@ -153,30 +171,54 @@ def _forbidden(request):
     raise PermissionDenied("Your role does not allow editing journeys.")
 
 
+PREVIEW_W, PREVIEW_H = 230, 84  # the canvas's node size (static/js/editor/model.js)
+
+
 def _preview(graph: dict) -> dict:
-    """A small SVG of a template's graph: boxes at their positions, lines along the exits."""
+    """A small SVG of a template's graph as the canvas draws it: a box per node at its
+    position with its type's icon, a curve along every exit; `steps` names them in order."""
     nodes = graph.get("nodes") or {}
     pos = {nid: (n.get("position") or {"x": 0, "y": 0}) for nid, n in nodes.items()}
     if not pos:
-        return {"boxes": [], "lines": [], "w": 10, "h": 10}
-    minx = min(p["x"] for p in pos.values())
-    miny = min(p["y"] for p in pos.values())
+        return {"boxes": [], "lines": [], "w": 10, "h": 10, "steps": ""}
+    minx = min(p["x"] for p in pos.values()) - 10
+    miny = min(p["y"] for p in pos.values()) - 10
     boxes = []
     for nid, p in pos.items():
         spec = REGISTRY.get(nodes[nid]["type"])
         x, y = int(p["x"] - minx), int(p["y"] - miny)
-        boxes.append({"x": x, "y": y, "tx": x + 12, "ty": y + 38, "icon": spec.icon if spec else "?"})
+        boxes.append({"x": x, "y": y, "ix": x + 16, "iy": y + 14, "title": node_title(nodes[nid]),
+                      "icon": spec.icon if spec else "circle-question-mark"})  # fmt: skip
     lines = []
     for nid, node in nodes.items():
         for target in (node.get("exits") or {}).values():
             if target in pos:
                 a, b = pos[nid], pos[target]
-                lines.append({"x1": int(a["x"] - minx + 180), "y1": int(a["y"] - miny + 30),
-                              "x2": int(b["x"] - minx), "y2": int(b["y"] - miny + 30)})  # fmt: skip
+                x1, y1 = int(a["x"] - minx + PREVIEW_W), int(a["y"] - miny + PREVIEW_H / 2)
+                x2, y2 = int(b["x"] - minx), int(b["y"] - miny + PREVIEW_H / 2)
+                mid = (x1 + x2) // 2 if x2 > x1 else x1 + 60
+                lines.append(
+                    {"d": f"M{x1} {y1} C{mid} {y1} {x2 - (mid - x1) if x2 > x1 else x2 - 60} {y2} {x2} {y2}"}
+                )
+    order = [nid for nid in _walk(graph)]
     return {
         "boxes": boxes, "lines": lines,
-        "w": max(b["x"] for b in boxes) + 200, "h": max(b["y"] for b in boxes) + 80,
+        "w": max(b["x"] for b in boxes) + PREVIEW_W + 20, "h": max(b["y"] for b in boxes) + PREVIEW_H + 20,
+        "steps": " → ".join(node_title(nodes[nid]) for nid in order),
     }  # fmt: skip
+
+
+def _walk(graph: dict) -> list[str]:
+    """The nodes in the order a contact meets them (breadth first from the start)."""
+    nodes = graph.get("nodes") or {}
+    seen, queue = [], [graph.get("start")] if graph.get("start") in nodes else []
+    while queue:
+        nid = queue.pop(0)
+        if nid in seen:
+            continue
+        seen.append(nid)
+        queue += [t for t in (nodes[nid].get("exits") or {}).values() if t in nodes]
+    return seen + [nid for nid in nodes if nid not in seen]
 
 
 # --- the editor page ------------------------------------------------------------------------

@@ -105,7 +105,9 @@ def test_build_the_otp_onboarding_journey_with_the_mouse_publish_and_test_it(log
     # then the unconnected exits show as badges and problems, and Publish is disabled
     badge = node(page, "otp_verify_1").locator('[joint-selector="badgeText"]')
     expect(badge).to_have_text("1")
-    expect(page.locator("#problems")).to_contain_text("Connect the 'expired' exit or end it.")
+    expect(page.locator("#problems")).to_contain_text(
+        "'Verify by SMS then WhatsApp': connect the 'expired' exit or end it."
+    )
     expect(page.locator("#publish")).to_be_disabled()
     docs_screenshot(page.locator("#canvas"), "editor-canvas.png")
     docs_screenshot(page, "editor-problems.png")

@@ -36,10 +36,10 @@ def test_matrix_shows_each_channel_and_purpose(admin_client, contact):
     body = admin_client.get(reverse("consent_contact", args=[contact.pk])).content.decode()
     assert 'data-channel="sms"' in body and 'data-channel="push"' in body
     sms = body.split('data-channel="sms"')[1].split("</tr>")[0]
-    assert 'data-purpose="marketing">\n              <span class="badge ok">Opted in' in sms
-    assert 'data-purpose="transactional">\n              <span class="badge ">Allowed (basis)' in sms
+    assert 'data-purpose="marketing">\n              <span class="badge allowed">Opted in' in sms
+    assert 'data-purpose="transactional">\n              <span class="badge allowed">Allowed (basis)' in sms
     email = body.split('data-channel="email"')[1].split("</tr>")[0]
-    assert 'data-purpose="surveys">\n              <span class="badge warn">Opted out' in email
+    assert 'data-purpose="surveys">\n              <span class="badge deny">Opted out' in email
     assert "Send me offers by text" in body  # the evidence in the history
 
 

@@ -264,9 +264,48 @@ def test_template_gallery_previews_and_every_template_opens_valid_in_the_editor(
     gallery = client.get(reverse("editor_index")).content.decode()
     assert gallery.count('class="tpl-preview"') == len(TEMPLATES)
     for key in TEMPLATES:
-        response = client.post(reverse("editor_index"), {"start": "template", "template": key})
+        response = client.post(
+            reverse("editor_index"), {"start": "template", "template": key, "name": f"J {key}"}
+        )
         assert response.status_code == 302, key
         journey = Journey.objects.get(template_key=key)
         boot = client.get(reverse("editor", args=[journey.pk])).context["boot"]
         assert boot["problems"] == [], (key, boot["problems"][:3])
         assert all(boot["exits"][nid] is not None for nid in boot["graph"]["nodes"])
+
+
+def test_use_this_template_asks_for_a_name_and_never_makes_x_2(marketer):
+    from journeys.models import Journey
+
+    client = client_for(marketer)
+    # the gallery asks for the name, suggesting the template's own
+    gallery = client.get(reverse("editor_index")).content.decode()
+    assert 'name="name" type="text" required maxlength="120" value="Abandoned cart"' in gallery
+    # no name: refused with a message, nothing made
+    r = client.post(reverse("editor_index"), {"start": "template", "template": "abandoned_cart"}, follow=True)
+    assert "Name the new journey." in r.content.decode()
+    assert not Journey.objects.exists()
+    # a name: made with exactly that name
+    client.post(
+        reverse("editor_index"), {"start": "template", "template": "abandoned_cart", "name": "Cart rescue"}
+    )
+    assert list(Journey.objects.values_list("name", flat=True)) == ["Cart rescue"]
+    # the same name again: refused, not "Cart rescue 2"
+    r = client.post(
+        reverse("editor_index"),
+        {"start": "template", "template": "abandoned_cart", "name": "Cart rescue"},
+        follow=True,
+    )
+    assert "A journey named &#x27;Cart rescue&#x27; exists already" in r.content.decode()
+    assert Journey.objects.count() == 1
+    # and the suggestion moves on once the template's name is taken
+    client.post(
+        reverse("editor_index"), {"start": "template", "template": "abandoned_cart", "name": "Abandoned cart"}
+    )
+    assert 'value="Abandoned cart 2"' in client.get(reverse("editor_index")).content.decode()
+
+
+def test_the_gallery_preview_draws_each_node_with_its_icon_and_names_the_steps(marketer):
+    gallery = client_for(marketer).get(reverse("editor_index")).content.decode()
+    assert "Preview of Abandoned cart: When cart_abandoned → Wait for purchase" in gallery
+    assert 'sprite.svg#zap"' in gallery and '<path d="M' in gallery

@@ -15,13 +15,14 @@ const PORT_GROUPS = {
       out: {
         position: { name: 'right' },
         attrs: {
-          portBody: { r: 7, magnet: true, fill: '#fff', stroke: '#4f46e5', strokeWidth: 2, cursor: 'crosshair' },
-          portEnd: { width: 12, height: 12, x: -6, y: -6, fill: '#5f6b80', display: 'none', pointerEvents: 'none' },
+          // one element (a rect: round for an exit, square when it ends the journey), so the
+          // magnet carries the port's attributes
+          portBody: { width: 14, height: 14, x: -7, y: -7, rx: 7, ry: 7, magnet: true, fill: '#fff', stroke: '#4f46e5', strokeWidth: 2, cursor: 'crosshair' },
           label: { fontSize: 11, fill: '#3d4557' },
           labelBg: { ref: 'label', x: 'calc(x - 3)', y: 'calc(y - 1)', width: 'calc(w + 6)', height: 'calc(h + 2)',
             rx: 3, ry: 3, fill: '#fff', fillOpacity: 0.92, stroke: '#dfe3ea' },
         },
-        markup: [{ tagName: 'circle', selector: 'portBody' }, { tagName: 'rect', selector: 'portEnd' }],
+        markup: [{ tagName: 'rect', selector: 'portBody' }],
         label: { position: { name: 'right', args: { x: 12, y: -10 } },
           markup: [{ tagName: 'rect', selector: 'labelBg' }, { tagName: 'text', selector: 'label', className: 'port-label' }] },
       },
@@ -294,8 +295,8 @@ export class Canvas {
         items.push({ id: e, group: 'out', attrs: {
           label: { text: `${e}${c !== undefined ? ` (${c}${share})` : ''}` },
           portBody: { fill: { open: '#ffe3e3', end: '#5f6b80', to: '#fff' }[how],
-            stroke: { open: '#c0262d', end: '#5f6b80', to: '#4f46e5' }[how], title: EXIT_TIPS[how](e) },
-          portEnd: { display: how === 'end' ? 'block' : 'none' },
+            stroke: { open: '#c0262d', end: '#5f6b80', to: '#4f46e5' }[how], title: EXIT_TIPS[how](e),
+            rx: how === 'end' ? 2 : 7, ry: how === 'end' ? 2 : 7 },
         } });
       }
       const size = { width: NODE_W, height: nodeHeight(exits.length) };
