@@ -131,7 +131,7 @@ def test_count_labels_are_sized_to_their_text(login, marketer, workspace):
         e.canvas.sync(e.state); }"""
     )
     label = page.locator('#canvas [model-id="h1"] .joint-port-label text').first
-    expect(label).to_have_text("next (1229)")
+    expect(label).to_have_text("next (1229 · 100%)")
     # the tag behind it is wider than the text, so nothing is cut
     tag = page.locator('#canvas [model-id="h1"] .joint-port-label rect').first.bounding_box()
     text = label.bounding_box()
