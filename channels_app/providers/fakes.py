@@ -9,15 +9,21 @@ and misbehaves on demand after it has read and accepted a send, as a real networ
 - `fault = "reset"`: drops the connection with a TCP reset instead of answering;
 - `fault = "drip"`: sends its answer one byte every `fault_s` seconds.
 
-`answered` counts the answers it finished writing (a client that kept its deadline left first)."""
+`answered` counts the answers it finished writing (a client that kept its deadline left first).
+
+With `play_phone` (test mode, `manage.py fake_provider`) it also plays the contact's phone: after
+accepting a send it posts the receipts the provider would (`receipts(record, answer)`: sent, then
+delivered), authenticated as the provider does, to the status URL the send named."""
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import struct
 import threading
 import time
+import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,7 +32,9 @@ class FakeServer:
     """Subclass: `authorised(record)`, `unauthorised()`, `route(record)`; each returns or takes a
     record dict {method, path, headers (lower-case), body (bytes), json}."""
 
-    def __init__(self):
+    def __init__(self, *, port: int = 0, play_phone: bool = False, receipt_delay_s: float = 1.0):
+        self.play_phone = play_phone
+        self.receipt_delay_s = receipt_delay_s
         self.requests: list[dict] = []
         self.script: deque = deque()  # (status, headers, body bytes), answered to sends in order
         self.fault = ""
@@ -73,9 +81,14 @@ class FakeServer:
                     if sending and fake.fault:
                         self._misbehave(record)
                         return
-                    self._answer(*(scripted or fake.route(record)))
+                    answer = scripted or fake.route(record)
+                    self._answer(*answer)
                     with fake.lock:
                         fake.answered += 1
+                    if sending and fake.play_phone and 200 <= answer[0] < 300:
+                        threading.Thread(
+                            target=fake._post_receipts, args=(record, answer[2]), daemon=True
+                        ).start()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller left while we answered
 
@@ -110,7 +123,7 @@ class FakeServer:
                     with fake.lock:
                         fake.answered += 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -126,6 +139,21 @@ class FakeServer:
 
     def route(self, record: dict) -> tuple[int, dict, bytes]:
         return 404, {}, b"{}"
+
+    def receipts(self, record: dict, answer: bytes) -> list[tuple[str, bytes, dict]]:
+        """(url, body, headers) of the webhooks the provider posts after accepting this send."""
+        return []
+
+    def _post_receipts(self, record: dict, answer: bytes) -> None:
+        for url, body, headers in self.receipts(record, answer):
+            time.sleep(self.receipt_delay_s)
+            request = urllib.request.Request(
+                url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
+            )
+            try:
+                urllib.request.urlopen(request, timeout=5).read()  # noqa: S310 (the app's own webhook URL)
+            except OSError as exc:
+                logging.getLogger(__name__).warning("fake receipt to %s failed: %s", url, exc)
 
     # --- driving it --------------------------------------------------------------------------
 

@@ -41,6 +41,17 @@ def event(name: str, **fields) -> dict:
 
 
 class FakeEightByEight(FakeServer):
+    def receipts(self, record: dict, answer: bytes) -> list[tuple[str, bytes, dict]]:
+        body, accepted = record["json"] or {}, json.loads(answer)
+        if not body.get("dlrCallbackUrl") or not accepted.get("umid"):
+            return []
+        out = []
+        for name in ("dlr_sent.json", "dlr_delivered.json"):
+            fields = {k: body.get(k) for k in ("clientMessageId", "source", "destination")}
+            raw = json.dumps(event(name, umid=accepted["umid"], **fields)).encode()
+            out.append((body["dlrCallbackUrl"], raw, webhook_headers()))
+        return out
+
     def authorised(self, record: dict) -> bool:
         return record["headers"].get("authorization") == f"Bearer {API_KEY}"
 

@@ -40,6 +40,20 @@ def report(name: str, **fields) -> dict:
 
 
 class FakeInfobip(FakeServer):
+    def receipts(self, record: dict, answer: bytes) -> list[tuple[str, bytes, dict]]:
+        body, accepted = record["json"] or {}, json.loads(answer)
+        first = (body.get("messages") or [body])[0]
+        url = ((first.get("webhooks") or {}).get("delivery") or {}).get("url") or first.get("notifyUrl")
+        done = (accepted.get("messages") or [accepted])[0]
+        if not url or not done.get("messageId"):
+            return []
+        out = []
+        for name in ("dlr_pending.json", "dlr_delivered.json"):
+            fields = {"messageId": done["messageId"], "callbackData": done["messageId"], "to": done.get("to")}
+            raw = json.dumps(report(name, **fields)).encode()
+            out.append((url, raw, webhook_headers()))
+        return out
+
     def authorised(self, record: dict) -> bool:
         return record["headers"].get("authorization") == f"App {API_KEY}"
 

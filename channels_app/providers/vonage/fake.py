@@ -71,7 +71,37 @@ def signed_headers(body: bytes, *, secret: str = SIGNATURE_SECRET, iat: float | 
     return {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
 
 
+def public_key(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 class FakeVonage(FakeServer):
+    """`private_key`: the application's key (test mode keeps one across restarts); by default the
+    one made for this process."""
+
+    def __init__(self, *, private_key: str | None = None, **kw):
+        super().__init__(**kw)
+        self.public_key = public_key(private_key) if private_key else keypair()[1]
+
+    def receipts(self, record: dict, answer: bytes) -> list[tuple[str, bytes, dict]]:
+        body = record["json"] or {}
+        message_uuid = json.loads(answer).get("message_uuid")
+        if not body.get("webhook_url") or not message_uuid:
+            return []
+        out = []
+        for name in ("status_submitted.json", "status_delivered.json"):
+            fields = {k: body.get(k) for k in ("to", "from", "channel", "client_ref")}
+            raw = json.dumps(payload(name) | fields | {"message_uuid": message_uuid}).encode()
+            out.append((body["webhook_url"], raw, signed_headers(raw)))
+        return out
+
     def authorised(self, record: dict) -> bool:
         header = record["headers"].get("authorization", "")
         if record["path"].startswith(("/v2/applications/", "/account/numbers")):
@@ -80,7 +110,7 @@ class FakeVonage(FakeServer):
         if not header.startswith("Bearer "):
             return False
         try:
-            claims = jwt.decode(header[7:], keypair()[1], algorithms=["RS256"])
+            claims = jwt.decode(header[7:], self.public_key, algorithms=["RS256"])
         except jwt.PyJWTError:
             return False
         return claims.get("application_id") == APPLICATION_ID

@@ -1,0 +1,56 @@
+"""`manage.py fake_provider vonage|infobip|eightbyeight`: a local fake of that provider's API
+(channels_app/providers/<name>/fake.py) for `make run`'s test mode. Point a channel's API base
+URL at it and give the channel the fake's credentials (printed at start): it answers sends as the
+provider documents and plays the contact's phone, posting the provider's `sent` then `delivered`
+receipts, authenticated as the provider does, to the status URL each send names. The app must
+allow the fake's address: CHANNELS_PROVIDER_ALLOWED_NETWORKS=127.0.0.1/32."""
+
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+FAKES = {
+    "vonage": ("channels_app.providers.vonage.fake", "FakeVonage", 8791),
+    "infobip": ("channels_app.providers.infobip.fake", "FakeInfobip", 8792),
+    "eightbyeight": ("channels_app.providers.eightbyeight.fake", "FakeEightByEight", 8793),
+}
+
+
+class Command(BaseCommand):
+    help = "Run a local fake of a provider's API that also plays the contact's phone (test mode)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("provider", choices=sorted(FAKES))
+        parser.add_argument("--port", type=int, default=0, help="Default: 8791, 8792, 8793 in that order.")
+
+    def handle(self, *args, provider, port, **options):
+        import importlib
+
+        module_name, cls, default_port = FAKES[provider]
+        module = importlib.import_module(module_name)
+        kwargs = {"port": port or default_port, "play_phone": True}
+        credentials = module.credentials()
+        if provider == "vonage":  # the application key outlives a restart, like a real one
+            key_file = Path(tempfile.gettempdir()) / "cpaas-fake-vonage-private.pem"
+            if not key_file.exists():
+                key_file.write_text(credentials["private_key"])
+                key_file.chmod(0o600)
+            credentials["private_key"] = key_file.read_text()
+            kwargs["private_key"] = credentials["private_key"]
+        try:
+            server = getattr(module, cls)(**kwargs).start()
+        except OSError as exc:
+            raise CommandError(f"Could not listen on port {kwargs['port']}: {exc}") from None
+        lines = [f"Fake {provider} API on {server.url} (use it as the channel's API base URL)"]
+        for name, value in credentials.items():
+            shown = f"the PEM in {key_file}" if name == "private_key" else value
+            lines.append(f"  {name:<22} {shown}")
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            server.stop()
