@@ -58,6 +58,7 @@ class Command(BaseCommand):
         bank, created = self._setup()
         if created:
             self._customers_write_in(bank)
+            self._history(bank)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Log in at {login_url()} as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
@@ -97,7 +98,13 @@ class Command(BaseCommand):
 
         if Journey.objects.filter(workspace=workspace).exists():
             return
-        for key in ("otp_onboarding", "abandoned_cart", "post_purchase_rating", "collections_promise_to_pay"):
+        for key in (
+            "otp_onboarding",
+            "abandoned_cart",
+            "post_purchase_rating",
+            "collections_promise_to_pay",
+            "collections_call_warmup",
+        ):
             journey_from_template(workspace=workspace, actor=Actor.for_user(user), key=key, publish=True)
         journey_from_template(workspace=workspace, actor=Actor.for_user(user), key="churn_reengagement")
 
@@ -118,6 +125,16 @@ class Command(BaseCommand):
         ]:
             if not CannedReply.objects.filter(workspace=workspace, shortcut=shortcut).exists():
                 canned_reply_save(actor=actor, workspace=workspace, shortcut=shortcut, body=body)
+
+    def _history(self, workspace):
+        """Three weeks of collections through the real services (analytics/demo.py), so the
+        promise-to-pay and call warm-up reports show the seeds' numbers."""
+        from analytics.demo import history_create
+        from cpaas.tenancy import Actor
+
+        history_create(
+            workspace=workspace, actor=Actor.for_user(get_user_model().objects.get(username="marketer"))
+        )
 
     def _customers_write_in(self, workspace):
         """Three customers write in (through the inbound pipeline, each in its own transaction as
