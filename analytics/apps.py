@@ -7,3 +7,9 @@ class AnalyticsConfig(AppConfig):
     The top layer: it reads every other app and no app imports it."""
 
     name = "analytics"
+
+    def ready(self):
+        from cpaas.realtime import register_topic
+
+        # "analytics.changed": a rollup refresh changed the workspace's numbers (pages refetch)
+        register_topic("analytics", "analytics.view")

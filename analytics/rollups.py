@@ -35,13 +35,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from channels_app.models import Channel, Message, MessageStatusEvent
 from consent.models import ConsentEvent, Suppression
 from cpaas.models import Workspace
+from cpaas.realtime import publish, workspace_group
 from journeys.models import Enrollment
 
 from .models import Rollup, RollupCursor, RollupState
@@ -55,6 +69,9 @@ LATE = dt.timedelta(seconds=120)
 # hour (a message deferred for quiet hours and sent later); later changes come with an event.
 RECENT = dt.timedelta(hours=1)
 SETTLE = dt.timedelta(hours=48)
+# An opt-out counts against the journey whose message reached the person last within this.
+ATTRIBUTION = dt.timedelta(days=7)
+OPTED_OUT = "opted_out"
 # A full rebuild recomputes raw rows this many days at a time (bounded memory).
 CHUNK = dt.timedelta(days=7)
 
@@ -82,6 +99,10 @@ DIMS = (
 )
 
 
+# a row's identity and values, to see whether a recomputed bucket changed
+ROW = ("start", "metric", *DIMS, "count", "total")
+
+
 @dataclass(frozen=True)
 class Metric:
     source: str
@@ -104,8 +125,10 @@ METRICS = {
     ),
     "consent": Metric(
         "consent",
-        ("kind", "purpose", "status", "code"),
-        "consent events by the hour recorded: status = the new status (opted_out is an opt-out), code = method",
+        ("kind", "purpose", "status", "code", "journey_id"),
+        "consent events by the hour recorded: status = the new status (opted_out is an opt-out), "
+        "code = method; an opt-out's journey_id is that of the last message sent to the person on "
+        "that channel in the 7 days before (ATTRIBUTION)",
     ),
     "suppressions": Metric(
         "suppressions", ("kind", "code"), "suppressions added: kind blank = every channel; code = reason"
@@ -251,25 +274,43 @@ def _messages(ws_id: int, grid: int, a: dt.datetime, b: dt.datetime) -> list[dic
 
 
 def _consent(ws_id: int, grid: int, a: dt.datetime, b: dt.datetime) -> list[dict]:
-    grouped = (
-        ConsentEvent.objects.filter(workspace_id=ws_id, recorded_at__gte=a, recorded_at__lt=b)
-        .annotate(h=_bucket_expr("recorded_at", grid))
-        .values("h", "channel_kind", "purpose", "new_status", "method")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return [
-        dict(
-            metric="consent",
-            start=_bucket_start(r["h"], grid),
-            kind=r["channel_kind"],
-            purpose=r["purpose"],
-            status=r["new_status"],
-            code=r["method"],
-            count=r["n"],
+    events = ConsentEvent.objects.filter(workspace_id=ws_id, recorded_at__gte=a, recorded_at__lt=b)
+    # An opt-out is put down to the journey of the last message sent to the person on that
+    # channel in the ATTRIBUTION window before it (none when that message was not a journey's):
+    # one index lookup (message_ws_contact) per opt-out, and opt-outs are few.
+    last_sent = Message.objects.filter(
+        workspace_id=ws_id,
+        contact_id=OuterRef("contact_id"),
+        kind=OuterRef("channel_kind"),
+        direction=Message.Direction.OUTBOUND,
+        created_at__lte=OuterRef("recorded_at"),
+        created_at__gt=OuterRef("recorded_at") - ATTRIBUTION,
+    ).order_by("-created_at")
+    rows = []
+    for qs in (
+        events.exclude(new_status=OPTED_OUT).annotate(j=Value(None, output_field=BigIntegerField())),
+        events.filter(new_status=OPTED_OUT).annotate(j=Subquery(last_sent.values("journey_id")[:1])),
+    ):
+        grouped = (
+            qs.annotate(h=_bucket_expr("recorded_at", grid))
+            .values("h", "channel_kind", "purpose", "new_status", "method", "j")
+            .annotate(n=Count("id"))
+            .order_by()
         )
-        for r in grouped
-    ]
+        rows += [
+            dict(
+                metric="consent",
+                start=_bucket_start(r["h"], grid),
+                kind=r["channel_kind"],
+                purpose=r["purpose"],
+                status=r["new_status"],
+                code=r["method"],
+                journey_id=r["j"],
+                count=r["n"],
+            )
+            for r in grouped
+        ]
+    return rows
 
 
 def _suppressions(ws_id: int, grid: int, a: dt.datetime, b: dt.datetime) -> list[dict]:
@@ -358,20 +399,27 @@ def _merge(ranges: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.d
     return [(a, b) for a, b in out]
 
 
+def _rows_key(rows) -> list[tuple]:
+    return sorted(tuple(repr(v) if isinstance(v, dt.datetime) else str(v) for v in row) for row in rows)
+
+
 def _write_hours(ws_id: int, grid: int, source: str, a: dt.datetime, b: dt.datetime) -> set[dt.datetime]:
-    """Recompute [a, b) (bucket edges) of one source: delete and write again. Returns the starts."""
+    """Recompute [a, b) (bucket edges) of one source: delete and write again. Returns the bucket
+    starts when anything changed (their days are summed again), else nothing."""
     rows = []
     cursor = a
     while cursor < b:
         upto = min(b, cursor + CHUNK)
         rows += COMPUTE[source](ws_id, grid, cursor, upto)
         cursor = upto
-    Rollup.objects.filter(
+    old = Rollup.objects.filter(
         workspace_id=ws_id, grain=Rollup.Grain.HOUR, metric__in=metrics_of(source), start__gte=a, start__lt=b
-    ).delete()
-    Rollup.objects.bulk_create(
-        [Rollup(workspace_id=ws_id, grain=Rollup.Grain.HOUR, **r) for r in rows], batch_size=2000
     )
+    new = [Rollup(workspace_id=ws_id, grain=Rollup.Grain.HOUR, **r) for r in rows]
+    if _rows_key(old.values_list(*ROW)) == _rows_key(tuple(getattr(r, f) for f in ROW) for r in new):
+        return set()
+    old.delete()
+    Rollup.objects.bulk_create(new, batch_size=2000)
     starts = set()
     s = a
     while s < b:
@@ -419,8 +467,8 @@ def refresh_workspace(
     *, workspace: Workspace, now: dt.datetime, message_hours: Iterable[dt.datetime] = ()
 ) -> int:
     """Recompute what may have changed in one workspace since its last refresh (see the module's
-    doc). `message_hours`: UTC hours of messages whose status changed. Returns the hour buckets
-    recomputed."""
+    doc). `message_hours`: UTC hours of messages whose status changed. Returns how many hour buckets
+    changed (then an "analytics.changed" notice goes to the workspace's pages, after commit)."""
     state = _lock_state(workspace)
     tz = zone_of(workspace)
     grid = grid_minutes(tz, now)
@@ -450,6 +498,9 @@ def refresh_workspace(
         touched += len(starts)
         days = {s.astimezone(tz).date() for s in starts}
         _write_days(workspace.pk, tz, days, metrics_of(source))
+    if touched:
+        # pages showing these numbers fetch them again (static/js/charts.js, data-refresh-on)
+        publish(workspace_group(workspace.pk, "analytics"), {"type": "analytics.changed", "id": workspace.pk})
     if state.timezone != workspace.timezone and state.refreshed_until is not None:
         # same grid, other zone: the local days moved, sum every day again from the hours
         _rebuild_days(workspace.pk, tz)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("kpis/<slug:kind>/", views.kpi_report, name="analytics_kpi"),
     path("settings/", views.settings_page, name="analytics_settings"),
     path("settings/change/", views.settings_change, name="analytics_settings_change"),
+    path("health/", views.health_page, name="analytics_health"),
 ]

@@ -1,6 +1,11 @@
 """The journey analytics page, the KPI reports and the analytics settings (price table,
 lifecycle stage rules). Thin: parse the period and filters, call one computation, render the
-tables and charts (reports.py), or one table as CSV (`?csv=<table>`)."""
+tables and charts (reports.py), or one table as CSV (`?csv=<table>`).
+
+The home dashboard by role and messaging health: parse the period, read the numbers
+(dashboard.py, health.py: rollups only), build the charts and answer `?format=csv&chart=<id>`
+with that chart's table (cpaas.charts); htmx asks for the figures partial when a rollup refresh
+says the numbers moved (data-refresh-on="analytics.changed")."""
 
 from __future__ import annotations
 
@@ -13,10 +18,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cpaas import csv_safe
+from cpaas.charts import chart_csv, wants_csv, with_csv_urls
+from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 from journeys.models import Journey
 
 from . import funnel, kpis, reports, services
+from .charts import health_charts, home_charts
+from .dashboard import PRESETS, dashboard
+from .dashboard import period_parse as dashboard_period_parse
+from .health import health
 from .models import LifecycleRule, Price
 from .periods import period_parse
 
@@ -127,3 +138,45 @@ def settings_change(request):
         response.status_code = 400
         return response
     return redirect("analytics_settings")
+
+
+# --- home and messaging health -------------------------------------------------------------------
+
+
+def _period_context(request, period, errors) -> dict:
+    return {
+        "period": period,
+        "period_errors": errors,
+        "presets": [(key, f"{n} days" if n > 1 else "Today") for key, n in PRESETS.items()],
+        "preset": request.GET.get("range", "") if not request.GET.get("from") else "",
+        "live": role_allows(request.role, "analytics.view"),
+    }
+
+
+@workspace_required()
+def home(request):
+    now = timezone.now()
+    period, errors = dashboard_period_parse(request.workspace, request.GET, now)
+    data = dashboard(
+        workspace=request.workspace, period=period, now=now, user=request.user, role=request.role
+    )
+    charts = home_charts(request.workspace, data)
+    if wants_csv(request):
+        return chart_csv(request, charts, "dashboard")
+    context = {**data, **_period_context(request, period, errors), "charts": with_csv_urls(request, charts),
+               "nav": "home"}  # fmt: skip
+    template = "analytics/home.html#figures" if request.htmx else "analytics/home.html"
+    return TemplateResponse(request, template, context)
+
+
+@workspace_required("analytics.view")
+def health_page(request):
+    period, errors = dashboard_period_parse(request.workspace, request.GET, timezone.now())
+    data = health(workspace=request.workspace, period=period)
+    charts = health_charts(data)
+    if wants_csv(request):
+        return chart_csv(request, charts, "messaging-health")
+    context = {**data, **_period_context(request, period, errors), "charts": with_csv_urls(request, charts),
+               "nav": "health"}  # fmt: skip
+    template = "analytics/health.html#figures" if request.htmx else "analytics/health.html"
+    return TemplateResponse(request, template, context)

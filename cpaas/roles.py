@@ -22,7 +22,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "journeys.publish": frozenset({A, M}),
     "experiments.view": frozenset({A, M, V}),
     "experiments.edit": frozenset({A, M}),  # create, edit, start, stop, declare a winner
-    "analytics.view": frozenset({A, M, V}),  # journey analytics and the KPI reports
+    # journey analytics, the KPI reports, messaging health and the dashboard's figures (the home
+    # page itself is open to every role and shows each what it may see)
+    "analytics.view": frozenset({A, M, V}),
     "inbox.view": frozenset({A, G}),  # conversations of the queues the agent belongs to (admins: all)
     "inbox.reply": frozenset({A, G}),  # reply, notes, promises to pay, dispositions, resolve
     "inbox.assign": frozenset({A, G}),  # claim, assign and transfer

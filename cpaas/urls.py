@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from . import health, invitation_views, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("analytics.home_urls")),  # the dashboard by role (analytics sits on top)
     # answered by cpaas.health.HealthMiddleware first; named here so they are reversible and listed
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

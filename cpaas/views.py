@@ -32,11 +32,6 @@ def logout_view(request):
     return redirect("login")
 
 
-@workspace_required()
-def home(request):
-    return redirect("contact_list")
-
-
 @login_required
 def no_workspace(request):
     return render(request, "cpaas/no_workspace.html", status=403)

@@ -425,6 +425,9 @@ OBJECT_URLS = {
 # Pages and endpoints on the request's own workspace (lists, forms to create, exports).
 WORKSPACE_URLS = {
     "home",
+    "analytics_health",
+    "api_analytics_dashboard",
+    "api_analytics_health",
     "no_workspace",
     "workspace_switch",
     "settings",

@@ -1,6 +1,9 @@
 """Analytics API: the journey funnel (`/api/v1/journeys/<id>/funnel/`) and the KPI reports
 (`/api/v1/analytics/kpis/<kind>/`), the same dicts the pages render. Another workspace's journey
-is 404; journey ids of another workspace in a filter are ignored."""
+is 404; journey ids of another workspace in a filter are ignored. The home dashboard's numbers
+and messaging health (`/api/v1/analytics/dashboard/`, `/health/`) are read from the rollups of the
+request's workspace (a token of another workspace reads its own, empty ones); their period is
+`from`/`to` (local dates) or `range`; a bad one is a 400 naming the field."""
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -11,10 +14,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cpaas.api.common import error_responses as _errors
+from cpaas.models import ApiToken
+from cpaas.roles import role_allows
 from journeys.models import Journey
 
 from .. import funnel, kpis, reports
+from ..dashboard import PRESETS, compliance, marketing, previous
+from ..dashboard import period_parse as dashboard_period_parse
+from ..health import health
 from ..periods import period_parse
+from .serializers import DashboardSerializer, HealthSerializer
 
 VIEW = "analytics.view"
 PERIOD = [
@@ -110,3 +119,53 @@ class KpiApi(APIView):
         return Response(
             kpis.compute(kind, workspace=request.workspace, period=period, now=timezone.now(), params=params)
         )
+
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("from", str, required=False, description="First local day, YYYY-MM-DD (inclusive)."),
+    OpenApiParameter("to", str, required=False, description="Last local day, YYYY-MM-DD (inclusive; default today)."),
+    OpenApiParameter("range", str, enum=list(PRESETS), required=False, description="A preset instead of from/to (7d by default)."),
+]  # fmt: skip
+
+
+def _dashboard_period(request, now):
+    period, errors = dashboard_period_parse(request.workspace, request.query_params, now)
+    if errors:
+        raise exceptions.ValidationError({k: [v] for k, v in errors.items()})
+    return period
+
+
+class DashboardApi(APIView):
+    required_permission = "analytics.view"
+
+    @extend_schema(
+        operation_id="analytics_dashboard",
+        summary="The home dashboard's numbers over a period, with the previous period",
+        parameters=PERIOD_PARAMETERS,
+        responses={200: DashboardSerializer, **_errors(400, 401, 403)},
+    )
+    def get(self, request):
+        now = timezone.now()
+        period = _dashboard_period(request, now)
+        out = {
+            "period": period,
+            "previous": previous(request.workspace, period),
+            "marketing": marketing(workspace=request.workspace, period=period, now=now),
+        }
+        if isinstance(request.auth, ApiToken) or role_allows(request._request.role, "consent.policies"):
+            out["compliance"] = compliance(workspace=request.workspace, period=period)
+        return Response(DashboardSerializer(out).data)
+
+
+class HealthApi(APIView):
+    required_permission = "analytics.view"
+
+    @extend_schema(
+        operation_id="analytics_health",
+        summary="Messaging health: delivery rate, latency p50/p95, errors by code, opt-outs per journey",
+        parameters=PERIOD_PARAMETERS,
+        responses={200: HealthSerializer, **_errors(400, 401, 403)},
+    )
+    def get(self, request):
+        period = _dashboard_period(request, timezone.now())
+        return Response(HealthSerializer(health(workspace=request.workspace, period=period)).data)

@@ -203,3 +203,49 @@ def test_unknown_metric_or_dimension_is_refused(workspace):
         rollups.series(workspace=workspace, metric="nope", start=now, end=now)
     with pytest.raises(ValueError, match="no dimension 'journey_id'"):
         rollups.totals(workspace=workspace, metric="suppressions", start=now, end=now, by=("journey_id",))
+
+
+def test_an_opt_out_counts_against_the_journey_that_wrote_last(workspace, channels):
+    from tests.analytics.factories import journey
+
+    now = dt.datetime(2026, 3, 13, 12, 0, tzinfo=dt.UTC)
+    j, _ = journey(workspace)
+    ada, bo, cy = (ContactFactory(workspace=workspace, phone=f"+44791155090{i}") for i in range(3))
+    # Ada: a journey's SMS, then an agent's email (another channel): her SMS opt-out is the journey's
+    message(workspace, ada, channels["sms"], now - dt.timedelta(hours=5), "delivered", journey_id=j.pk)
+    message(workspace, ada, channels["email"], now - dt.timedelta(hours=4), "delivered")
+    # Bo: the journey wrote 8 days ago, an agent yesterday: not the journey's
+    message(workspace, bo, channels["sms"], now - dt.timedelta(days=8), "delivered", journey_id=j.pk)
+    message(workspace, bo, channels["sms"], now - dt.timedelta(days=1), "delivered")
+    # Cy: the journey wrote 8 days ago only: nobody's
+    message(workspace, cy, channels["sms"], now - dt.timedelta(days=8), "delivered", journey_id=j.pk)
+    for person in (ada, bo, cy):
+        ConsentEvent.objects.create(
+            workspace=workspace, contact=person, channel_kind="sms", purpose="marketing", new_status="opted_out",
+            actor_type="system", actor_label="test", method="keyword", occurred_at=now - dt.timedelta(hours=1),
+            recorded_at=now - dt.timedelta(hours=1), reason="STOP",
+        )  # fmt: skip
+    rollups.refresh(now=now)
+    rows = rollups.totals(
+        workspace=workspace, metric="consent", start=now - dt.timedelta(days=1), end=now, by=("journey_id",),
+        where={"status": "opted_out"},
+    )  # fmt: skip
+    assert {r["journey_id"]: r["count"] for r in rows} == {j.pk: 1, None: 2}
+
+
+def test_pages_hear_of_changed_numbers_only(workspace, other_workspace, channels, settings):
+    from cpaas.models import RealtimeEvent
+
+    settings.REALTIME_MODE = "relay"
+    now = dt.datetime(2026, 3, 13, 12, 0, tzinfo=dt.UTC)
+    person = ContactFactory(workspace=workspace, phone="+447911550997")
+    group = f"ws.{workspace.pk}.analytics"
+    rollups.refresh(now=now)
+    RealtimeEvent.objects.all().delete()
+    # nothing new: no notice
+    rollups.refresh(now=now + dt.timedelta(minutes=1))
+    assert not RealtimeEvent.objects.exists()
+    # a new message: one notice, to this workspace's analytics group only
+    message(workspace, person, channels["sms"], now + dt.timedelta(minutes=1), "queued")
+    rollups.refresh(now=now + dt.timedelta(minutes=2))
+    assert list(RealtimeEvent.objects.values_list("group", "payload__type")) == [(group, "analytics.changed")]

@@ -105,6 +105,8 @@ READS = [
     "/api/v1/journeys/{journey_id}/funnel/",
     "/api/v1/consent/contacts/{contact_id}/",
     "/api/v1/consent/events/",
+    "/api/v1/analytics/dashboard/",
+    "/api/v1/analytics/health/",
 ]
 
 

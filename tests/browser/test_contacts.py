@@ -20,6 +20,8 @@ def test_demo_marketer_creates_a_contact_and_finds_it_by_search(server, page):
     page.get_by_label("Username").fill("marketer")
     page.get_by_label("Password").fill("demo-pass-2026")
     page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
+    page.get_by_role("link", name="Contacts", exact=True).click()
     expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
 
     # when they create a contact, first with a bad phone number

@@ -85,6 +85,8 @@ def test_main_pages_report_no_csp_violation(login, context, workspace, admin_use
         reverse("workspace_edit"),
         reverse("api_docs"),
         reverse("experiment_list"),
+        reverse("home"),
+        reverse("analytics_health"),
         reverse("experiment_detail", args=[_experiment_with_results(workspace, admin_user).pk]),
     ]
     page = login(admin_user, reverse("contact_list"))

@@ -13,8 +13,8 @@ def test_demo_style_login_through_the_form(server, page, marketer):
     page.get_by_label("Username").fill("mark-marketer")
     page.get_by_label("Password").fill("secret-pass-123")
     page.get_by_role("button", name="Log in").click()
-    # then they land on the contact list of their workspace
-    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+    # then they land on the home dashboard of their workspace
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
     expect(page.get_by_text("Workspace A")).to_be_visible()
 
 
@@ -28,4 +28,4 @@ def test_repeated_wrong_passwords_lock_the_log_in_and_the_page_says_so(server, p
     page.get_by_label("Password").fill("secret-pass-123")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_contain_text("Too many failed log-ins")
-    expect(page.get_by_role("heading", name="Contacts")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Home")).to_have_count(0)
