@@ -296,7 +296,7 @@ class MetaProvider(Provider):
                 "Callback URL",
                 events,
                 "Messages, delivery statuses and template reviews all come here; Meta checks it with "
-                "the verify token below before it sends anything.",
+                "the verify token (above) before it sends anything.",
             )
         ]
 
