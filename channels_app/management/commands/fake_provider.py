@@ -1,9 +1,10 @@
-"""`manage.py fake_provider vonage|infobip|eightbyeight`: a local fake of that provider's API
+"""`manage.py fake_provider vonage|infobip|eightbyeight|meta`: a local fake of that provider's API
 (channels_app/providers/<name>/fake.py) for `make run`'s test mode. Point a channel's API base
 URL at it and give the channel the fake's credentials (printed at start): it answers sends as the
 provider documents and plays the contact's phone, posting the provider's `sent` then `delivered`
 receipts, authenticated as the provider does, to the status URL each send names. The app must
-allow the fake's address: CHANNELS_PROVIDER_ALLOWED_NETWORKS=127.0.0.1/32."""
+allow the fake's address: CHANNELS_PROVIDER_ALLOWED_NETWORKS=127.0.0.1/32. Meta names no status
+URL per send (statuses go to the app's one callback URL): give the channel's with --webhook-url."""
 
 import tempfile
 import time
@@ -15,6 +16,7 @@ FAKES = {
     "vonage": ("channels_app.providers.vonage.fake", "FakeVonage", 8791),
     "infobip": ("channels_app.providers.infobip.fake", "FakeInfobip", 8792),
     "eightbyeight": ("channels_app.providers.eightbyeight.fake", "FakeEightByEight", 8793),
+    "meta": ("channels_app.providers.meta.fake", "FakeGraph", 8790),
 }
 
 
@@ -23,14 +25,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("provider", choices=sorted(FAKES))
-        parser.add_argument("--port", type=int, default=0, help="Default: 8791, 8792, 8793 in that order.")
+        parser.add_argument(
+            "--port", type=int, default=0, help="Default: 8791, 8792, 8793, 8790 in that order."
+        )
+        parser.add_argument(
+            "--webhook-url", default="", help="meta: the channel's callback URL (for statuses)."
+        )
 
-    def handle(self, *args, provider, port, **options):
+    def handle(self, *args, provider, port, webhook_url="", **options):
         import importlib
 
         module_name, cls, default_port = FAKES[provider]
         module = importlib.import_module(module_name)
         kwargs = {"port": port or default_port, "play_phone": True}
+        if provider == "meta":
+            kwargs = {"port": port or default_port, "webhook_url": webhook_url}
         credentials = module.credentials()
         if provider == "vonage":  # the application key outlives a restart, like a real one
             key_file = Path(tempfile.gettempdir()) / "cpaas-fake-vonage-private.pem"

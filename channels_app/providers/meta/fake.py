@@ -2,7 +2,7 @@
 auth (error 190), appsecret_proof (error 100), the phone number, its account's numbers and
 templates, and POST /<phone-number-id>/messages answered with Meta's shapes (fixtures/, each
 with its source in fixtures/SOURCES.md). Used by the tests and by `make run`'s test mode
-(`manage.py fake_meta`), where it also plays the contact's phone: each accepted message gets
+(`manage.py fake_provider meta --webhook-url <callback URL>`), where it also plays the contact's phone: each accepted message gets
 signed `sent` and `delivered` status webhooks, as Meta sends them, at `webhook_url`.
 
 It keeps every request, like Meta's own log. `script` answers the next sends in order (status,
@@ -31,6 +31,17 @@ APP_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
 DISPLAY_NUMBER = "+15550001234"
+
+
+def credentials() -> dict:
+    """What to type into the channel form to use the fake (`manage.py fake_provider meta`)."""
+    return {
+        "access_token": ACCESS_TOKEN,
+        "app_secret": APP_SECRET,
+        "phone_number_id": PHONE_NUMBER_ID,
+        "waba_id": WABA_ID,
+        "number": DISPLAY_NUMBER,
+    }
 
 
 def fixture(name: str) -> bytes:
