@@ -388,9 +388,9 @@ def channel_templates_apply(*, channel: Channel, templates: list[MessageTemplate
     """Upsert what the provider said about templates (a sync, or a review-status webhook whose
     body may be empty: a known body is then kept)."""
     for t in templates:
-        values = {"status": t.status, "updated_at": now, "workspace_id": channel.workspace_id}
+        values = {"status": t.status[:24], "updated_at": now, "workspace_id": channel.workspace_id}
         if t.category:
-            values["category"] = t.category
+            values["category"] = t.category[:20]
         if t.body:
             values["body"], values["variables"] = t.body, [list(v) for v in t.variables]
         if getattr(t, "reason", ""):

@@ -93,6 +93,21 @@ THROUGHPUT = (
 )
 
 
+def _obj(value) -> dict:
+    """A part that should be an object: anything else reads as empty (a bad shape becomes a
+    missing field and MalformedPayload, never a crash)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _short(value, limit: int = 100) -> bool:
+    """A present scalar id that fits our columns (Meta's wamids are about 60 characters)."""
+    return isinstance(value, str | int) and not isinstance(value, bool) and 0 < len(str(value)) <= limit
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _e164(number: str) -> str:
     digits = re.sub(r"\D", "", number or "")
     return f"+{digits}" if digits else ""
@@ -182,11 +197,7 @@ def _error(data: dict) -> tuple[str, str]:
     if not isinstance(error, dict):
         return "", ""
     code = str(error.get("code") or "")
-    details = (
-        (error.get("error_data") or {}).get("details", "")
-        if isinstance(error.get("error_data"), dict)
-        else ""
-    )
+    details = str(_obj(error.get("error_data")).get("details", ""))
     reason = str(error.get("message") or error.get("title") or "error")
     if details and details not in reason:
         reason = f"{reason}: {details}"
@@ -443,7 +454,7 @@ class MetaProvider(Provider):
         if not waba:
             return []
         body = self._get(channel, f"{waba}/phone_numbers", {"fields": "display_phone_number,verified_name"})
-        rows = body.get("data") if isinstance(body.get("data"), list) else []
+        rows = _list(body.get("data"))
         return [
             (
                 _e164(str(r.get("display_phone_number", ""))),
@@ -464,11 +475,11 @@ class MetaProvider(Provider):
             body = self._get(
                 channel, f"{waba}/message_templates", {**query, **({"after": after} if after else {})}
             )
-            for row in body.get("data") or []:
-                if isinstance(row, dict) and row.get("name"):
+            for row in _list(body.get("data")):
+                if isinstance(row, dict) and _short(row.get("name"), 512) and _short(row.get("language"), 20):
                     out.append(self._template(row))
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            paging = _obj(body.get("paging"))
+            after = _obj(paging.get("cursors")).get("after") if paging.get("next") else None
             if not after:
                 break
         return out
@@ -476,11 +487,11 @@ class MetaProvider(Provider):
     @staticmethod
     def _template(row: dict) -> MessageTemplate:
         text, examples = "", []
-        for component in row.get("components") or []:
+        for component in _list(row.get("components")):
             if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
                 text = str(component.get("text", ""))
-                example = (component.get("example") or {}).get("body_text") or [[]]
-                examples = example[0] if example and isinstance(example[0], list) else []
+                example = _list(_obj(component.get("example")).get("body_text")) or [[]]
+                examples = example[0] if isinstance(example[0], list) else []
         keys = sorted(set(re.findall(r"\{\{(\d+)\}\}", text)), key=int)
         variables = tuple(
             (k, f"Variable {k}", str(examples[int(k) - 1]) if int(k) - 1 < len(examples) else "")
@@ -534,7 +545,7 @@ class MetaProvider(Provider):
         events = WebhookEvents()
         phone_id = str((channel.settings or {}).get("phone_number_id", ""))
         for entry in data["entry"]:
-            for change in (entry or {}).get("changes") or [] if isinstance(entry, dict) else []:
+            for change in _list(_obj(entry).get("changes")):
                 if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                     raise MalformedPayload("Each change needs a 'value' object.")
                 value, field = change["value"], change.get("field")
@@ -543,7 +554,7 @@ class MetaProvider(Provider):
                     continue
                 if field != "messages":
                     continue
-                metadata = value.get("metadata") or {}
+                metadata = _obj(value.get("metadata"))
                 if phone_id and str(metadata.get("phone_number_id", phone_id)) != phone_id:
                     log.info(
                         "Meta webhook for phone number id %s ignored on channel %s", metadata, channel.pk
@@ -562,32 +573,32 @@ class MetaProvider(Provider):
 
     def _inbound(self, value: dict, metadata: dict) -> list[Inbound]:
         names = {
-            str(c.get("wa_id")): (c.get("profile") or {}).get("name", "")
-            for c in value.get("contacts") or []
+            str(c.get("wa_id")): str(_obj(c.get("profile")).get("name", ""))
+            for c in _list(value.get("contacts"))
             if isinstance(c, dict)
         }
         out = []
-        for m in value.get("messages") or []:
-            if not isinstance(m, dict) or not m.get("id") or not m.get("from"):
+        for m in _list(value.get("messages")):
+            if not isinstance(m, dict) or not _short(m.get("id")) or not _short(m.get("from"), 40):
                 raise MalformedPayload("A message needs 'id' and 'from'.")
-            kind = m.get("type", "")
+            kind = str(m.get("type", ""))[:40]
             text, button, media = "", "", ()
             if kind == "text":
-                text = str((m.get("text") or {}).get("body", ""))
+                text = str(_obj(m.get("text")).get("body", ""))
             elif kind in INBOUND_MEDIA:
-                part = m.get(kind) or {}
+                part = _obj(m.get(kind))
                 text = str(part.get("caption", ""))
                 if part.get("id"):  # a Graph media object: GET it (with the token) for its URL
                     media = (f"{API_BASE}/{API_VERSION}/{part['id']}",)
             elif kind == "interactive":
-                reply = m.get("interactive") or {}
-                picked = reply.get("button_reply") or reply.get("list_reply") or {}
+                reply = _obj(m.get("interactive"))
+                picked = _obj(reply.get("button_reply") or reply.get("list_reply"))
                 button, text = str(picked.get("id", "")), str(picked.get("title", ""))
             elif kind == "button":  # a template's quick-reply button
-                part = m.get("button") or {}
+                part = _obj(m.get("button"))
                 button, text = str(part.get("payload", "")), str(part.get("text", ""))
             elif kind == "location":
-                loc = m.get("location") or {}
+                loc = _obj(m.get("location"))
                 text = (
                     f"[location {loc.get('latitude')},{loc.get('longitude')}] {loc.get('name', '')}".strip()
                 )
@@ -610,19 +621,15 @@ class MetaProvider(Provider):
 
     def _statuses(self, value: dict) -> list[StatusUpdate]:
         out = []
-        for s in value.get("statuses") or []:
-            if not isinstance(s, dict) or not s.get("id") or not s.get("status"):
+        for s in _list(value.get("statuses")):
+            if not isinstance(s, dict) or not _short(s.get("id")) or not _short(s.get("status"), 40):
                 raise MalformedPayload("A status needs 'id' and 'status'.")
             raw = str(s["status"])
             code, reason = "", ""
-            errors = s.get("errors") or []
+            errors = _list(s.get("errors"))
             if errors and isinstance(errors[0], dict):
                 e = errors[0]
-                details = (
-                    (e.get("error_data") or {}).get("details", "")
-                    if isinstance(e.get("error_data"), dict)
-                    else ""
-                )
+                details = str(_obj(e.get("error_data")).get("details", ""))
                 code, reason = _window(
                     str(e.get("code", "")), details or str(e.get("message") or e.get("title") or "")
                 )
@@ -642,8 +649,8 @@ class MetaProvider(Provider):
     @staticmethod
     def _template_update(value: dict) -> MessageTemplate:
         name = value.get("message_template_name")
-        if not name:
-            raise MalformedPayload("A template update needs 'message_template_name'.")
+        if not _short(name, 512) or not _short(value.get("message_template_language"), 20):
+            raise MalformedPayload("A template update needs its name and language.")
         event = str(value.get("event", "")).upper()
         reason = value.get("reason") or ""
         return MessageTemplate(

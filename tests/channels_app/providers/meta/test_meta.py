@@ -474,3 +474,52 @@ def test_the_default_rate_follows_the_throughput_tier(workspace, graph):
 def test_the_credentials_are_encrypted_at_rest(meta):
     assert ACCESS_TOKEN not in meta.credentials_encrypted and APP_SECRET not in meta.credentials_encrypted
     assert json.dumps(meta.settings).find(ACCESS_TOKEN) == -1
+
+
+# --- any shape: a 200 or a 400, never a crash ------------------------------------------------
+
+ODD = [None, "x", 7, True, [], {}, ["x"], {"a": 1}, "w" * 300]
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _paths(item, (*path, i))
+
+
+def _replaced(doc, path, new):
+    doc = json.loads(json.dumps(doc))
+    if not path:
+        return new
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return doc
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "webhook_text.json",
+        "webhook_image.json",
+        "webhook_button_reply.json",
+        "webhook_status.json",
+        "webhook_template_status.json",
+    ],
+)
+def test_every_part_of_a_webhook_in_an_odd_shape_is_a_200_or_a_400(client, workspace, meta, name):
+    from channels_app.providers.meta.fake import fixture
+
+    doc = json.loads(fixture(name))
+    answers = set()
+    for path in _paths(doc):
+        for odd in ODD:
+            response = post(client, meta, json.dumps(_replaced(doc, path, odd)))
+            assert response.status_code in (200, 400), (path, odd, response.status_code)
+            answers.add(response.status_code)
+    assert answers == {200, 400}
