@@ -13,12 +13,15 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 
 from consent import services
-from consent.models import SentBy
+from consent.addresses import address_hash, address_kind
+from consent.models import ConsentRecord, Method, SentBy, Status, Suppression
 from cpaas.models import Workspace
+from cpaas.tenancy import Actor
 
 from .models import Message
 
@@ -273,3 +276,57 @@ def message_words(message: Message, tz=None):
         until=message.due_at,
         tz=tz,
     )
+
+
+# --- what providers report about an address or a recipient -------------------------------------------
+
+
+def address_suppress(*, workspace, kind: str, address: str, reason: str, note: str, at: dt.datetime) -> bool:
+    """Put an address a provider reported (a hard bounce, a complaint) on the suppression list
+    for this channel kind. Already there: nothing changes (receipts repeat). Returns True when
+    it was added."""
+    hashed = address_hash(address_kind(kind), address)
+    if Suppression.objects.filter(
+        workspace=workspace, address_hash=hashed, channel_kind__in=[kind, ""]
+    ).exists():
+        return False
+    try:
+        with transaction.atomic():
+            services.suppression_add(
+                workspace=workspace,
+                actor=Actor.system("provider report"),
+                channel_kind=kind,
+                address=address,
+                reason=reason,
+                note=note,
+                at=at,
+            )
+    except ValidationError as exc:  # a malformed address in the report: nothing to suppress
+        log.warning("suppression of a reported address refused: %s", exc.messages)
+        return False
+    return True
+
+
+def unsubscribe(
+    *, contact, kind: str, purpose: str, at: dt.datetime, reason: str, evidence: dict, actor_label: str = ""
+) -> bool:
+    """An opt-out the recipient asked for (a one-click unsubscribe, a provider's unsubscribe
+    event), recorded with its evidence. Already opted out (or suppressed) for that purpose:
+    nothing new is written, so a repeated request is harmless. Returns True when recorded."""
+    record = ConsentRecord.objects.filter(
+        contact=contact, channel_kind=kind, purpose=purpose, sender_scope=""
+    ).first()
+    if record is not None and record.status in (Status.OPTED_OUT, Status.SUPPRESSED):
+        return False
+    services.consent_change(
+        contact=contact,
+        channel_kind=kind,
+        purpose=purpose,
+        status=Status.OPTED_OUT,
+        actor=Actor.system(actor_label or "the recipient (unsubscribe)"),
+        method=Method.WEB_FORM,
+        reason=reason,
+        at=at,
+        evidence=evidence,
+    )
+    return True

@@ -6,13 +6,15 @@ Input (every key optional, at least something to send):
      "buttons": [{"id": "yes", "title": "Yes"}, ...],   # or plain strings
      "quick_replies": ["Pay now", "Call me"],
      "template": {"name": "otp_code", "language": "en", "variables": {"1": "123456"}},
-     "voice": {"say": "...", "language": "en-GB", "gather": {"digits": 1, "timeout_s": 5}},
+     "voice": {"say": "...", "language": "fr", "gather": {"digits": 1, "timeout_s": 5}},
      "email": {"subject": "...", "body": "..."}}
 
 Documented fallbacks, recorded in `content_notes` so the message page shows them: buttons and
 quick replies on a kind without them become numbered options in the text ("Reply 1 for Yes");
 a media URL on a kind without media is appended to the text as a link; a WhatsApp template on
-another kind goes as its `text`; voice speaks the text; email uses the text as its body.
+another kind goes as its `text`; voice speaks the text (options become "For Yes, press 1." and
+the call waits for that key: DTMF); email uses the text as its body. A call's language is
+`voice.language` when given, else the contact's (filled in per message by the pipeline).
 Everything else that cannot be carried is a ValidationError naming the field."""
 
 from __future__ import annotations
@@ -115,7 +117,9 @@ def content_clean(
             errors["content.voice.say"] = ["A call needs something to say (voice.say or text)."]
         if media_url:
             errors["content.media_url"] = ["A voice call cannot carry media."]
-        clean_voice = {"say": say, "language": str(voice.get("language") or "en-GB")}
+        clean_voice = {"say": say}
+        if voice.get("language"):
+            clean_voice["language"] = str(voice["language"])[:16]
         if gather:
             digits = gather.get("digits", 1) if isinstance(gather, dict) else None
             timeout = gather.get("timeout_s", 5) if isinstance(gather, dict) else None
@@ -153,6 +157,13 @@ def content_clean(
             errors[f"content.{name}"] = [f"{kind} carries at most {allowed} {name.replace('_', ' ')}."]
         elif allowed:
             clean[name] = items
+        elif capabilities.voice:  # spoken, and the call waits for the key
+            lines = " ".join(f"For {item['title']}, press {i}." for i, item in enumerate(items, 1))
+            clean["voice"]["say"] = f"{clean['voice']['say']} {lines}".strip()
+            clean["voice"].setdefault("gather", {"digits": len(str(len(items))), "timeout_s": 10})
+            text = clean["voice"]["say"]
+            clean["text_options"] = items  # so the key "2" maps back to the option's id
+            notes.append(f"{name.replace('_', ' ')} spoken as keys to press on {kind}")
         else:
             lines = "\n".join(f"{i}. {item['title']}" for i, item in enumerate(items, 1))
             text = (

@@ -158,6 +158,9 @@ class WebhookRequest:
     body: bytes
     form: dict[str, str]
     query: dict[str, str]
+    # the Django request itself, for adapters that hand it to the provider's own library
+    # (anymail's webhook views check signatures and parse events from an HttpRequest)
+    django_request: object = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_django(cls, request, public_url: str | None = None) -> WebhookRequest:
@@ -171,6 +174,7 @@ class WebhookRequest:
             body=request.body,
             form=form,
             query={k: request.GET.get(k) for k in request.GET},
+            django_request=request,
         )
 
 
@@ -204,6 +208,11 @@ class StatusUpdate:
     cost: Decimal | None = None
     cost_currency: str = ""
     raw_status: str = ""
+    # what the receipt says beyond the message's status, applied by the core (status.py):
+    address: str = ""  # the recipient the receipt is about (an email address)
+    suppress: str = ""  # "bounce" | "complaint": put `address` on the suppression list
+    opt_out: bool = False  # the recipient unsubscribed through the provider: an opt-out
+    call_outcome: str = ""  # "answered" | "no_answer" | "busy": an Event call.<outcome>
 
 
 @dataclass(frozen=True)

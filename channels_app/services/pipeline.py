@@ -188,6 +188,10 @@ class Sent:
 
 def _row(*, workspace, draft, channel, address, cleaned, common, chain, after, verdict, now):
     clean, text, notes = cleaned
+    if "voice" in clean and not clean["voice"].get("language"):
+        # a call speaks the contact's language (the provider picks its voice for it)
+        language = draft.contact.language or workspace.default_language or "en"
+        clean = {**clean, "voice": {**clean["voice"], "language": language}}
     status, due_at = {
         "allow": (S.QUEUED, now),
         "deny": (S.BLOCKED, None),

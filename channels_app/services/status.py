@@ -16,7 +16,10 @@ from collections import defaultdict
 from django.db import transaction
 from django.db.models import Q
 
-from .. import live
+from contacts.models import Contact
+from contacts.services import event_record
+
+from .. import consent_gate, live
 from ..models import Channel, Message, PendingReceipt
 from ..providers import get_provider
 from ..providers.base import StatusUpdate
@@ -43,6 +46,7 @@ MATCH_FIELDS = (
     "fallback_chain",
     "fallback_after_s",
     "sent_by",
+    "purpose",
 )
 
 
@@ -181,6 +185,7 @@ def statuses_apply(
         else:
             pairs.append((message, update))
     counts = _apply(channel, pairs, now, source)
+    _effects(channel, updates, found, now)
     counts["ignored"] += ignored
     if keep:
         log.info("keeping %s receipt(s) on channel %s until their send is recorded", len(keep), channel.pk)
@@ -205,6 +210,65 @@ def statuses_apply(
         )
     counts["pending"] = len(keep)
     return counts
+
+
+SUPPRESS_NOTES = {
+    "bounce": "{provider} reported a hard bounce for this address",
+    "complaint": "{provider} reported a spam complaint by this address",
+}
+
+
+def _effects(channel: Channel, updates: list[StatusUpdate], found: dict[str, Message], now: dt.datetime) -> None:
+    """What a receipt says beyond the message's status, in the receipt's transaction: a hard
+    bounce or a complaint suppresses the address (whether or not its message is found: the
+    address is what must not be written to again); an unsubscribe through the provider is an
+    opt-out of the message's purpose; a call's outcome is an Event `call.answered`,
+    `call.no_answer` or `call.busy` that journeys can wait for (keyed by the message, so a
+    repeated or late callback records it once)."""
+    label = get_provider(channel.provider).label
+    for update in updates:
+        if update.suppress in SUPPRESS_NOTES and update.address:
+            note = SUPPRESS_NOTES[update.suppress].format(provider=label)
+            detail = update.error_reason or update.raw_status
+            consent_gate.address_suppress(
+                workspace=channel.workspace,
+                kind=channel.kind,
+                address=update.address,
+                reason=update.suppress,
+                note=f"{note}" + (f": {detail}" if detail else "") + ".",
+                at=update.at or now,
+            )
+    contacts: dict[int, Contact] = {}
+    for update in updates:
+        message = found.get(f"id:{update.provider_message_id}") or found.get(f"ref:{update.reference}")
+        if message is None or not (update.call_outcome or update.opt_out):
+            continue
+        if message.contact_id not in contacts:
+            contacts[message.contact_id] = Contact.objects.select_related("workspace").get(
+                pk=message.contact_id
+            )
+        contact = contacts[message.contact_id]
+        if update.call_outcome:
+            name = f"call.{update.call_outcome}"
+            event_record(
+                workspace=contact.workspace,
+                contact=contact,
+                name=name,
+                properties={"message_id": message.pk, "channel": channel.kind, "channel_id": channel.pk},
+                occurred_at=update.at or now,
+                source="receipt",
+                idempotency_key=f"{name}:{message.pk}",
+                now=now,
+            )
+        if update.opt_out:
+            consent_gate.unsubscribe(
+                contact=contact,
+                kind=channel.kind,
+                purpose=message.purpose,
+                at=update.at or now,
+                reason=f"Unsubscribed through {label} (message #{message.pk}).",
+                evidence={"notice_text": f"{label} unsubscribe event: {update.raw_status}"[:500]},
+            )
 
 
 def _as_update(p: PendingReceipt) -> StatusUpdate:

@@ -152,7 +152,11 @@ class MessageAsk(Node):
         return problems
 
     def enter(self, run):
-        return send(message_request(run, run.config, run.text("template")))
+        request = message_request(run, run.config, run.text("template"))
+        # a question on a call waits for keys (DTMF): the provider's gather posts them back as
+        # the contact's reply, which resumes this node like a text reply
+        request.options["expects_reply"] = True
+        return send(request)
 
     def resume(self, run, signal):
         if signal.kind == "sent":

@@ -4,8 +4,10 @@
   auth (Account SID : Auth Token), `StatusCallback` pointing at our status webhook with our
   reference in the query (so a receipt finds its message even before the SID is recorded).
   WhatsApp addresses carry the `whatsapp:` prefix; templates go as ContentSid + ContentVariables.
-- Calls resource: POST .../Calls.json with inline TwiML (`<Say>`, `<Gather>` whose action is our
-  inbound webhook, so keyed digits arrive as an inbound message).
+- Calls resource: POST .../Calls.json with inline TwiML (`<Say language=...>` in the contact's
+  language, `<Gather>` whose action is our inbound webhook, so keyed digits arrive as an inbound
+  message: the reply a journey's question waits for). Call status callbacks also give the call's
+  outcome (answered, no answer, busy), which the core records as an Event.
 - Webhooks: form-encoded, signed with X-Twilio-Signature (HMAC-SHA1 of the URL + sorted params,
   checked with the official SDK's RequestValidator).
 - Answers: 2xx accepted; 429 and 503 (not processed) retried, Retry-After honoured; no
@@ -86,17 +88,51 @@ def _strip(address: str) -> str:
     return address.split(":", 1)[1] if address.startswith(("whatsapp:", "sms:")) else address
 
 
-def twiml_for(content: dict, gather_action: str = "") -> str:
+# The call outcomes journeys wait for (Events call.answered / call.no_answer / call.busy): a call
+# that was in progress or completed was answered; `failed` and `canceled` are not outcomes.
+CALL_OUTCOME = {
+    "in-progress": "answered",
+    "answered": "answered",
+    "completed": "answered",
+    "no-answer": "no_answer",
+    "busy": "busy",
+}
+# <Say language=...>: the locale of Twilio's voice for a contact's ISO 639-1 language (the first
+# locale Twilio lists for it; a locale given in the content, "fr-CA", is used as it is).
+# https://www.twilio.com/docs/voice/twiml/say#attributes-language
+SAY_LOCALES = {
+    "ca": "ca-ES", "da": "da-DK", "de": "de-DE", "en": "en-GB", "es": "es-ES", "fi": "fi-FI",
+    "fr": "fr-FR", "it": "it-IT", "ja": "ja-JP", "ko": "ko-KR", "nb": "nb-NO", "no": "nb-NO",
+    "nl": "nl-NL", "pl": "pl-PL", "pt": "pt-PT", "ru": "ru-RU", "sv": "sv-SE", "zh": "zh-CN",
+}  # fmt: skip
+REPLY_WAIT_S = 10  # a question with no keys given: digits ending with # or this pause
+
+
+def say_locale(language: str) -> str:
+    language = (language or "").strip()
+    if "-" in language:
+        return language
+    return SAY_LOCALES.get(language.lower(), "en-GB")
+
+
+def twiml_for(content: dict, gather_action: str = "", expects_reply: bool = False) -> str:
+    """The call's TwiML: what to say, in the contact's language; a question (a gather in the
+    content, or a journey waiting for the reply) waits for keys, which Twilio posts to
+    `gather_action` (our inbound webhook: they arrive as the contact's reply)."""
     voice = content.get("voice") or {"say": content.get("text", "")}
+    language = say_locale(voice.get("language", ""))
     response = VoiceResponse()
     gather = voice.get("gather")
-    if gather:
-        g = response.gather(
-            num_digits=gather["digits"], timeout=gather["timeout_s"], action=gather_action, method="POST"
+    if gather or expects_reply:
+        options = (
+            {"num_digits": gather["digits"], "timeout": gather["timeout_s"]}
+            if gather
+            else {"timeout": REPLY_WAIT_S, "finish_on_key": "#"}
         )
-        g.say(voice["say"], language=voice.get("language", "en-GB"))
+        g = response.gather(action=gather_action, method="POST", **options)
+        g.say(voice["say"], language=language)
     else:
-        response.say(voice["say"], language=voice.get("language", "en-GB"))
+        response.say(voice["say"], language=language)
     return str(response)
 
 
@@ -254,7 +290,9 @@ class TwilioProvider(Provider):
             form = {
                 "To": message.to,
                 "From": message.from_,
-                "Twiml": twiml_for(content, gather_action),
+                "Twiml": twiml_for(
+                    content, gather_action, expects_reply=bool((message.options or {}).get("expects_reply"))
+                ),
                 "StatusCallback": message.status_callback_url,
                 "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
             }
@@ -303,6 +341,7 @@ class TwilioProvider(Provider):
             error_code=str(body.get("error_code") or ""),
             error_reason=str(body.get("error_message") or ""),
             raw_status=raw,
+            call_outcome=CALL_OUTCOME.get(raw, "") if calls else "",
         )
 
     def test_credentials(self, channel) -> str:
@@ -393,6 +432,7 @@ class TwilioProvider(Provider):
                 cost=cost,
                 cost_currency=form.get("PriceUnit", ""),
                 raw_status=raw,
+                call_outcome=CALL_OUTCOME.get(raw, "") if mapping is CALL_STATUS else "",
             )
         ]
 
