@@ -7,12 +7,13 @@ Input (every key optional, at least something to send):
      "quick_replies": ["Pay now", "Call me"],
      "template": {"name": "otp_code", "language": "en", "variables": {"1": "123456"}},
      "voice": {"say": "...", "language": "fr", "gather": {"digits": 1, "timeout_s": 5}},
-     "email": {"subject": "...", "body": "..."}}
+     "email": {"subject": "...", "body": "text or HTML", "html": "<p>...</p>"}}
 
 Documented fallbacks, recorded in `content_notes` so the message page shows them: buttons and
 quick replies on a kind without them become numbered options in the text ("Reply 1 for Yes");
 a media URL on a kind without media is appended to the text as a link; a WhatsApp template on
-another kind goes as its `text`; voice speaks the text (options become "For Yes, press 1." and
+another kind goes as its `text`; an email's HTML (`email.html`, or a body with markup) is cleaned
+with nh3 and its text part derived from it (providers/email/sanitise.py); voice speaks the text (options become "For Yes, press 1." and
 the call waits for that key: DTMF); email uses the text as its body. A call's language is
 `voice.language` when given, else the contact's (filled in per message by the pipeline).
 Everything else that cannot be carried is a ValidationError naming the field."""
@@ -23,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from .providers.base import Capabilities
+from .providers.email.sanitise import bodies as email_bodies
 from .segments import count_segments
 
 KEYS = ("text", "media_url", "buttons", "quick_replies", "template", "voice", "email")
@@ -136,13 +138,18 @@ def content_clean(
         notes.append(f"voice text sent as a message on {kind}")
     # email
     if capabilities.email:
-        body = email.get("body") or text
-        subject = (email.get("subject") or default_subject).strip()
-        if not body.strip():
-            errors["content.email.body"] = ["An email needs a body (email.body or text)."]
+        for field_name in ("subject", "body", "html"):
+            if not isinstance(email.get(field_name) or "", str):
+                errors[f"content.email.{field_name}"] = ["Must be a string."]
+        if errors:
+            raise ValidationError(errors)
+        body, html = email_bodies(body=email.get("body") or text, html=email.get("html") or "")
+        subject = " ".join((email.get("subject") or default_subject).split())  # no header folding tricks
+        if not (body.strip() or html.strip()):
+            errors["content.email.body"] = ["An email needs a body (email.body, email.html or text)."]
         if len(subject) > SUBJECT_MAX:
             errors["content.email.subject"] = [f"At most {SUBJECT_MAX} characters."]
-        clean["email"] = {"subject": subject, "body": body}
+        clean["email"] = {"subject": subject, "body": body} | ({"html": html} if html else {})
         text = body
     elif email.get("body") and not text:
         text = email["body"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import channels, messages, simulator, verify
+from .views import channels, messages, simulator, unsubscribe, verify
 
 urlpatterns = [
     path("messages/", messages.message_list, name="message_list"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("channels/<int:pk>/test/", channels.channel_test, name="channel_test"),
     path("channels/<int:pk>/templates/sync/", channels.channel_templates_sync, name="channel_templates_sync"),
     path("channels/<int:pk>/toggle/", channels.channel_toggle, name="channel_toggle"),
+    path("unsubscribe/<str:token>/", unsubscribe.email_unsubscribe, name="email_unsubscribe"),
     path("verify/", verify.verification_list, name="verification_list"),
     path("verify/<int:pk>/", verify.verification_detail, name="verification_detail"),
     path("verify/settings/", verify.verification_settings, name="verification_settings"),

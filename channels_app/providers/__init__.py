@@ -16,6 +16,9 @@ PROVIDERS = {
     "vonage": "channels_app.providers.vonage.VonageProvider",
     "infobip": "channels_app.providers.infobip.InfobipProvider",
     "eightbyeight": "channels_app.providers.eightbyeight.EightByEightProvider",
+    "smtp": "channels_app.providers.email.smtp.SmtpProvider",
+    "mailgun": "channels_app.providers.email.MailgunProvider",
+    "postmark": "channels_app.providers.email.PostmarkProvider",
 }
 
 

@@ -102,6 +102,8 @@ class Outbound:
     # time.monotonic() by which the call must be over, answer or not (a total deadline, not a
     # per-read timeout): the dispatcher's claim lease is longer, so no one takes over meanwhile
     deadline: float = float("inf")
+    # headers the core wants on the message (an email's List-Unsubscribe, channels_app/unsubscribe.py)
+    headers: dict = field(default_factory=dict)
 
     def remaining_s(self) -> float:
         import time

@@ -47,7 +47,7 @@ from django.db.models import F, Q
 
 from cpaas.loops import DATABASE_ERRORS
 
-from .. import conf, consent_gate, live, sealing
+from .. import conf, consent_gate, live, sealing, unsubscribe
 from ..models import Channel, ChannelBucket, Message
 from ..providers import UnknownProvider, all_providers, get_provider
 from ..providers.base import Outbound, SendResult
@@ -213,6 +213,9 @@ def _outbound(m: Message, channel: Channel, deadline: float = float("inf")) -> O
         options=m.options,
         status_callback_url=status_callback_url(channel, m.reference),
         deadline=deadline,
+        headers=unsubscribe.headers_for(m, (channel.settings or {}).get("reply_to") or channel.address)
+        if unsubscribe.wanted(m.kind, m.purpose)
+        else {},
     )
 
 

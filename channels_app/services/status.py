@@ -218,7 +218,9 @@ SUPPRESS_NOTES = {
 }
 
 
-def _effects(channel: Channel, updates: list[StatusUpdate], found: dict[str, Message], now: dt.datetime) -> None:
+def _effects(
+    channel: Channel, updates: list[StatusUpdate], found: dict[str, Message], now: dt.datetime
+) -> None:
     """What a receipt says beyond the message's status, in the receipt's transaction: a hard
     bounce or a complaint suppresses the address (whether or not its message is found: the
     address is what must not be written to again); an unsubscribe through the provider is an
