@@ -504,8 +504,12 @@ WORKSPACE_URLS = {
 }
 
 # invitation_accept: whoever holds the link's random token (tests/cpaas/test_invitations.py).
+# email_unsubscribe: whoever holds an email's signed List-Unsubscribe token, which acts on that
+# email's contact only (test_an_unsubscribe_token_acts_on_its_own_workspace_only below, and
+# tests/channels_app/providers/email/test_unsubscribe.py).
 PUBLIC_URLS = {
     "invitation_accept",
+    "email_unsubscribe",
     "login",
     "logout",
     "api_schema",
@@ -794,3 +798,34 @@ def test_batch_writers_touch_only_their_own_workspace(workspace, other_workspace
     assert theirs.first_name == "Ann"
     assert not Event.objects.filter(workspace=workspace).exists()
     assert Contact.objects.filter(workspace=workspace).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_unsubscribe_token_acts_on_its_own_workspace_only(client, workspace, other_workspace):
+    """The public unsubscribe URL: B's token opts out B's contact, never A's (same address, same
+    message number in the token's other fields); a token re-pointed at A is refused."""
+    import datetime as dt
+
+    from django.core import signing
+
+    from channels_app import unsubscribe
+    from channels_app.services.messages import message_send
+    from consent.models import ConsentEvent
+
+    now = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+    ours = ContactFactory(workspace=workspace, email="same@example.com")
+    theirs = ContactFactory(workspace=other_workspace, email="same@example.com")
+    our_mail = message_send(
+        workspace=workspace, contact=ours, channel="email", content={"text": "a"}, purpose="surveys", now=now
+    )
+    their_mail = message_send(workspace=other_workspace, contact=theirs, channel="email", content={"text": "b"}, purpose="surveys", now=now)  # fmt: skip
+    assert (
+        client.post(reverse("email_unsubscribe", args=[unsubscribe.token_for(their_mail)])).status_code == 200
+    )
+    assert ConsentEvent.objects.filter(contact=theirs, new_status="opted_out").count() == 1
+    # their token's fields re-pointed at our workspace or our message: signed by nobody we trust
+    payload = signing.loads(unsubscribe.token_for(their_mail), salt=unsubscribe.SALT)
+    for changed in ({**payload, "w": workspace.pk}, {**payload, "m": our_mail.pk}):
+        token = signing.dumps(changed, salt=unsubscribe.SALT, key="an-attacker-key", compress=True)
+        assert client.post(reverse("email_unsubscribe", args=[token])).status_code == 404
+    assert not ConsentEvent.objects.filter(contact=ours, new_status="opted_out").exists()

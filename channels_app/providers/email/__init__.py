@@ -23,6 +23,7 @@ with its own account (a backend instantiated per send with the channel's credent
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import logging
@@ -228,6 +229,13 @@ class AnymailProvider(EmailProvider):
             "address": event.recipient or "",
             "raw_status": str(event.event_type),
         }
+        updates = self._updates(event, common)
+        if common["provider_message_id"] or common["reference"]:
+            return updates
+        # names no message: only what it says about the address can be acted on
+        return [dataclasses.replace(u, status="", opt_out=False) for u in updates if u.suppress]
+
+    def _updates(self, event, common: dict) -> list[StatusUpdate]:
         kind = event.event_type
         reason = (event.description or event.mta_response or "")[:500]
         if kind in (EventType.QUEUED, EventType.SENT):
