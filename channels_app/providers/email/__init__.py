@@ -15,7 +15,7 @@ with its own account (a backend instantiated per send with the channel's credent
   cannot read fails with the raw answer kept for support.
 - Tracking webhooks (/webhooks/<provider>/<token>/status/): anymail's own webhook view for the ESP
   checks the request (Mailgun: the HMAC signature with the channel's webhook signing key;
-  Postmark: the basic-auth password in the URL, which the channel generates) and parses the
+  Postmark: the basic-auth password in the URL, typed on the channel) and parses the
   events; `updates` maps them to receipts: delivered; opened and clicked = read; a hard bounce
   fails the message and suppresses the address; a complaint suppresses it; an unsubscribe at the
   ESP is an opt-out of the message's purpose.
@@ -57,6 +57,7 @@ from ..base import (
     SendResult,
     StatusUpdate,
     WebhookRequest,
+    WebhookURL,
 )
 from .transport import DeadlineAdapter
 
@@ -87,10 +88,34 @@ def compose(channel, message: Outbound) -> EmailMultiAlternatives:
     return out
 
 
+FROM_FIELDS = (
+    CredentialField(
+        "from_name",
+        "From name",
+        secret=False,
+        required=False,
+        help="Shown before the address, e.g. Demo Bank.",
+    ),
+    CredentialField(
+        "reply_to",
+        "Reply-To address",
+        secret=False,
+        required=False,
+        help="Where replies and mailto unsubscribes go; the From address when blank.",
+    ),
+)
+RATE_HELP = (
+    "Not a limit of {label}: a cautious start for a new domain (mailbox providers throttle a sudden "
+    "volume); raise it as the domain warms up."
+)
+
+
 class EmailProvider(Provider):
     """What every email provider shares: the kind, the composed message, no inbound here."""
 
     kinds = frozenset({"email"})
+    address_label = "From address"
+    address_help = "On a domain the provider has verified (SPF, DKIM, DMARC), e.g. news@mail.yourbank.com."
 
     def capabilities(self, kind: str) -> Capabilities:
         return CAPABILITIES
@@ -287,29 +312,57 @@ class MailgunProvider(AnymailProvider):
     tracking_view = MailgunTrackingWebhookView
     api_base = "https://api.mailgun.net/v3"
     credential_fields = (
-        CredentialField("api_key", "API key", help="Mailgun → API Security → Mailgun API keys."),
+        CredentialField(
+            "api_key",
+            "API key",
+            help="Account settings → API Security → Mailgun API keys.",
+            help_url="https://app.mailgun.com/settings/api_security",
+        ),
         CredentialField(
             "webhook_signing_key",
             "HTTP webhook signing key",
-            help="Mailgun → Sending → Webhooks → HTTP webhook signing key.",
+            help="Sending → Webhooks → HTTP webhook signing key: it signs every tracking event.",
+            help_url="https://app.mailgun.com/mg/sending/webhooks",
         ),
     )
     setting_fields = (
         CredentialField(
             "sender_domain",
-            "Sending domain (optional)",
+            "Sending domain",
             secret=False,
-            help="Defaults to the From address's domain.",
+            required=False,
+            help="The verified domain that sends; the From address's domain when blank.",
+            help_url="https://app.mailgun.com/mg/sending/domains",
         ),
         CredentialField(
             "api_base",
-            "API base URL (optional)",
+            "API base URL",
             secret=False,
-            help=f"{api_base}; EU: https://api.eu.mailgun.net/v3",
+            required=False,
+            input="url",
+            help="Only for a domain in Mailgun's EU region.",
+            placeholder="https://api.eu.mailgun.net/v3",
         ),
-        CredentialField("from_name", "From name (optional)", secret=False),
-        CredentialField("reply_to", "Reply-To address (optional)", secret=False),
+        *FROM_FIELDS,
     )
+    setup_help = (
+        "Have a sending domain Mailgun has verified, an API key and the HTTP webhook signing key. "
+        "Tracking (delivered, opened, clicked, bounced, complained, unsubscribed) comes back through "
+        "the webhook below."
+    )
+    setup_url = "https://app.mailgun.com/"
+    default_rates = {"email": 10}
+    rate_help = RATE_HELP.format(label="Mailgun")
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list[WebhookURL]:
+        return [
+            WebhookURL(
+                "Tracking webhooks (Sending → Webhooks)",
+                status,
+                "Add it for Delivered, Opened, Clicked, Permanent failure, Temporary failure, Spam "
+                "complaints and Unsubscribes.",
+            )
+        ]
 
     def _domain(self, channel) -> str:
         return (channel.settings or {}).get("sender_domain") or channel.address.rpartition("@")[2]
@@ -359,28 +412,52 @@ class PostmarkProvider(AnymailProvider):
     tracking_view = PostmarkTrackingWebhookView
     api_base = "https://api.postmarkapp.com"
     credential_fields = (
-        CredentialField("server_token", "Server API token", help="Postmark → your server → API Tokens."),
+        CredentialField(
+            "server_token",
+            "Server API token",
+            help="Servers → your server → API Tokens (a Server token, not the Account token).",
+            help_url="https://account.postmarkapp.com/servers",
+        ),
         CredentialField(
             "webhook_password",
             "Webhook password",
-            help="Made for you when left blank: it is in the webhook URL to give Postmark.",
+            help="Make up a long random password: it goes into the webhook URL you give Postmark "
+            "(below), which Postmark sends back as basic auth.",
         ),
     )
     setting_fields = (
         CredentialField(
             "message_stream",
-            "Message stream (optional)",
+            "Message stream",
             secret=False,
-            help="outbound, or your broadcast stream.",
+            required=False,
+            help="outbound (transactional) when blank; your broadcast stream for marketing.",
+            help_url="https://account.postmarkapp.com/servers",
         ),
-        CredentialField("api_base", "API base URL (optional)", secret=False, help=api_base),
-        CredentialField("from_name", "From name (optional)", secret=False),
-        CredentialField("reply_to", "Reply-To address (optional)", secret=False),
+        CredentialField(
+            "api_base", "API base URL", secret=False, required=False, input="url", placeholder=api_base
+        ),
+        *FROM_FIELDS,
     )
+    setup_help = (
+        "Have a Postmark server with a verified sender signature or domain and its Server API token. "
+        "Tracking comes back through the webhook below, protected by the password you choose."
+    )
+    setup_url = "https://account.postmarkapp.com/servers"
+    default_rates = {"email": 10}
+    rate_help = RATE_HELP.format(label="Postmark")
     WEBHOOK_USER = "postmark"
 
-    def generated_credentials(self) -> dict:
-        return {"webhook_password": secrets.token_urlsafe(24)}
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list[WebhookURL]:
+        scheme, _, rest = status.partition("://")
+        return [
+            WebhookURL(
+                "Webhook URL (your server → Webhooks → Add webhook)",
+                f"{scheme}://{self.WEBHOOK_USER}:YOUR-WEBHOOK-PASSWORD@{rest}",
+                "Put the webhook password in place of YOUR-WEBHOOK-PASSWORD; tick Delivery, Bounce, "
+                "Spam complaint, Open, Link click and Subscription change.",
+            )
+        ]
 
     def backend_kwargs(self, channel) -> dict:
         kwargs = {

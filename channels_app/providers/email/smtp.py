@@ -25,8 +25,16 @@ from django.core.mail.backends.smtp import EmailBackend
 from cpaas import outbound
 
 from ... import conf
-from ..base import CredentialField, Outbound, ProviderError, SendResult, StatusUpdate, WebhookRequest
-from . import EmailProvider, compose
+from ..base import (
+    CredentialField,
+    Outbound,
+    ProviderError,
+    SendResult,
+    StatusUpdate,
+    WebhookRequest,
+    WebhookURL,
+)
+from . import FROM_FIELDS, EmailProvider, compose
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -88,16 +96,49 @@ class SmtpProvider(EmailProvider):
     name = "smtp"
     label = "SMTP server"
     credential_fields = (
-        CredentialField("username", "User name"),
-        CredentialField("password", "Password"),
+        CredentialField("username", "User name", help="The SMTP log-in of your relay or mailbox."),
+        CredentialField("password", "Password", help="For Microsoft 365 or Gmail, an app password."),
     )
     setting_fields = (
-        CredentialField("host", "Server host", secret=False, help="e.g. smtp.office365.com"),
-        CredentialField("port", "Port", secret=False, help="587 (STARTTLS), 465 (TLS) or 25."),
-        CredentialField("security", "Security", secret=False, help="starttls (default), ssl or none."),
-        CredentialField("from_name", "From name (optional)", secret=False),
-        CredentialField("reply_to", "Reply-To address (optional)", secret=False),
+        CredentialField(
+            "host",
+            "Server host",
+            secret=False,
+            help="Your relay's SMTP host.",
+            placeholder="smtp.office365.com",
+        ),
+        CredentialField(
+            "security",
+            "Security",
+            secret=False,
+            required=False,
+            input="choice",
+            choices=(
+                ("starttls", "STARTTLS (port 587)"),
+                ("ssl", "TLS from the start (port 465)"),
+                ("none", "None"),
+            ),
+            help="STARTTLS when blank.",
+        ),
+        CredentialField(
+            "port",
+            "Port",
+            secret=False,
+            required=False,
+            input="number",
+            help="587, 465 or 25 by security when blank.",
+        ),
+        *FROM_FIELDS,
     )
+    setup_help = (
+        "Any SMTP relay or mailbox that lets you log in (Microsoft 365, Google Workspace, your own). "
+        "SMTP reports no delivery, opens or bounces: use Mailgun or Postmark to track them."
+    )
+    default_rates = {"email": 1}
+    rate_help = "A Microsoft 365 mailbox sends at most 30 messages a minute; check your relay's limit."
+
+    def webhook_urls(self, *, inbound: str, status: str, events: str) -> list[WebhookURL]:
+        return []  # SMTP calls nothing back
 
     def _backend(self, channel, deadline: float) -> _Backend:
         settings = channel.settings or {}

@@ -8,6 +8,7 @@ from .fake_esp import DOMAIN, MAILGUN_KEY, MAILGUN_SIGNING_KEY, POSTMARK_TOKEN, 
 from .fake_smtp import PASSWORD, USER, FakeSMTP
 
 SENDER = f"news@{DOMAIN}"
+WEBHOOK_PASSWORD = "Tr0ub4dor-and-a-long-random-tail"
 
 
 @pytest.fixture
@@ -92,4 +93,9 @@ def postmark_api():
 
 @pytest.fixture
 def postmark(workspace, postmark_api):
-    return _channel(workspace, "postmark", {"server_token": POSTMARK_TOKEN}, {"api_base": postmark_api.url})
+    return _channel(
+        workspace,
+        "postmark",
+        {"server_token": POSTMARK_TOKEN, "webhook_password": WEBHOOK_PASSWORD},
+        {"api_base": postmark_api.url},
+    )

@@ -240,7 +240,7 @@ def test_each_channel_uses_its_own_account(workspace, contact, postmark, postmar
     # a second Postmark channel with a wrong token: its send fails, the first's still succeeds
     other = channel_create(
         workspace=workspace, actor=Actor.system("test"), kind="email", provider="postmark", name="other",
-        address=SENDER, credentials={"server_token": "wrong"}, settings={"api_base": postmark_api.url},
+        address=SENDER, credentials={"server_token": "wrong", "webhook_password": "x"}, settings={"api_base": postmark_api.url},
     )  # fmt: skip
     good = message_send(
         workspace=workspace, contact=contact, channel=postmark.pk, content={"text": "a"}, now=at(0)
