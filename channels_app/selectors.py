@@ -167,6 +167,18 @@ def simulator_phones(*, workspace: Workspace, contact: Contact) -> list[dict]:
     ]
 
 
+def phone_messages(*, workspace: Workspace, contact: Contact, since=None, limit: int = 30) -> list[Message]:
+    """One phone for every channel (the editor's test-run panel): the contact's messages both
+    ways, oldest first, as the phone received them, including those not sent (blocked,
+    deferred, queued) so the panel can say why."""
+    qs = Message.objects.filter(workspace=workspace, contact=contact)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    messages = list(qs.order_by("-created_at", "-id")[:limit])
+    _as_received(messages)
+    return messages[::-1]
+
+
 def _as_received(messages: list[Message]) -> None:
     """The phone shows what the sandbox received, which holds an OTP code that our stored
     message only holds masked (channels_app/sealing.py)."""

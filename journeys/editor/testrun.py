@@ -85,21 +85,107 @@ def test_run_start(*, journey: Journey, contact: Contact, actor: Actor, now: dt.
     return enrollment
 
 
-def test_path(*, journey: Journey, contact: Contact) -> dict:
-    """The nodes the contact's latest test enrolment visited, in order, and where it is now."""
+def _title(graph: dict, node_id: str) -> str:
+    """A node as the canvas names it: its title, else its type's label."""
+    from ..nodes import REGISTRY
+
+    node = (graph.get("nodes") or {}).get(node_id) or {}
+    spec = REGISTRY.get(node.get("type", ""))
+    return node.get("label") or (spec.label if spec else node_id)
+
+
+def _waiting_words(e: Enrollment, tz) -> str:
+    if e.wait_kind == "timer" and e.wait_until:
+        return f"a timer, until {e.wait_until.astimezone(tz):%Y-%m-%d %H:%M}"
+    if e.wait_kind == "event":
+        return f"the event '{e.wait_event}'"
+    return {"reply": "a reply", "webhook": "the webhook's answer", "resolved": "an agent"}.get(
+        e.wait_kind, e.wait_kind
+    )
+
+
+def _state_words(e: Enrollment, graph: dict, tz) -> str:
+    """Where the test contact is, in words ("Waiting at 'Wait 1 day' for a timer, until …",
+    "Finished: Not sent: No marketing opt-in on WhatsApp. …")."""
+    here = f"'{_title(graph, e.node)}'"
+    if e.status == S.WAITING:
+        return f"Waiting at {here} for {_waiting_words(e, tz)}."
+    if e.status == S.ACTIVE:
+        return f"Running: at {here}."
+    reason = e.end_reason or "end of path"
+    return {
+        S.COMPLETED: f"Finished: {reason}",
+        S.FAILED: f"Failed at {here}: {reason}",
+        S.CANCELLED: f"Stopped: {reason}",
+    }.get(e.status, f"{e.get_status_display()}: {reason}")
+
+
+def test_path(*, journey: Journey, contact: Contact, tz=None) -> dict:
+    """The contact's latest test enrolment: the nodes it visited in order (for the canvas), each
+    step in words with why (a send blocked or deferred by consent names its rule and reason),
+    where it is now, and whether it has finished."""
+    tz = tz or dt.UTC
     e = test_enrollment(journey=journey, contact=contact)
     if e is None:
-        return {"enrollment": None, "visited": [], "exits": [], "node": None, "status": None}
-    steps = list(Step.objects.filter(enrollment=e).order_by("at", "id").values_list("node", "exit"))
+        return {"enrollment": None, "visited": [], "exits": [], "node": None, "status": None, "steps": [],
+                "state": "Not started.", "finished": False}  # fmt: skip
+    graph = e.version.graph
+    steps = list(Step.objects.filter(enrollment=e).order_by("at", "id"))
     return {
         "enrollment": e.pk,
         "version": e.version_id,
-        "visited": [n for n, _ in steps] + ([e.node] if e.is_open else []),
-        "exits": [[n, x] for n, x in steps if x],
+        "visited": [s.node for s in steps] + ([e.node] if e.is_open else []),
+        "exits": [[s.node, s.exit] for s in steps if s.exit],
         "node": e.node,
         "status": e.status,
         "waiting": e.wait_kind if e.status == S.WAITING else "",
-    }
+        "finished": not e.is_open,
+        "state": _state_words(e, graph, tz),
+        "steps": [
+            {"node": s.node, "title": _title(graph, s.node), "exit": s.exit, "at": s.at.astimezone(tz).strftime("%H:%M:%S"),
+             "reason": str((s.detail or {}).get("reason") or ""), "rule": str((s.detail or {}).get("rule") or "")}
+            for s in steps
+        ],
+    }  # fmt: skip
+
+
+TEST_TAG = "test contact"
+
+
+def test_contact_create(*, workspace, actor: Actor, data: dict) -> Contact:
+    """A test contact made in the test-run panel: name (first and last), phone (national format
+    in the workspace's country), email; tagged "test contact", which lets the journey's testers
+    record a test opt-in for it (`test_opt_in`)."""
+    from contacts.services import contact_create
+    from contacts.validation import name_split
+
+    clean = {k: (data.get(k) or "").strip() for k in ("phone", "email")}
+    clean = {k: v for k, v in clean.items() if v}
+    if not (data.get("name") or "").strip():
+        raise ValidationError({"name": ["Give the test contact a name."]})
+    if not clean:
+        raise ValidationError({"phone": ["Give a phone number or an email address to reach them on."]})
+    return contact_create(workspace=workspace, actor=actor,
+                          data={**name_split(data["name"]), **clean, "tags": [TEST_TAG]})  # fmt: skip
+
+
+def test_opt_in(*, contact: Contact, channel_kind: str, purpose: str, actor: Actor, now: dt.datetime):
+    """Record an opt-in for a test contact made in the panel (tagged "test contact"), so a
+    tester can see a blocked send go through; anyone else's consent is an admin's to change."""
+    from consent.models import Method, Status
+    from consent.services import consent_change
+
+    if not contact.tags.filter(name=TEST_TAG).exists():
+        raise ValidationError({"contact": [
+            f"{contact.display_name} is not a test contact made here: their consent is changed on their consent "
+            "page, by an admin."]})  # fmt: skip
+    who = actor.label
+    return consent_change(
+        contact=contact, channel_kind=channel_kind, purpose=purpose, status=Status.OPTED_IN, actor=actor,
+        method=Method.WEB_FORM, at=now,
+        reason=f"Test opt-in recorded by {who} in the journey editor's test run",
+        evidence={"notice_text": f"Test contact made in the journey editor; opted in by {who} for a test run."},
+    )  # fmt: skip
 
 
 @transaction.atomic

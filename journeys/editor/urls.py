@@ -1,21 +1,10 @@
-from csp.constants import SELF
-from csp.decorators import csp_replace
 from django.urls import path
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from channels_app.views.simulator import simulator
-
-from . import views
+from . import testrun_views, views
 
 urlpatterns = [
     path("", views.editor_index, name="editor_index"),
     path("sms/", views.editor_sms, name="editor_sms"),
-    # the phone simulator, framed beside the canvas for test runs (same origin only)
-    path(
-        "simulator/",
-        xframe_options_sameorigin(csp_replace({"frame-ancestors": [SELF]})(simulator)),
-        name="editor_simulator",
-    ),
     path("<int:pk>/", views.editor, name="editor"),
     path("<int:pk>/save/", views.editor_save, name="editor_save"),
     path("<int:pk>/purpose/", views.editor_purpose, name="editor_purpose"),
@@ -26,6 +15,10 @@ urlpatterns = [
     path("<int:pk>/versions/<int:number>/restore/", views.editor_restore, name="editor_restore"),
     path("<int:pk>/counts/", views.editor_counts, name="editor_counts"),
     path("<int:pk>/contacts/", views.editor_contacts, name="editor_contacts"),
-    path("<int:pk>/test/", views.editor_test_start, name="editor_test_start"),
+    path("<int:pk>/test/", testrun_views.editor_test_start, name="editor_test_start"),
+    path("<int:pk>/test/contacts/", testrun_views.editor_test_contacts, name="editor_test_contacts"),
+    path(
+        "<int:pk>/test/contacts/new/", testrun_views.editor_test_contact_new, name="editor_test_contact_new"
+    ),
     path("<int:pk>/experiment/", views.editor_experiment, name="editor_experiment"),
 ]

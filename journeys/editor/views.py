@@ -19,7 +19,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.segments import count_segments
 from contacts.event_names import event_names
-from contacts.models import Contact
 from cpaas import icons
 from cpaas.jsoninput import JSONInputError, json_parse, json_problem
 from cpaas.roles import role_allows
@@ -241,7 +240,6 @@ def _boot(request, journey: Journey, graph: dict, *, etag: str = "", readonly: b
         )
     }
     urls["sms"] = reverse("editor_sms")
-    urls["simulator"] = reverse("editor_simulator")
     urls["editor"] = reverse("editor", kwargs={"pk": journey.pk})
     return {
         "journey": {"id": journey.pk, "name": journey.name, "status": journey.status,
@@ -475,58 +473,6 @@ def editor_contacts(request, pk):
         .order_by("-id")[:20]
     )
     return TemplateResponse(request, "journeys/editor_contacts.html", {"steps": steps, "node": node})
-
-
-@workspace_required("journeys.publish")
-def editor_test_start(request, pk):
-    """GET: the test-run panel (a test contact, the phone simulator beside the canvas).
-    POST: act on the test contact: start (default: the draft, frozen as a test snapshot), fire
-    the current wait now, send an event, restart. Answers the test enrolment's path (nodes
-    visited, where it is now); a draft with problems answers 400 with them."""
-    from django.utils import timezone
-
-    from . import testrun
-
-    journey = _journey(request, pk)
-    if request.method == "GET":
-        contacts = Contact.objects.filter(workspace=request.workspace).order_by("-id")[:50]
-        return TemplateResponse(
-            request, "journeys/editor_test.html", {"journey": journey, "contacts": contacts}
-        )
-    if request.method != "POST":
-        return HttpResponseBadRequest("GET or POST.")
-    contact = Contact.objects.filter(workspace=request.workspace, pk=request.POST.get("contact") or 0).first()
-    if contact is None:
-        return JsonResponse({"error": "Choose a test contact."}, status=400)
-    action, now, actor = request.POST.get("action", "start"), timezone.now(), Actor.for_user(request.user)
-    try:
-        if action == "start":
-            testrun.test_run_start(journey=journey, contact=contact, actor=actor, now=now)
-        elif action == "fire":
-            testrun.test_wait_fire(journey=journey, contact=contact, now=now)
-        elif action == "event":
-            try:
-                props = json_parse(request.POST.get("properties") or "{}")
-            except JSONInputError as exc:
-                return JsonResponse(
-                    {"error": f"Properties must be a JSON object. {json_problem(exc)}"}, status=400
-                )
-            if not isinstance(props, dict):
-                return JsonResponse({"error": "Properties must be a JSON object."}, status=400)
-            testrun.test_event_send(journey=journey, contact=contact, name=request.POST.get("event", "").strip(),
-                                    properties=props, now=now)  # fmt: skip
-        elif action == "restart":
-            testrun.test_restart(journey=journey, contact=contact, actor=actor, now=now)
-        elif action != "path":
-            return JsonResponse({"error": f"Unknown action '{action}'."}, status=400)
-    except JourneyInvalid as exc:
-        return JsonResponse(
-            {"error": "The draft has problems: fix them before a test run.", "problems": exc.problems},
-            status=400,
-        )
-    except ValidationError as exc:
-        return JsonResponse({"error": "; ".join(exc.messages)}, status=400)
-    return JsonResponse({"ok": True, **testrun.test_path(journey=journey, contact=contact)})
 
 
 @workspace_required("journeys.view")

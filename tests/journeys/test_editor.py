@@ -232,7 +232,7 @@ def test_test_run_start_path_event_fire_and_restart(workspace, marketer):
     contact = Contact.objects.create(workspace=workspace, first_name="Tess", phone="+447700900556")
     client = client_for(marketer)
     url = reverse("editor_test_start", args=[journey.pk])
-    assert "Phone simulator" in client.get(url).content.decode()
+    assert "Their phone" in client.get(url).content.decode()
     started = client.post(url, {"contact": contact.pk, "action": "start"})
     assert started.status_code == 200
     # the engine runs it to the wait (in tests, inline)

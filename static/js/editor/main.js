@@ -222,10 +222,6 @@ document.addEventListener('change', (evt) => {
       .catch((err) => window.appToast?.(err.message, 'error'));
     return;
   }
-  if (t.id === 'test-contact' && $('#test-simulator')) {
-    $('#test-simulator').src = `${boot.urls.simulator}?contact=${encodeURIComponent(t.value)}`;
-    return;
-  }
   if (t.matches('select[data-merge]') && t.value) {
     const area = t.closest('.field').querySelector('textarea');
     const token = `{{${t.value}}}`;
@@ -506,31 +502,66 @@ async function showTest() {
   testPoll();
 }
 
-// --- test run: act on the test contact; the path it took lights up --------------------------
+// --- test run: act on the test contact; each step shows as it happens ------------------------
+// The panel (templates/journeys/editor_test.html, journeys/editor/testrun_views.py) polls the
+// path every 1.5 s while it is open: the canvas lights the nodes visited, the steps list says
+// what happened at each (a send blocked or deferred by consent with its rule and reason), the
+// state says where the contact is or that it has finished, and the phone is re-rendered only
+// when it changed (a reply being typed keeps its text).
 
-async function testAction(action) {
+let phoneSig = '';
+
+function chooseTestContact(id, label) {
+  $('#test-contact').value = id;
+  $('#test-chosen').innerHTML = `Testing with <b>${esc(label)}</b>`;
+  phoneSig = '';
+  testAction('path');
+}
+
+function renderSteps(data) {
+  const list = $('#test-steps');
+  if (!list) return;
+  list.innerHTML = (data.steps || []).map((s) => `<li class="${s.reason ? (s.exit === 'failed' ? 'blocked' : 'note') : ''}">`
+    + `<span class="muted">${esc(s.at)}</span> <b>${esc(s.title)}</b>${s.exit ? ` → ${esc(s.exit)}` : ''}`
+    + `${s.reason ? `<br><span class="why">${esc(s.reason)}</span>` : ''}</li>`).join('');
+}
+
+async function testAction(action, extra = {}) {
   const contact = $('#test-contact')?.value;
-  if (!contact) return null;
+  const status = $('#test-status');
+  if (!contact) { if (status && action !== 'path') status.textContent = 'Choose a test contact first: search above, or make a new one.'; return null; }
   if ((action === 'start' || action === 'restart') && !readonly && state.save !== 'saved') {
     clearTimeout(saveTimer);
     await saveNow(); // the test runs the draft as saved on the server
-    if (state.save !== 'saved') { $('#test-status').textContent = 'Save the draft first (it is not saved yet).'; return null; }
+    if (state.save !== 'saved') { status.textContent = 'Save the draft first (it is not saved yet).'; return null; }
   }
   const body = new FormData();
   body.set('action', action);
   body.set('contact', contact);
+  for (const [k, v] of Object.entries(extra)) body.set(k, v);
   if (action === 'event') { body.set('event', $('#test-event').value); body.set('properties', $('#test-props').value || '{}'); }
   const res = await fetch(boot.urls.test_start, { method: 'POST', headers: { 'X-CSRFToken': csrf }, body });
   const data = await res.json().catch(() => ({}));
-  const status = $('#test-status');
+  if (contact !== $('#test-contact')?.value) return null; // another contact was chosen meanwhile
   const problems = $('#test-problems');
   if (problems && action !== 'path') {
     problems.innerHTML = (data.problems || []).map((p) => `<li><button type="button" class="link" data-node="${esc(p.node || '')}">${esc(p.text || p.message)}</button></li>`).join('');
   }
   if (!res.ok) { if (status) status.textContent = data.error || 'That did not work.'; return null; }
-  canvas.light(data.visited, data.node);
-  if (status && action !== 'path') {
-    status.textContent = data.status ? `At ${data.node} (${data.status}${data.waiting ? `, waiting for a ${data.waiting}` : ''}).` : 'Not started.';
+  canvas.light(data.visited, data.finished ? null : data.node);
+  if (status) {
+    status.textContent = data.state;
+    status.dataset.finished = String(!!data.finished);
+  }
+  renderSteps(data);
+  if (data.phone_sig !== phoneSig && $('#test-phone')) {
+    phoneSig = data.phone_sig;
+    const typing = document.activeElement?.id === 'test-reply' ? $('#test-reply').value : null;
+    $('#test-phone').innerHTML = data.phone;
+    htmx.process($('#test-phone'));
+    const bubbles = $('#test-bubbles');
+    if (bubbles) bubbles.scrollTop = bubbles.scrollHeight;
+    if (typing !== null) { $('#test-reply').value = typing; $('#test-reply').focus(); }
   }
   return data;
 }
@@ -544,10 +575,13 @@ function testPoll() {
 
 document.addEventListener('click', (evt) => {
   const b = evt.target.closest('#test-run [data-test]');
-  if (b) testAction(b.dataset.test);
+  if (b) testAction(b.dataset.test, b.dataset.test === 'opt_in' ? { channel: b.dataset.channel, purpose: b.dataset.purpose } : {}).then(() => { if (b.dataset.test === 'opt_in') phoneSig = ''; });
+  const c = evt.target.closest('#test-run [data-test-contact]');
+  if (c) chooseTestContact(c.dataset.testContact, c.dataset.label);
   const p = evt.target.closest('#test-problems button[data-node]');
   if (p && state.graph.nodes[p.dataset.node]) canvas.centerOn(p.dataset.node);
 });
+document.body.addEventListener('test-contact', (evt) => chooseTestContact(String(evt.detail.id), evt.detail.label));
 
 const commands = {
   undo, redo,
