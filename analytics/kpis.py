@@ -262,33 +262,40 @@ def _pct(values: list[float], q: float) -> float | None:
 def otp_onboarding(*, workspace, period: Period, now: dt.datetime) -> dict:
     """Verifications started in the period, by the channel the last code went out on (a
     dispatcher's fallback included): verified (approved) and the rate, time to verify (start to
-    approval, median and 90th percentile in seconds), fallback usage (codes on more than one
-    channel) and those still pending. Support: of the contacts leaving an `otp.verify` node in
+    approval, median and 90th percentile in seconds), fallback usage (a code resent on a later
+    channel, or moved there by the dispatcher) and those still pending. Support: of the contacts leaving an `otp.verify` node in
     the period, the share whose exit leads to an `inbox.handoff` node."""
     by_channel: dict[str, dict] = defaultdict(lambda: {"started": 0, "verified": 0, "fallback": 0,
                                                        "verified_after_fallback": 0, "pending": 0, "_t": []})  # fmt: skip
     rows = list(
         Verification.objects.filter(
             workspace=workspace, created_at__gte=period.start, created_at__lt=period.end
-        ).values_list("pk", "channels", "channel_index", "status", "created_at", "approved_at", "expires_at")
-    )
-    kinds: dict[str, list[str]] = defaultdict(list)  # "verification <pk>" -> kinds, oldest first
-    if rows:
-        for ref, kind in (
-            Message.objects.filter(
-                workspace=workspace, origin=Message.Origin.OTP, direction="out",
-                created_at__gte=period.start, created_at__lt=max(r[6] for r in rows),
-            )
-            .order_by("created_at", "id")
-            .values_list("origin_ref", "kind")
-        ):  # fmt: skip
-            kinds[ref].append(kind)
+        ).values_list("pk", "channels", "channel_index", "status", "created_at", "approved_at", "expires_at",
+                      "last_message_id")
+    )  # fmt: skip
+    # the kinds the latest code went out on: its message, then the dispatcher's fallbacks of it
+    # (read through the fallback_of index, a few at a time: no scan of the period's messages)
+    kinds: dict[int, list[str]] = {}
+    last = {r[7]: r[0] for r in rows if r[7]}
+    kind_of = dict(Message.objects.filter(pk__in=list(last)).values_list("pk", "kind")) if last else {}
+    for message_id, verification_id in last.items():
+        kinds[verification_id] = [kind_of.get(message_id, "?")]
+    frontier = dict(last)
+    for _ in range(4):  # a chain is at most the OTP channels long
+        if not frontier:
+            break
+        nxt = {}
+        for pk, parent, kind in Message.objects.filter(fallback_of_id__in=list(frontier)).values_list(
+            "pk", "fallback_of_id", "kind"
+        ):
+            kinds[frontier[parent]].append(kind)
+            nxt[pk] = frontier[parent]
+        frontier = nxt
     total = by_channel["all"]
-    for pk, channels, index, status, created, approved, expires in rows:
-        sent = kinds.get(f"verification {pk}") or [
-            (channels or ["?"])[min(index, len(channels or ["?"]) - 1)]
-        ]
-        fallback = len(set(sent)) > 1
+    for pk, channels, index, status, created, approved, expires, _last in rows:
+        channels = channels or ["?"]
+        sent = kinds.get(pk) or [channels[min(index, len(channels) - 1)]]
+        fallback = index > 0 or len(set(sent)) > 1
         for row in (by_channel[sent[-1]], total):
             row["started"] += 1
             row["fallback"] += fallback

@@ -9,11 +9,12 @@ import pytest
 
 from analytics.kpis import otp_onboarding
 from analytics.periods import Period, workspace_zone
-from channels_app.models import SandboxDelivery, Verification
+from channels_app.models import Channel, Message, SandboxDelivery, Verification
+from channels_app.services.dispatch import dispatch_pending
 from channels_app.services.verify import verification_check, verification_resend, verification_start
 from tests.analytics.conftest import utc
 from tests.factories import ContactFactory
-from tests.journeys.conftest import graph, node
+from tests.journeys.conftest import graph, node, reply
 
 pytestmark = pytest.mark.django_db
 T = utc(2026, 3, 2, 15)  # Monday 10:00 EST
@@ -92,3 +93,25 @@ def test_the_share_sent_to_support(new_york, publish, fire, tick):
         ("sms", 3, 1),
         ("all", 3, 1),
     ]
+
+
+def test_a_dispatcher_fallback_counts_on_the_channel_that_carried_the_code(new_york):
+    ws = new_york
+    # the SMS provider accepts but never confirms delivery; the contact's WhatsApp window is open
+    Channel.objects.filter(workspace=ws, kind="sms").update(settings={"sandbox": {"receipt": "none"}})
+    contact = ContactFactory(workspace=ws)
+    reply(contact, "hello", kind="whatsapp", now=at(-60))
+    v = verification_start(workspace=ws, contact=contact, channels=["sms", "whatsapp"], now=at(0))
+    dispatch_pending(now=at(0))
+    dispatch_pending(now=at(31))  # no receipt within 30 s: the code goes out on WhatsApp
+    assert Message.objects.filter(contact=contact, kind="whatsapp", direction="out").exists()
+    verification_check(verification=v, code=v.code_for_tests, now=at(50))
+    rows = {
+        r["channel"]: r for r in otp_onboarding(workspace=ws, period=period(ws), now=at(100))["by_channel"]
+    }
+    assert set(rows) == {"whatsapp", "all"}
+    assert (rows["whatsapp"]["verified"], rows["whatsapp"]["fallback"], rows["whatsapp"]["median_s"]) == (
+        1,
+        1,
+        50.0,
+    )
