@@ -1,6 +1,6 @@
 """The journey analytics page, the KPI reports and the analytics settings (price table,
 lifecycle stage rules). Thin: parse the period and filters, call one computation, render the
-tables and charts (reports.py), or one table as CSV (`?csv=<table>`).
+charts and tables (reports.py), or one of them as CSV (`?format=csv&chart=<id>`, cpaas.charts).
 
 The home dashboard by role and messaging health: parse the period, read the numbers
 (dashboard.py, health.py: rollups only), build the charts and answer `?format=csv&chart=<id>`
@@ -17,7 +17,6 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cpaas import csv_safe
 from cpaas.charts import chart_csv, wants_csv, with_csv_urls
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
@@ -42,14 +41,12 @@ def _period(request):
         ), exc.message_dict
 
 
-def _csv_or_page(request, tables: dict, filename: str, template: str, context: dict):
-    name = request.GET.get("csv")
-    if name:
-        table = tables.get(name)
-        if table is None:
-            raise Http404(f"No table '{name}' here.")
-        return csv_safe.csv_response(f"{filename}-{name}.csv", table.header, table.rows)
-    return TemplateResponse(request, template, {**context, "tables": tables})
+def _charts_page(request, charts: list, tables: list, filename: str, template: str, context: dict):
+    """The page, or `?format=csv&chart=<id>`: that chart's or table's rows as CSV."""
+    if wants_csv(request):
+        return chart_csv(request, [*charts, *tables], filename)
+    return TemplateResponse(request, template, {**context, "charts": with_csv_urls(request, charts),
+                                                "tables": with_csv_urls(request, tables)})  # fmt: skip
 
 
 def _journey_ids(request, name: str) -> list[int] | None:
@@ -68,19 +65,16 @@ def journey_analytics(request, pk):
         raise Http404 from None
     period, errors = _period(request)
     data = funnel.journey_analytics(workspace=request.workspace, journey=journey, period=period)
-    tables = reports.journey_tables(data)
-    return _csv_or_page(request, tables, f"journey-{journey.pk}", "analytics/journey.html", {
-        "journey": journey, "data": data, "period": period, "errors": errors,
-        "charts": {"funnel": reports.funnel_chart(data), "versions": reports.versions_chart(data),
-                   "messages": reports.messages_chart(data)},
-    })  # fmt: skip
+    return _charts_page(request, reports.journey_charts(data), reports.journey_tables(data),
+                        f"journey-{journey.pk}", "analytics/journey.html",
+                        {"journey": journey, "data": data, "period": period, "errors": errors})  # fmt: skip
 
 
 @workspace_required("analytics.view")
 def kpi_report(request, kind):
     if kind not in reports.KPIS:
         raise Http404
-    title, tables_of, chart_of = reports.KPIS[kind]
+    title, report_of = reports.KPIS[kind]
     period, errors = _period(request)
     try:
         window_h = kpis.window_h_parse(request.GET.get("window_h"))
@@ -89,11 +83,10 @@ def kpi_report(request, kind):
     params = {"journeys": _journey_ids(request, "journey"), "warmup": _journey_ids(request, "warmup"),
               "window_h": window_h}  # fmt: skip
     data = kpis.compute(kind, workspace=request.workspace, period=period, now=timezone.now(), params=params)
-    tables = tables_of(data)
-    journeys = Journey.objects.filter(workspace=request.workspace).order_by("name")
-    return _csv_or_page(request, tables, kind, "analytics/kpi.html", {
+    chart, tables = report_of(data)
+    return _charts_page(request, [chart], tables, kind, "analytics/kpi.html", {
         "kind": kind, "title": title, "kinds": [(k, v[0]) for k, v in reports.KPIS.items()], "data": data,
-        "chart": chart_of(data), "period": period, "errors": errors, "journeys": journeys,
+        "period": period, "errors": errors, "journeys": Journey.objects.filter(workspace=request.workspace),
         "selected": set(params["journeys"] or []),
         "warmup": set(data.get("warmup_journeys") or []), "window_h": data.get("window_h"),
     })  # fmt: skip

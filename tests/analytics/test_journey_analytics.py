@@ -63,6 +63,10 @@ def run(workspace, publish, fire, tick, actor):
     return journey
 
 
+def _csv(response):
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+
+
 def period(ws):
     return Period(dt.date(2026, 3, 1), dt.date(2026, 3, 3), workspace_zone(ws))
 
@@ -118,12 +122,15 @@ def test_page_shows_the_numbers_and_the_csv_holds_them(run, workspace, marketer_
     assert 'id="table-funnel"' in html and "40.0 %" in html and "30 min" in html
     assert "asked us to stop" in html and 'data-chart="chart-funnel"' in html
     assert "0.04000 GBP" in html
-    response = marketer_client.get(url + "&csv=funnel")
+    response = marketer_client.get(url + "&format=csv&chart=funnel")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    rows = _csv(response)
     assert rows[0][:6] == ["node", "type", "entered", "exit", "left by the exit", "share of entered"]
     assert ["wait", "wait.event", "5", "event", "2", "40.0 %", "done", "0", "0", "0", "2", "30 min"] in rows
-    assert marketer_client.get(url + "&csv=nope").status_code == 404
+    assert marketer_client.get(url + "&format=csv&chart=nope").status_code == 404
+    rows = _csv(marketer_client.get(url + "&format=csv&chart=chart-versions"))
+    assert rows[0] == ["date", "v1 enrolments", "v1 conversions", "v1 rate (%)"]
+    assert rows[2] == ["2026-03-02", "5", "1", "20.0"]
     assert other_client.get(url).status_code == 404
 
 

@@ -31,18 +31,18 @@ def test_every_report_renders_with_its_chart_and_tables(kind, marketer_client):
     page = marketer_client.get(f"/analytics/kpis/{kind}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-chart="chart-kpi"' in html and 'id="table-' in html
+    assert 'data-chart="chart-kpi"' in html and 'id="chart-kpi-table"' in html and 'id="table-' in html
 
 
 def test_the_warmup_report_and_its_csv(calls, marketer_client):
     url = "/analytics/kpis/call-warmup/?from=2026-03-01&to=2026-03-07"
     html = marketer_client.get(url).content.decode()
     assert "<b>33 %</b> without" in html
-    rows = _csv(marketer_client.get(url + "&csv=groups"))
+    rows = _csv(marketer_client.get(url + "&format=csv&chart=chart-kpi"))
     assert rows == [
-        ["warm-up message", "first calls", "answered", "no answer", "busy", "pickup rate"],
+        ["warm-up message", "first calls", "answered", "no answer", "busy", "pickup rate (%)"],
         ["with", "0", "0", "0", "0", ""],
-        ["without", "3", "1", "2", "0", "33.3 %"],
+        ["without", "3", "1", "2", "0", "33.3"],
     ]
 
 
