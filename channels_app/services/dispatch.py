@@ -306,6 +306,37 @@ def dispatch_batch(*, now: dt.datetime, limit: int | None = None) -> int:
     return claimed.count
 
 
+def _unclaimed_ids(
+    provider, channel: Channel, messages: list[Message], results: list[SendResult]
+) -> list[SendResult]:
+    """An acceptance whose provider id already belongs to another message of the channel (a
+    provider or a proxy replaying an old answer) says nothing sure about this message: it becomes
+    ambiguous, never a crash on the unique (channel, provider id). Ids that are our own
+    references (`adopts_reference`) are unique by construction and skip the query."""
+    ids = [r.provider_message_id for r in results if r.ok and r.provider_message_id]
+    if not ids or provider.adopts_reference:
+        return results
+    ours = {m.pk for m in messages}
+    taken = set(
+        Message.objects.filter(channel=channel, provider_message_id__in=ids)
+        .exclude(pk__in=ours)
+        .values_list("provider_message_id", flat=True)
+    )
+    seen: set[str] = set()
+    out = []
+    for r in results:
+        pid = r.provider_message_id if r.ok else None
+        if pid and (pid in taken or pid in seen):
+            r = SendResult.unknown(
+                "duplicate_id",
+                f"{provider.label} accepted it with the id {pid[:60]}, which another message already has",
+            )
+        elif pid:
+            seen.add(pid)
+        out.append(r)
+    return out
+
+
 @transaction.atomic
 def record(*, channel: Channel, messages: list[Message], results: list[SendResult], now, token: str) -> None:
     """Record the provider's answers through the state machine, guarded by our claim."""
@@ -315,6 +346,7 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
     sent: list[Message] = []
     bulk_ok: list[int] = []
     failed: list[int] = []
+    results = _unclaimed_ids(provider, channel, messages, results)
     for m, r in zip(messages, results, strict=True):
         if r.ok:
             sent.append(m)

@@ -69,9 +69,8 @@ def basic(username: str, password: str) -> str:
 
 def _error(answer: common.Answer) -> tuple[str, str]:
     """(code, words) from either error shape Infobip uses."""
-    exc = (
-        (answer.get("requestError") or {}).get("serviceException") if isinstance(answer.data, dict) else None
-    )
+    request_error = answer.get("requestError")
+    exc = request_error.get("serviceException") if isinstance(request_error, dict) else None
     if isinstance(exc, dict):
         return str(exc.get("messageId") or ""), str(exc.get("text") or "")
     return str(answer.get("errorCode") or ""), str(answer.get("description") or "")

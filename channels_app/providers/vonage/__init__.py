@@ -386,18 +386,18 @@ class VonageProvider(Provider):
         message_type = str(data.get("message_type") or "text")
         text, button, media = str(data.get("text") or ""), "", ()
         if message_type in MEDIA:
-            item = data.get(message_type) or {}
-            if not isinstance(item, dict) or not item.get("url"):
+            item = _obj(data, message_type)
+            if not item.get("url"):
                 raise MalformedPayload(f"'{message_type}' needs a 'url'.")
             media = (str(item["url"]),)
             text = text or str(item.get("caption") or item.get("name") or "")
         elif message_type == "reply":  # a WhatsApp reply button / list row, an RCS suggestion
-            reply = data.get("reply") or {}
+            reply = _obj(data, "reply")
             button, text = str(reply.get("id") or ""), str(reply.get("title") or "")
         elif message_type == "button":  # a WhatsApp template's quick-reply button
-            pressed = data.get("button") or {}
+            pressed = _obj(data, "button")
             button, text = str(pressed.get("payload") or ""), str(pressed.get("text") or "")
-        profile = data.get("profile") or {}
+        profile = _obj(data, "profile")
         return [
             Inbound(
                 provider_message_id=str(uuid_)[:100],
@@ -406,7 +406,7 @@ class VonageProvider(Provider):
                 text=text,
                 media_urls=media,
                 button_id=button,
-                profile_name=str(profile.get("name") or "") if isinstance(profile, dict) else "",
+                profile_name=str(profile.get("name") or ""),
                 received_at=common.parse_time(data.get("timestamp")),
                 raw=data,
             )
@@ -417,8 +417,7 @@ class VonageProvider(Provider):
         raw = str(data.get("status") or "")
         if not data.get("message_uuid") or raw not in STATUS:
             raise MalformedPayload("Expected 'message_uuid' and a known 'status'.")
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        error, usage = _obj(data, "error"), _obj(data, "usage")
         return [
             StatusUpdate(
                 status=STATUS[raw],
@@ -432,6 +431,12 @@ class VonageProvider(Provider):
                 raw_status=raw,
             )
         ]
+
+
+def _obj(data: dict, key: str) -> dict:
+    """A nested object, or {} when it is missing or not an object."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _address(value) -> str:

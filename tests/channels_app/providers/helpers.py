@@ -123,3 +123,48 @@ def check_receipts_in_every_order(send_one, receipt, statuses: list[str], final:
         applied = [s for s, ok in events if ok]
         assert applied == sorted(applied, key=lambda s: rank.get(s, 9)), (order, events)
         assert len(applied) == len(set(applied)), (order, events)
+
+
+ODD_VALUES = (None, 7, "x", [], {}, [{"a": 1}], True)
+
+
+def odd_variants(body):
+    """The body again with one value at a time (at any depth) replaced by a value of another type:
+    what a changed or broken provider might send."""
+    if isinstance(body, dict):
+        items = list(body.items())
+        for key, value in items:
+            for odd in ODD_VALUES:
+                if type(odd) is not type(value):
+                    yield {**body, key: odd}
+            for variant in odd_variants(value):
+                yield {**body, key: variant}
+    elif isinstance(body, list):
+        for i, value in enumerate(body):
+            for variant in odd_variants(value):
+                yield [*body[:i], variant, *body[i + 1 :]]
+
+
+def check_odd_shapes_never_crash(post_one, body):
+    """Every odd variant of a webhook body is answered 200 (read) or 400 (refused, logged), never
+    a server error: `post_one(body)` posts it authenticated and returns the response."""
+    seen = 0
+    for variant in odd_variants(body):
+        response = post_one(variant)
+        assert response.status_code in (200, 400), (response.status_code, variant)
+        seen += 1
+    assert seen > 10
+
+
+def check_odd_answers_never_crash(workspace, contact, fake, status: int, body, *, channel="sms"):
+    """The provider answers `status` with every odd variant of `body`: each message ends sent,
+    failed, queued for a retry or unknown, with a reason when it is not sent; nothing raises."""
+    variants = list(odd_variants(body))
+    for i, variant in enumerate(variants):
+        fake.answer_next(status, variant)
+        message = send(workspace, contact, channel=channel, idempotency_key=f"odd{status}-{i}")
+        drain(0)
+        m = fresh(message)
+        assert m.status in (S.SENT, S.FAILED, S.QUEUED, S.UNKNOWN), (m.status, variant)
+        assert m.status == S.SENT or m.error_reason, variant
+    assert len(variants) > 5

@@ -15,6 +15,8 @@ from ...conftest import at, drain
 from ..helpers import (
     FAULTS,
     check_ambiguous_answer_is_unknown,
+    check_odd_answers_never_crash,
+    check_odd_shapes_never_crash,
     check_receipts_in_every_order,
     fresh,
     nothing_stored,
@@ -225,3 +227,17 @@ def test_an_undelivered_receipt_fails_with_the_error_and_keeps_the_price(
     m = fresh(message)
     assert (m.status, m.error_code, m.error_reason) == (S.FAILED, "6", "Absent subscriber")
     assert (m.cost, m.cost_currency) == (Decimal("0.0405"), "EUR")
+
+
+@pytest.mark.parametrize("kind,name", [("inbound", "inbound_sms.json"), ("status", "dlr_undelivered.json")])
+def test_webhooks_in_odd_shapes_are_read_or_refused_never_a_crash(
+    client, workspace, eightbyeight, kind, name
+):
+    check_odd_shapes_never_crash(lambda body: hook(client, eightbyeight, kind, body), payload(name))
+
+
+@pytest.mark.parametrize("status,name", [(200, "sms_accepted.json"), (401, "error_401.json")])
+def test_answers_in_odd_shapes_never_crash_the_dispatcher(
+    workspace, contact, eightbyeight, fake, status, name
+):
+    check_odd_answers_never_crash(workspace, contact, fake, status, payload(name))

@@ -16,6 +16,8 @@ from ...conftest import at, drain
 from ..helpers import (
     FAULTS,
     check_ambiguous_answer_is_unknown,
+    check_odd_answers_never_crash,
+    check_odd_shapes_never_crash,
     check_receipts_in_every_order,
     fresh,
     nothing_stored,
@@ -287,3 +289,23 @@ def test_one_post_may_carry_reports_for_several_messages(client, workspace, cont
     body["results"] = [dict(body["results"][0], messageId=m.provider_message_id) for m in (first, second)]
     assert hook(client, infobip["sms"], "status", body).status_code == 200
     assert {fresh(first).status, fresh(second).status} == {S.DELIVERED}
+
+
+@pytest.mark.parametrize(
+    "kind,name",
+    [
+        ("inbound", "inbound_whatsapp_button.json"),
+        ("inbound", "inbound_sms.json"),
+        ("status", "dlr_undeliverable.json"),
+        ("status", "whatsapp_seen.json"),
+    ],
+)
+def test_webhooks_in_odd_shapes_are_read_or_refused_never_a_crash(client, workspace, infobip, kind, name):
+    check_odd_shapes_never_crash(lambda body: hook(client, infobip["whatsapp"], kind, body), payload(name))
+
+
+@pytest.mark.parametrize(
+    "status,name", [(200, "sms_accepted.json"), (400, "error_400.json"), (401, "error_401.json")]
+)
+def test_answers_in_odd_shapes_never_crash_the_dispatcher(workspace, contact, infobip, fake, status, name):
+    check_odd_answers_never_crash(workspace, contact, fake, status, payload(name))

@@ -18,6 +18,8 @@ from ...conftest import at, drain
 from ..helpers import (
     FAULTS,
     check_ambiguous_answer_is_unknown,
+    check_odd_answers_never_crash,
+    check_odd_shapes_never_crash,
     check_receipts_in_every_order,
     fresh,
     nothing_stored,
@@ -393,3 +395,20 @@ def test_the_api_key_claim_must_be_this_accounts(client, workspace, vonage):
         == 403
     )
     assert claims["api_key"] != API_KEY and nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "kind,name",
+    [
+        ("inbound", "inbound_whatsapp_image.json"),
+        ("inbound", "inbound_whatsapp_reply.json"),
+        ("status", "status_rejected.json"),
+    ],
+)
+def test_webhooks_in_odd_shapes_are_read_or_refused_never_a_crash(client, workspace, vonage, kind, name):
+    check_odd_shapes_never_crash(lambda body: signed(client, vonage["whatsapp"], kind, body), payload(name))
+
+
+@pytest.mark.parametrize("status,name", [(202, "message_accepted.json"), (422, "error_422.json")])
+def test_answers_in_odd_shapes_never_crash_the_dispatcher(workspace, contact, vonage, fake, status, name):
+    check_odd_answers_never_crash(workspace, contact, fake, status, payload(name))
