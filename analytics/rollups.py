@@ -141,8 +141,53 @@ METRICS = {
 SOURCES = sorted({m.source for m in METRICS.values()})
 
 
+# What is stored: "messages" by every dimension at once would be a row per combination of
+# journey, channel, status, code, rule and purpose in every hour (thousands an hour on a busy
+# workspace), so it is kept as three narrower cubes and a read takes the first that holds every
+# dimension it groups or filters by. Other metrics are stored as they are.
+CUBES = {
+    "messages": [
+        ("messages", ("kind", "provider", "channel_id", "status", "purpose")),
+        ("messages:journey", ("journey_id", "kind", "status", "code")),
+        ("messages:errors", ("kind", "provider", "channel_id", "status", "code", "rule")),
+    ],
+}
+
+
+def cubes_of(metric: str) -> list[tuple[str, tuple[str, ...]]]:
+    return CUBES.get(metric, [(metric, METRICS[metric].dims)])
+
+
 def metrics_of(source: str) -> list[str]:
-    return [name for name, m in METRICS.items() if m.source == source]
+    """The stored metric names (cubes) a source writes."""
+    return [name for metric, m in METRICS.items() if m.source == source for name, _ in cubes_of(metric)]
+
+
+def _project(rows: list[dict]) -> list[dict]:
+    """Each computed row summed into the cubes of its metric (unused dimensions left empty)."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        for name, dims in cubes_of(r["metric"]):
+            key = (name, r["start"], *(r.get(d) for d in dims))
+            row = out.get(key)
+            if row is None:
+                out[key] = {"metric": name, "start": r["start"], **{d: r.get(d) for d in dims},
+                            "count": r["count"], "total": r.get("total", 0.0)}  # fmt: skip
+            else:
+                row["count"] += r["count"]
+                row["total"] += r.get("total", 0.0)
+    return list(out.values())
+
+
+def _stored(metric: str, by: Iterable[str], where: dict | None) -> str:
+    used = {d.split("__")[0] for d in [*by, *(where or {})]}
+    for name, dims in cubes_of(metric):
+        if used <= set(dims):
+            return name
+    kept = "; ".join(", ".join(dims) for _, dims in cubes_of(metric))
+    raise ValueError(
+        f"metric {metric!r} is not kept by {', '.join(sorted(used))} together; it is kept by: {kept}"
+    )
 
 
 # --- time --------------------------------------------------------------------------------------
@@ -410,7 +455,7 @@ def _write_hours(ws_id: int, grid: int, source: str, a: dt.datetime, b: dt.datet
     cursor = a
     while cursor < b:
         upto = min(b, cursor + CHUNK)
-        rows += COMPUTE[source](ws_id, grid, cursor, upto)
+        rows += _project(COMPUTE[source](ws_id, grid, cursor, upto))
         cursor = upto
     old = Rollup.objects.filter(
         workspace_id=ws_id, grain=Rollup.Grain.HOUR, metric__in=metrics_of(source), start__gte=a, start__lt=b
@@ -526,7 +571,7 @@ def _rebuild_days(ws_id: int, tz: zoneinfo.ZoneInfo) -> None:
     while day <= stop:
         days.append(day)
         day += dt.timedelta(days=1)
-    _write_days(ws_id, tz, days, list(METRICS))
+    _write_days(ws_id, tz, days, [name for source in SOURCES for name in metrics_of(source)])
 
 
 @transaction.atomic
@@ -611,7 +656,12 @@ def series(
     g = Rollup.Grain.HOUR if grain == "hour" else Rollup.Grain.DAY
     rows = (
         Rollup.objects.filter(
-            workspace=workspace, metric=metric, grain=g, start__gte=start, start__lt=end, **(where or {})
+            workspace=workspace,
+            metric=_stored(metric, by, where),
+            grain=g,
+            start__gte=start,
+            start__lt=end,
+            **(where or {}),
         )
         .values("start", *by)
         .annotate(count=Sum("count"), total=Sum("total"))
@@ -634,14 +684,16 @@ def totals(
     by = tuple(by)
     _check(metric, by, where)
     days = local_days(workspace, start, end)
-    base = Rollup.objects.filter(workspace=workspace, metric=metric, **(where or {}))
+    base = Rollup.objects.filter(workspace=workspace, metric=_stored(metric, by, where), **(where or {}))
     parts = []
     if days:
         d0, _ = day_bounds(workspace, days[0])
         _, d1 = day_bounds(workspace, days[-1])
         parts.append(base.filter(grain=Rollup.Grain.DAY, start__gte=d0, start__lt=d1))
-        parts.append(base.filter(grain=Rollup.Grain.HOUR, start__gte=start, start__lt=d0))
-        parts.append(base.filter(grain=Rollup.Grain.HOUR, start__gte=d1, start__lt=end))
+        if start < d0:
+            parts.append(base.filter(grain=Rollup.Grain.HOUR, start__gte=start, start__lt=d0))
+        if d1 < end:
+            parts.append(base.filter(grain=Rollup.Grain.HOUR, start__gte=d1, start__lt=end))
     else:
         parts.append(base.filter(grain=Rollup.Grain.HOUR, start__gte=start, start__lt=end))
     merged: dict[tuple, dict] = {}

@@ -201,6 +201,9 @@ def test_unknown_metric_or_dimension_is_refused(workspace):
     now = dt.datetime(2026, 3, 13, tzinfo=dt.UTC)
     with pytest.raises(ValueError, match="unknown metric 'nope'"):
         rollups.series(workspace=workspace, metric="nope", start=now, end=now)
+    with pytest.raises(ValueError, match="'messages' is not kept by journey_id, purpose together"):
+        rollups.totals(workspace=workspace, metric="messages", start=now, end=now, by=("purpose",),
+                       where={"journey_id": 1})  # fmt: skip
     with pytest.raises(ValueError, match="no dimension 'journey_id'"):
         rollups.totals(workspace=workspace, metric="suppressions", start=now, end=now, by=("journey_id",))
 
