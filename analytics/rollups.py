@@ -54,6 +54,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel, Message, MessageStatusEvent
 from consent.models import ConsentEvent, Suppression
+from cpaas.bulk import insert_rows
 from cpaas.models import Workspace
 from cpaas.realtime import publish, workspace_group
 from journeys.models import Enrollment
@@ -464,7 +465,7 @@ def _write_hours(ws_id: int, grid: int, source: str, a: dt.datetime, b: dt.datet
     if _rows_key(old.values_list(*ROW)) == _rows_key(tuple(getattr(r, f) for f in ROW) for r in new):
         return set()
     old.delete()
-    Rollup.objects.bulk_create(new, batch_size=2000)
+    insert_rows(Rollup, new, batch_size=2000)
     starts = set()
     s = a
     while s < b:
@@ -499,7 +500,7 @@ def _write_days(ws_id: int, tz: zoneinfo.ZoneInfo, days: Iterable[dt.date], metr
         Rollup.objects.filter(
             workspace_id=ws_id, grain=Rollup.Grain.DAY, metric__in=metrics, start=m0
         ).delete()
-        Rollup.objects.bulk_create(rows, batch_size=2000)
+        insert_rows(Rollup, rows, batch_size=2000)
 
 
 def _lock_state(workspace: Workspace) -> RollupState:
