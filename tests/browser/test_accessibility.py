@@ -67,6 +67,9 @@ PAGES = [
 ]
 
 
+DOCS = {"journeys", "policies", "messages"}  # shown in docs/ui.md
+
+
 def test_every_main_page_has_no_serious_accessibility_violation(login, server, admin_user, data):
     page = login(admin_user, "/")
     found = {}
@@ -80,7 +83,8 @@ def test_every_main_page_has_no_serious_accessibility_violation(login, server, a
         violations = axe_violations(page, server)
         if violations:
             found[url] = violations
-        docs_screenshot(page, f"ui-{name}.png")
+        if name in DOCS:
+            docs_screenshot(page, f"ui-{name}.png")
     assert not found, json.dumps(found, indent=1)[:6000]
 
 
