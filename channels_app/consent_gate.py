@@ -220,6 +220,19 @@ def sends_recorded(messages, at: dt.datetime) -> None:
             services.sends_recorded(workspace_id=workspace_id, sends=sends)
 
 
+def window_closed(messages, now: dt.datetime) -> None:
+    """Messages a provider refused as outside the conversation window (WhatsApp 131047): consent
+    closes it for their contacts until they write again, so the next free-form messages are
+    blocked here instead of refused there."""
+    groups = defaultdict(set)
+    for m in messages:  # closed when the provider said so (its receipt's time), else now
+        groups[(m.workspace_id, m.kind, m.failed_at or now)].add(m.contact_id)
+    for (workspace_id, kind, at), contact_ids in groups.items():
+        services.window_closed(
+            workspace_id=workspace_id, contact_ids=sorted(contact_ids), channel_kind=kind, at=at
+        )
+
+
 def inbound_recorded(contact, kind: str, at: dt.datetime) -> None:
     services.inbound_recorded(contact=contact, channel_kind=kind, at=at)
 

@@ -299,6 +299,10 @@ class InboundRecord(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     channel_kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     last_inbound_at = models.DateTimeField()
+    # the provider refused a free-form message as outside the window (WhatsApp 131047) although
+    # the last inbound said it was open (an inbound we never saw, clocks): closed from then
+    # until the contact's next message
+    window_closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -12,6 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+# The error code a provider gives a message it refused as outside the conversation window
+# (WhatsApp's 24 hours, Meta 131047): consent's own rule name, so the core closes consent's
+# window (services/fallback.after_failed) and the inbox and journeys read it as the window.
+WINDOW_CLOSED = "whatsapp.window"
+
 
 class MalformedPayload(Exception):
     """The webhook body is not what the provider sends (answered 400 and logged)."""

@@ -16,7 +16,9 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from .. import consent_gate
 from ..models import Message
+from ..providers.base import WINDOW_CLOSED
 from . import transitions
 from .pipeline import IDEMPOTENCY_KEY_MAX, Draft, active_channels, send_many
 
@@ -119,7 +121,11 @@ def after_blocked(messages: list[Message], *, now: dt.datetime) -> None:
 
 
 def after_failed(message_ids: list[int], *, now: dt.datetime) -> None:
-    """Messages that just failed (the provider refused, a receipt said so): chains move on."""
+    """Messages that just failed (the provider refused, a receipt said so): chains move on. One
+    the provider refused as outside the window (consent's rule name) closes consent's window."""
+    outside = list(Message.objects.filter(pk__in=message_ids, error_code=WINDOW_CLOSED))
+    if outside:
+        consent_gate.window_closed(outside, now=now)
     for message in Message.objects.filter(pk__in=message_ids).exclude(fallback_chain=[]):
         fallback_next(message=message, now=now, reason=f"failed ({message.error_code or 'error'})")
 

@@ -36,6 +36,7 @@ from .suppression import (
     sends_released,
     suppression_add,
     suppression_lift,
+    window_closed,
 )
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "export_recorded",
     "inbound_keyword",
     "inbound_recorded",
+    "window_closed",
     "keyword_add",
     "keyword_delete",
     "keyword_match",

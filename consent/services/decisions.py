@@ -533,15 +533,20 @@ def _decide(
 
     # 4. the WhatsApp customer service window (free-form messages only)
     if open_ and channel_kind == ChannelKind.WHATSAPP and not is_template:
-        last = dict(
+        last, closed = {}, {}
+        for pk, when, closed_at in (
             InboundRecord.objects.filter(workspace=workspace, channel_kind=channel_kind)
             .filter(InValues("contact_id", sorted(open_)))
-            .values_list("contact_id", "last_inbound_at")
-        )
+            .values_list("contact_id", "last_inbound_at", "window_closed_at")
+        ):
+            last[pk], closed[pk] = when, closed_at
         for pk in list(open_):
             when = last.get(pk)
-            if when is None or at >= when + WHATSAPP_WINDOW or at < when:
+            shut = closed.get(pk) is not None and closed[pk] >= when and at >= closed[pk]  # WhatsApp said so
+            if when is None or at >= when + WHATSAPP_WINDOW or at < when or shut:
                 since = f"last message {_fmt(when, UTC)}" if when else "no message from the contact yet"
+                if shut and when and at < when + WHATSAPP_WINDOW:
+                    since += f"; WhatsApp said it was closed at {_fmt(closed[pk], UTC)}"
                 decisions[pk] = Decision(
                     DENY,
                     "whatsapp.window",

@@ -252,6 +252,18 @@ def sends_released(*, workspace_id: int, message_refs: list[str]) -> int:
     return deleted
 
 
+def window_closed(*, workspace_id: int, contact_ids: list[int], channel_kind: str, at: dt.datetime) -> int:
+    """The provider says the conversation window is closed (WhatsApp 131047) for these contacts:
+    free-form messages wait for their next inbound. An inbound after `at` wins. Returns rows."""
+    _aware(at)
+    return InboundRecord.objects.filter(
+        workspace_id=workspace_id,
+        contact_id__in=contact_ids,
+        channel_kind=channel_kind,
+        last_inbound_at__lte=at,
+    ).update(window_closed_at=at)
+
+
 def inbound_recorded(*, contact: Contact, channel_kind: str, at: dt.datetime) -> InboundRecord:
     """The messaging layer calls this on each inbound message: keeps the latest inbound time per
     contact and channel kind (the WhatsApp 24-hour window starts there). An older time than the

@@ -39,6 +39,7 @@ import urllib.parse
 from ... import conf
 from .. import http
 from ..base import (
+    WINDOW_CLOSED,
     Capabilities,
     CredentialField,
     Inbound,
@@ -64,7 +65,6 @@ CAPABILITIES = {
 STATUS = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 THROTTLED = {"4", "613", "80007", "130429", "131056", "131048", "131057"}  # retry later
 WINDOW_CODES = {"131047", "470"}  # re-engagement: outside the 24-hour customer service window
-WINDOW_RULE = "whatsapp.window"  # consent's rule for the same thing (consent/services/decisions.py)
 TEMPLATE_STATUS = {  # Meta's review events -> ours (lower case; anything else kept as given)
     "APPROVED": "approved",
     "REINSTATED": "approved",
@@ -206,7 +206,7 @@ def _error(data: dict) -> tuple[str, str]:
 
 def _window(code: str, reason: str) -> tuple[str, str]:
     if code in WINDOW_CODES:
-        return WINDOW_RULE, (
+        return WINDOW_CLOSED, (
             f"Meta refused a free-form message: more than 24 hours since the contact's last message "
             f"({code} {reason}); send an approved template."
         )

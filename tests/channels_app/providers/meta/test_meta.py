@@ -523,3 +523,39 @@ def test_every_part_of_a_webhook_in_an_odd_shape_is_a_200_or_a_400(client, works
             assert response.status_code in (200, 400), (path, odd, response.status_code)
             answers.add(response.status_code)
     assert answers == {200, 400}
+
+
+# --- 131047 closes consent's window ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["answer", "status"])
+def test_meta_saying_131047_closes_the_window_until_the_contact_writes_again(
+    client, workspace, contact, meta, graph, where
+):
+    # given consent believes the window open (an inbound 5 minutes ago), but Meta says it is not
+    if where == "answer":
+        graph.answer_next(400, "error_131047.json")
+        send(workspace, contact)
+        drain(0)
+    else:
+        first, wamid = _sent(workspace, contact, graph)
+        error = {"code": 131047, "title": "Re-engagement message"}
+        post(client, meta, status_webhook(wamid, "failed", error=error, at=int(at(10).timestamp())))
+    # then the next free-form message is blocked by consent's window rule, not sent to be refused
+    later = message_send(
+        workspace=workspace, contact=contact, channel="whatsapp", content={"text": "Still there?"}, now=at(60)
+    )
+    assert (later.status, later.consent_rule) == (S.BLOCKED, "whatsapp.window")
+    assert "WhatsApp said it was closed" in later.error_reason
+    # a template may still go
+    template = message_send(
+        workspace=workspace, contact=contact, channel="whatsapp", now=at(60),
+        content={"text": "Hi", "template": {"name": "payment_reminder", "language": "en_US", "variables": ["Ada"]}},
+    )  # fmt: skip
+    assert template.status == S.QUEUED
+    # and the contact writing again opens it
+    inbound_recorded(contact=contact, channel_kind="whatsapp", at=at(120))
+    again = message_send(
+        workspace=workspace, contact=contact, channel="whatsapp", content={"text": "Thanks!"}, now=at(121)
+    )
+    assert again.status == S.QUEUED
