@@ -2,13 +2,20 @@
 
 import pytest
 
+from channels_app.providers.email.fake import (
+    DOMAIN,
+    POSTMARK_WEBHOOK_PASSWORD,
+    FakeMailgun,
+    FakePostmark,
+    mailgun_credentials,
+    postmark_credentials,
+)
 from tests.factories import ContactFactory
 
-from .fake_esp import DOMAIN, MAILGUN_KEY, MAILGUN_SIGNING_KEY, POSTMARK_TOKEN, FakeESP
 from .fake_smtp import PASSWORD, USER, FakeSMTP
 
 SENDER = f"news@{DOMAIN}"
-WEBHOOK_PASSWORD = "Tr0ub4dor-and-a-long-random-tail"
+WEBHOOK_PASSWORD = POSTMARK_WEBHOOK_PASSWORD
 
 
 @pytest.fixture
@@ -69,7 +76,7 @@ def smtp(workspace, smtp_server):
 
 @pytest.fixture
 def mailgun_api():
-    server = FakeESP("mailgun").start()
+    server = FakeMailgun().start()
     yield server
     server.stop()
 
@@ -79,14 +86,14 @@ def mailgun(workspace, mailgun_api):
     return _channel(
         workspace,
         "mailgun",
-        {"api_key": MAILGUN_KEY, "webhook_signing_key": MAILGUN_SIGNING_KEY},
+        mailgun_credentials(),
         {"api_base": mailgun_api.url + "/v3", "from_name": "Demo Bank"},
     )
 
 
 @pytest.fixture
 def postmark_api():
-    server = FakeESP("postmark").start()
+    server = FakePostmark().start()
     yield server
     server.stop()
 
@@ -96,6 +103,6 @@ def postmark(workspace, postmark_api):
     return _channel(
         workspace,
         "postmark",
-        {"server_token": POSTMARK_TOKEN, "webhook_password": WEBHOOK_PASSWORD},
+        postmark_credentials(),
         {"api_base": postmark_api.url},
     )

@@ -7,13 +7,13 @@ import pytest
 from django.test import override_settings
 
 from channels_app.models import Channel, Message
+from channels_app.providers.email.fake import DOMAIN
 from channels_app.services.channels import channel_test
 from channels_app.services.messages import message_send
 from cpaas.tenancy import Actor
 
 from ...conftest import at, drain
 from .conftest import SENDER
-from .fake_esp import DOMAIN
 
 pytestmark = pytest.mark.django_db
 S = Message.Status
@@ -130,7 +130,7 @@ def test_mailgun_gets_the_message_and_our_reference_as_metadata(workspace, conta
     message = send(workspace, contact)
     drain(0)
     [request] = mailgun_api.requests
-    form = request["form"]
+    [form] = mailgun_api.forms()
     assert request["path"] == f"/v3/{DOMAIN}/messages"
     assert form["to"] == ["ada@example.com"] and form["subject"] == ["Your statement"]
     assert form["from"] == [f"Demo Bank <{SENDER}>"]
@@ -227,7 +227,7 @@ def test_postmark_500_is_unknown_and_never_sent_again(workspace, contact, postma
 
 @override_settings(CHANNELS_SEND_DEADLINE_S=0.5)
 def test_postmark_too_slow_is_unknown_within_the_deadline(workspace, contact, postmark, postmark_api):
-    postmark_api.slow_s = 2.0
+    postmark_api.fault, postmark_api.fault_s = "slow", 2.0
     message = send(workspace, contact)
     drain(0)
     m = fresh(message)

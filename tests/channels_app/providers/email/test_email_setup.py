@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 
 from channels_app.models import Channel
+from channels_app.providers.email.fake import MAILGUN_KEY, MAILGUN_SIGNING_KEY, POSTMARK_TOKEN
 
 from .conftest import SENDER, WEBHOOK_PASSWORD
-from .fake_esp import MAILGUN_KEY, MAILGUN_SIGNING_KEY, POSTMARK_TOKEN
 from .fake_smtp import PASSWORD, USER
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,11 @@ import json
 import pytest
 
 from channels_app.models import Message, MessageStatusEvent
+from channels_app.providers.email.fake import MAILGUN_SIGNING_KEY, fixture
 from consent.models import ConsentEvent, ConsentRecord, Suppression
 from consent.services import check
 
 from ...conftest import at, drain
-from .fake_esp import MAILGUN_SIGNING_KEY, payload
 from .test_email_send import send
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def sent(workspace, contact):
 
 
 def _body(name: str, message: Message, message_id: str | None = None) -> dict:
-    raw = payload(name).decode().replace("REF", message.reference)
+    raw = fixture(name).decode().replace("REF", message.reference)
     return json.loads(raw.replace("MID", (message_id or message.provider_message_id).strip("<>")))
 
 
