@@ -10,20 +10,44 @@ channel's status URL with --webhook-url (the fake posts `delivered` then `opened
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+
+@dataclass(frozen=True)
+class Fake:
+    """How to run one provider's fake: what it is told, and what it prints (declared here, so the
+    command names no provider in its logic: tests/channels_app/test_structure.py)."""
+
+    module: str
+    cls: str
+    port: int
+    credentials: str = "credentials"  # the module's function giving the channel's credentials
+    plays_phone: bool = True  # takes play_phone (posts receipts to the URL each send names)
+    webhook_url: bool = False  # takes --webhook-url (its webhooks are set in its console)
+    key_file: bool = False  # an application key that outlives a restart, like a real one
+    base_suffix: str = ""  # added to its URL to make the channel's API base
+
+
 FAKES = {
-    "vonage": ("channels_app.providers.vonage.fake", "FakeVonage", 8791),
-    "infobip": ("channels_app.providers.infobip.fake", "FakeInfobip", 8792),
-    "eightbyeight": ("channels_app.providers.eightbyeight.fake", "FakeEightByEight", 8793),
-    "meta": ("channels_app.providers.meta.fake", "FakeGraph", 8790),
-    "mailgun": ("channels_app.providers.email.fake", "FakeMailgun", 8794),
-    "postmark": ("channels_app.providers.email.fake", "FakePostmark", 8795),
+    "vonage": Fake("channels_app.providers.vonage.fake", "FakeVonage", 8791, key_file=True),
+    "infobip": Fake("channels_app.providers.infobip.fake", "FakeInfobip", 8792),
+    "eightbyeight": Fake("channels_app.providers.eightbyeight.fake", "FakeEightByEight", 8793),
+    "meta": Fake("channels_app.providers.meta.fake", "FakeGraph", 8790, plays_phone=False, webhook_url=True),
+    "mailgun": Fake(
+        "channels_app.providers.email.fake",
+        "FakeMailgun",
+        8794,
+        "mailgun_credentials",
+        webhook_url=True,
+        base_suffix="/v3",
+    ),
+    "postmark": Fake(
+        "channels_app.providers.email.fake", "FakePostmark", 8795, "postmark_credentials", webhook_url=True
+    ),
 }
-# the fake's credentials, for the modules that hold more than one fake
-CREDENTIALS = {"mailgun": "mailgun_credentials", "postmark": "postmark_credentials"}
 
 
 class Command(BaseCommand):
@@ -43,29 +67,30 @@ class Command(BaseCommand):
     def handle(self, *args, provider, port, webhook_url="", **options):
         import importlib
 
-        module_name, cls, default_port = FAKES[provider]
-        module = importlib.import_module(module_name)
-        kwargs = {"port": port or default_port, "play_phone": True}
-        if provider == "meta":
-            kwargs = {"port": port or default_port, "webhook_url": webhook_url}
-        elif provider in CREDENTIALS:
+        fake = FAKES[provider]
+        module = importlib.import_module(fake.module)
+        kwargs = {"port": port or fake.port}
+        if fake.plays_phone:
+            kwargs["play_phone"] = True
+        if fake.webhook_url:
             kwargs["webhook_url"] = webhook_url
-        credentials = getattr(module, CREDENTIALS.get(provider, "credentials"))()
-        if provider == "vonage":  # the application key outlives a restart, like a real one
-            key_file = Path(tempfile.gettempdir()) / "cpaas-fake-vonage-private.pem"
+        credentials = getattr(module, fake.credentials)()
+        key_file = None
+        if fake.key_file:
+            key_file = Path(tempfile.gettempdir()) / f"cpaas-fake-{provider}-private.pem"
             if not key_file.exists():
                 key_file.write_text(credentials["private_key"])
                 key_file.chmod(0o600)
             credentials["private_key"] = key_file.read_text()
             kwargs["private_key"] = credentials["private_key"]
         try:
-            server = getattr(module, cls)(**kwargs).start()
+            server = getattr(module, fake.cls)(**kwargs).start()
         except OSError as exc:
             raise CommandError(f"Could not listen on port {kwargs['port']}: {exc}") from None
-        base = server.url + ("/v3" if provider == "mailgun" else "")
+        base = server.url + fake.base_suffix
         lines = [f"Fake {provider} API on {base} (use it as the channel's API base URL)"]
         for name, value in credentials.items():
-            shown = f"the PEM in {key_file}" if name == "private_key" else value
+            shown = f"the PEM in {key_file}" if key_file and name == "private_key" else value
             lines.append(f"  {name:<22} {shown}")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
