@@ -36,7 +36,8 @@ def test_the_fake_esp_posts_its_tracking_and_the_message_is_read(live_server, wo
             fake.webhook_url = f"{live_server.url}/webhooks/{provider}/{channel.webhook_token}/status/"
             message = send(workspace, contact)
             drain(0)
-            for _ in range(600):  # the events arrive over HTTP, a moment after the answer (the machine is busy)
+            # the events arrive over HTTP, a moment after the answer (later on a busy machine)
+            for _ in range(600):
                 if Message.objects.get(pk=message.pk).status == Message.Status.READ:
                     break
                 time.sleep(0.05)
