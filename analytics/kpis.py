@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
 from channels_app.models import Message, Verification
 from contacts.models import Contact, Event
@@ -112,7 +112,9 @@ def promise_to_pay(*, workspace, period: Period, now: dt.datetime, journey_ids=N
     if refs:
         rows = (
             Message.objects.filter(
-                workspace=workspace, direction="out", origin="journey", origin_ref__in=list(refs),
+                # journey_id first: the (journey_id, status) index narrows to these journeys' messages
+                workspace=workspace, journey_id__in={j for j, _ in nodes}, direction="out", origin="journey",
+                origin_ref__in=list(refs),
                 status__in=SENT, created_at__gte=period.start, created_at__lt=period.end,
             )
             .order_by("created_at", "id")
@@ -358,8 +360,9 @@ def _exits_to_type(workspace, journey_ids, from_type: str, to_type: str) -> set[
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
-def _stage_at(rules, events_of: dict[str, list[dt.datetime]], attributes: dict, at: dt.datetime) -> str:
-    """The highest stage whose rule the contact matches at `at` ("" when none)."""
+def _stage_at(rules, events_of: dict[tuple[str, bool], list], attributes: dict, at: dt.datetime) -> str:
+    """The highest stage whose rule the contact matches at `at` ("" when none). `events_of` maps
+    (event name, ever?) to times: the first one for "ever" rules, those in the window otherwise."""
     best = -1
     for rule in rules:
         index = STAGES.index(rule.stage)
@@ -367,7 +370,8 @@ def _stage_at(rules, events_of: dict[str, list[dt.datetime]], attributes: dict, 
             continue
         if rule.source == "event":
             since = at - dt.timedelta(days=rule.within_days) if rule.within_days else None
-            if any(t <= at and (since is None or t > since) for t in events_of.get(rule.key, ())):
+            times = events_of.get((rule.key, not rule.within_days), ())
+            if any(t <= at and (since is None or t > since) for t in times):
                 best = index
         elif rule.matches_attributes(attributes):
             best = index
@@ -391,25 +395,50 @@ def lifecycle(*, workspace, period: Period, now: dt.datetime) -> dict:
         for b in buckets
         if period.midnight(b) <= now
     ]
-    event_names = {r.key for r in rules if r.source == "event"}
-    events: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    last = snapshots[-1] if snapshots else now
-    for contact_id, name, at in Event.objects.filter(
-        workspace=workspace, name__in=event_names, occurred_at__lt=last
-    ).values_list("contact_id", "name", "occurred_at"):
-        events[contact_id][name].append(at)
-    contacts = Contact.objects.filter(workspace=workspace).values_list("pk", "attributes")
+    # An "ever" rule needs only each contact's first such event; a rule "within N days" its events
+    # from N days before the first snapshot. Only contacts some rule can match are read one by
+    # one; every other contact is unstaged throughout.
+    ever = {r.key for r in rules if r.source == "event" and not r.within_days}
+    windowed = [r.within_days for r in rules if r.source == "event" and r.within_days]
+    window_keys = {r.key for r in rules if r.source == "event" and r.within_days}
+    history: dict[int, dict[tuple[str, bool], list]] = defaultdict(lambda: defaultdict(list))
+    for contact_id, name, first in (
+        Event.objects.filter(workspace=workspace, name__in=ever, occurred_at__lte=now)
+        .order_by()
+        .values("contact_id", "name")
+        .annotate(first=Min("occurred_at"))
+        .values_list("contact_id", "name", "first")
+    ):
+        history[contact_id][(name, True)].append(first)
+    if windowed:
+        since = min([*snapshots, now]) - dt.timedelta(days=max(windowed))
+        for contact_id, name, at in Event.objects.filter(
+            workspace=workspace, name__in=window_keys, occurred_at__gte=since, occurred_at__lte=now
+        ).values_list("contact_id", "name", "occurred_at"):
+            history[contact_id][(name, False)].append(at)
+    attribute_keys = {r.key for r in rules if r.source == "attribute"}
+    by_attribute = Q(pk__in=[])
+    for key in attribute_keys:
+        by_attribute |= Q(attributes__has_key=key)
+    candidates = dict(
+        Contact.objects.filter(Q(pk__in=list(history)) | by_attribute, workspace=workspace).values_list(
+            "pk", "attributes"
+        )
+    )
+    total = Contact.objects.filter(workspace=workspace).count()
     counts = [Counter() for _ in snapshots]
     flows: Counter = Counter()
     current: Counter = Counter()
-    for contact_id, attributes in contacts:
-        history = events.get(contact_id, {})
-        stages = [_stage_at(rules, history, attributes or {}, at) or "unstaged" for at in snapshots]
+    for contact_id, attributes in candidates.items():
+        events_of = history.get(contact_id, {})
+        stages = [_stage_at(rules, events_of, attributes or {}, at) or "unstaged" for at in snapshots]
         for i, stage in enumerate(stages):
             counts[i][stage] += 1
             if i and stages[i - 1] != stage:
                 flows[(stages[i - 1], stage)] += 1
-        current[_stage_at(rules, history, attributes or {}, now) or "unstaged"] += 1
+        current[_stage_at(rules, events_of, attributes or {}, now) or "unstaged"] += 1
+    for counter in [*counts, current]:
+        counter["unstaged"] += total - len(candidates)
     order = [*STAGES, "unstaged"]
     return {
         "period": period.as_json(),

@@ -77,3 +77,15 @@ def test_without_rules_everyone_is_unstaged(new_york):
         now=utc(2026, 3, 20),
     )
     assert report["rules"] == 0 and {r["stage"]: r["contacts"] for r in report["now"]}["unstaged"] == 1
+
+
+def test_the_stage_now_counts_events_after_the_period(people, new_york, fire):
+    late = ContactFactory(workspace=new_york)
+    fire(late, "app_opened", now=utc(2026, 3, 15, 12))  # after the period, before `now`
+    report = lifecycle(
+        workspace=new_york,
+        period=Period(dt.date(2026, 3, 1), dt.date(2026, 3, 7), workspace_zone(new_york)),
+        now=utc(2026, 3, 20),
+    )
+    assert {r["stage"]: r["contacts"] for r in report["now"]}["engagement"] == 1
+    assert {r["date"]: r["unstaged"] for r in report["series"]}["2026-03-07"] == 3  # e, f and the late one
