@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from contacts.models import Segment
+from contacts.models import Contact, Segment
+from contacts.selectors import contact_list
 from cpaas.tenancy import Actor, workspace_required
 from experiments import selectors as experiment_selectors
 
@@ -124,7 +125,13 @@ def journey_start_view(request, pk):
     upload = request.FILES.get("csv")
     actor = Actor.from_request(request)
     try:
-        if upload is not None:
+        if request.POST.get("contact"):
+            contact = Contact.objects.filter(workspace=request.workspace, pk=request.POST["contact"]).first()
+            if contact is None:
+                raise ValidationError({"contact": ["Choose a contact from the search."]})
+            run = services.journey_start_contact(journey=journey, actor=actor, contact=contact)
+            messages.success(request, f"Starting {contact.display_name} (run {run.pk}).")
+        elif upload is not None:
             ids = services.contacts_from_csv(
                 workspace=request.workspace, data=upload.read(services.CSV_MAX_BYTES + 1)
             )
@@ -144,6 +151,18 @@ def journey_start_view(request, pk):
         for message in exc.messages:
             messages.error(request, message)
     return redirect("journey_detail", pk=journey.pk)
+
+
+@require_GET
+@workspace_required("journeys.publish")
+def journey_contact_search(request, pk):
+    """The journey page's "start for a contact": contacts by name, phone (any format) or email."""
+    journey = _journey_or_404(request, pk)
+    q = request.GET.get("q", "").strip()[:100]
+    found = list(contact_list(workspace=request.workspace, filters={"q": q})[:8]) if q else []
+    return TemplateResponse(
+        request, "journeys/detail.html#found", {"journey": journey, "found": found, "q": q}
+    )
 
 
 @require_POST

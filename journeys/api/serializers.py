@@ -111,6 +111,11 @@ class StartInputSerializer(StrictInputSerializer):
         many=True, required=False, help_text="[{id} | {external_id} | {phone}]"
     )
     segment = serializers.IntegerField(required=False)
+    contact = JourneyContactRefSerializer(
+        required=False,
+        help_text="Start for one contact ({id} | {external_id} | {phone}): one the entry rules would skip "
+        "(already in the journey, or re-entry off) is refused with why, instead of a run that enrols nobody.",
+    )
     create_missing = serializers.BooleanField(
         default=False, help_text="Create contacts named by external_id or phone that do not exist (else 400)."
     )

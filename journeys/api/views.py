@@ -256,6 +256,14 @@ class JourneyStartApi(APIView):
                     raise ValidationError(
                         {"segment": [f"Segment {data['segment']} not found in this workspace."]}
                     )
+            if "contact" in data:
+                if "contacts" in data or "segment" in data:
+                    raise ValidationError({"contact": ["Give one of contact, contacts or segment."]})
+                [contact_id] = _resolve_contacts(request, [data["contact"]], data["create_missing"])
+                contact = Contact.objects.get(workspace=request.workspace, pk=contact_id)
+                run = services.journey_start_contact(journey=journey, actor=Actor.from_request(request),
+                                                     contact=contact)  # fmt: skip
+                return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
             ids = (
                 _resolve_contacts(request, data["contacts"], data["create_missing"])
                 if "contacts" in data

@@ -87,11 +87,10 @@ def test_run_start(*, journey: Journey, contact: Contact, actor: Actor, now: dt.
 
 def _title(graph: dict, node_id: str) -> str:
     """A node as the canvas names it: its title, else its type's label."""
-    from ..nodes import REGISTRY
+    from ..validation import node_title
 
-    node = (graph.get("nodes") or {}).get(node_id) or {}
-    spec = REGISTRY.get(node.get("type", ""))
-    return node.get("label") or (spec.label if spec else node_id)
+    node = (graph.get("nodes") or {}).get(node_id)
+    return node_title(node) if node else node_id
 
 
 def _waiting_words(e: Enrollment, tz) -> str:

@@ -1,6 +1,13 @@
 """Writes of the journeys app. Callers import from here."""
 
-from .enrollments import CSV_MAX_BYTES, contacts_from_csv, enrollment_cancel, journey_start
+from .enrollments import (
+    CSV_MAX_BYTES,
+    contacts_from_csv,
+    enrollment_cancel,
+    entry_refusal,
+    journey_start,
+    journey_start_contact,
+)
 from .journeys import (
     JourneyInvalid,
     draft_for,
@@ -33,6 +40,8 @@ __all__ = [
     "journey_publish",
     "journey_resume",
     "journey_start",
+    "journey_start_contact",
+    "entry_refusal",
     "journey_update",
     "promise_clean",
     "promise_record",

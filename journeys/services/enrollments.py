@@ -125,6 +125,43 @@ def journey_start(*, journey: Journey, actor: Actor, contact_ids: list[int] | No
     return run
 
 
+def entry_refusal(*, journey: Journey, contact: Contact) -> str:
+    """Why the journey's entry rules would not take `contact` now, in words ("" when they would):
+    the answer "start for a contact" gives instead of a run that silently skips them."""
+    past = (
+        Enrollment.objects.filter(journey=journey, contact=contact, is_test=False)
+        .order_by("-entered_at")
+        .first()
+    )
+    if past is None:
+        return ""
+    from ..validation import node_title
+
+    name = contact.display_name
+    if past.is_open and journey.one_active:
+        title = node_title(((past.version.graph or {}).get("nodes") or {}).get(past.node) or {}) or past.node
+        where = f"waiting at '{title}'" if past.status == Enrollment.Status.WAITING else f"at '{title}'"
+        return (f"{name} is already in this journey ({where} since {past.entered_at:%Y-%m-%d %H:%M} UTC); "
+                "a contact is in it once at a time.")  # fmt: skip
+    if not journey.allow_reentry:
+        return (f"{name} has been through this journey already (entered {past.entered_at:%Y-%m-%d %H:%M} UTC, "
+                f"{past.get_status_display().lower()}), and re-entry is off for it.")  # fmt: skip
+    return ""
+
+
+def journey_start_contact(
+    *, journey: Journey, actor: Actor, contact: Contact, now: dt.datetime | None = None
+) -> AudienceRun:
+    """Start one contact (the journey page's and the API's "start for a contact"): a contact the
+    entry rules would skip gets a clear answer instead of a run that enrols nobody."""
+    if contact.workspace_id != journey.workspace_id:
+        raise ValidationError({"contact": ["No such contact in this workspace."]})
+    refusal = entry_refusal(journey=journey, contact=contact)
+    if refusal:
+        raise ValidationError({"contact": [refusal]})
+    return journey_start(journey=journey, actor=actor, contact_ids=[contact.pk], now=now)
+
+
 @transaction.atomic
 def enrollment_cancel(
     *, enrollment: Enrollment, actor: Actor, reason: str = "", now: dt.datetime | None = None
