@@ -9,7 +9,8 @@ from cpaas.charts import Chart
 from cpaas.models import Workspace
 
 from . import rollups
-from .dashboard import STATUSES, Period
+from .dashboard import STATUSES
+from .periods import Period
 
 STATUS_LABELS = {
     "queued": "Queued", "deferred": "Deferred", "sending": "Sending", "sent": "Sent", "unknown": "Outcome unknown",
@@ -23,8 +24,8 @@ def buckets(workspace: Workspace, period: Period, grain: str) -> list[tuple[dt.d
     """Every bucket of the period with its label in the workspace's zone (zeros are drawn too)."""
     tz = rollups.zone_of(workspace)
     if grain == "day":
-        return [(rollups.day_bounds(workspace, d)[0], d.strftime("%a %d %b")) for d in period.dates()]
-    out, at = [], period.start
+        return [(rollups.day_bounds(workspace, d)[0], d.strftime("%a %d %b")) for d in period.days()]
+    out, at = [], period.start.astimezone(dt.UTC)  # absolute hours across DST
     while at < period.end:
         out.append((at, at.astimezone(tz).strftime("%H:%M")))
         at += rollups.HOUR
@@ -73,7 +74,7 @@ def home_charts(workspace: Workspace, data: dict) -> list[Chart]:
                                   "Messages by status", "Messages"))  # fmt: skip
     c = data.get("compliance")
     if c:
-        grain = "hour" if period.days == 1 else "day"
+        grain = "hour" if period.length == 1 else "day"
         charts.append(_time_chart(workspace, period, grain, c["consent_series"],
                                   ["opted_in", "pending", "opted_out", "suppressed"], "chart-consent",
                                   "Consent changes", "Consent events"))  # fmt: skip

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Min, Q
 
 from cpaas.models import Workspace
@@ -21,6 +21,8 @@ from journeys.models import Enrollment, Journey
 
 from . import rollups
 from .error_codes import explain
+from .periods import Period, workspace_zone
+from .periods import period_parse as days_parse
 
 STATUSES = [
     "queued",
@@ -38,36 +40,17 @@ STATUSES = [
 ATTEMPTED = ["sending", "sent", "unknown", "delivered", "read", "failed"]
 DELIVERED = ["delivered", "read"]
 PRESETS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
-MAX_DAYS = 366
 LAGGING_S = 60  # a journey whose oldest due enrolment waited longer is listed as lagging
 
 
-@dataclass(frozen=True)
-class Period:
-    """Local days first..last (inclusive) of the workspace's zone, and their instants."""
-
-    first: dt.date
-    last: dt.date
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
-    def dates(self) -> list[dt.date]:
-        return [self.first + dt.timedelta(days=i) for i in range(self.days)]
-
-
 def period_of(workspace: Workspace, first: dt.date, last: dt.date) -> Period:
-    start, _ = rollups.day_bounds(workspace, first)
-    _, end = rollups.day_bounds(workspace, last)
-    return Period(first, last, start, end)
+    return Period(first, last, workspace_zone(workspace))
 
 
 def previous(workspace: Workspace, period: Period) -> Period:
+    """The same number of days just before."""
     last = period.first - dt.timedelta(days=1)
-    return period_of(workspace, last - dt.timedelta(days=period.days - 1), last)
+    return period_of(workspace, last - dt.timedelta(days=period.length - 1), last)
 
 
 def today(workspace: Workspace, now: dt.datetime) -> dt.date:
@@ -75,9 +58,9 @@ def today(workspace: Workspace, now: dt.datetime) -> dt.date:
 
 
 def period_parse(workspace: Workspace, params, now: dt.datetime) -> tuple[Period, dict[str, str]]:
-    """The period a request asks for: `from` and `to` (local dates, YYYY-MM-DD, inclusive) or a
-    `range` preset (today, 7d, 30d, 90d; 7d by default). Bad input gives the default period and
-    an error per field, saying what was wrong."""
+    """The period a page asks for: `from` and `to` (local dates, YYYY-MM-DD, inclusive: the one
+    parser, `periods.period_parse`) or a `range` preset (today, 7d, 30d, 90d; 7d by default). Bad
+    input gives the default period and an error per field, saying what was wrong."""
     errors: dict[str, str] = {}
     last = today(workspace, now)
     preset = params.get("range") or ""
@@ -85,24 +68,15 @@ def period_parse(workspace: Workspace, params, now: dt.datetime) -> tuple[Period
         errors["range"] = f"Unknown range {preset!r}: one of {', '.join(PRESETS)}."
     days = PRESETS.get(preset, 7)
     default = period_of(workspace, last - dt.timedelta(days=days - 1), last)
-    raw_from, raw_to = (params.get("from") or "").strip(), (params.get("to") or "").strip()
-    if not raw_from and not raw_to:
+    first, to = (params.get("from") or "").strip(), (params.get("to") or "").strip()
+    if not first and not to:
         return default, errors
-    parsed = {}
-    for name, raw in (("from", raw_from), ("to", raw_to)):
-        try:
-            parsed[name] = dt.date.fromisoformat(raw) if raw else None
-        except ValueError:
-            errors[name] = f"{raw!r} is not a date: write it as YYYY-MM-DD (e.g. {last.isoformat()})."
-    if errors:
-        return default, errors
-    first = parsed["from"] or parsed["to"]
-    end_day = parsed["to"] or last
-    if end_day < first:
-        return default, {"to": "The end date is before the start date."}
-    if (end_day - first).days + 1 > MAX_DAYS:
-        return default, {"from": f"A period is at most {MAX_DAYS} days."}
-    return period_of(workspace, first, end_day), errors
+    try:
+        return days_parse(
+            workspace=workspace, first=first or None, last=to or None, now=now, default_days=days
+        ), errors
+    except ValidationError as exc:
+        return default, {**errors, **{field: " ".join(msgs) for field, msgs in exc.message_dict.items()}}
 
 
 def _sum(rows, where=lambda r: True) -> int:
@@ -191,7 +165,7 @@ def marketing(*, workspace: Workspace, period: Period, now: dt.datetime) -> dict
     by_kind: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
     for r in today_rows:
         by_kind[r["kind"]][r["status"]] = by_kind[r["kind"]].get(r["status"], 0) + r["count"]
-    grain = "hour" if period.days == 1 else "day"
+    grain = "hour" if period.length == 1 else "day"
     series = rollups.series(
         workspace=workspace,
         metric="messages",
@@ -292,7 +266,7 @@ def compliance(*, workspace: Workspace, period: Period) -> dict:
     errors_prev = by("messages", ("provider", "code"), prev, {"status__in": ["failed", "unknown"]})
     consent_series = rollups.series(
         workspace=workspace, metric="consent", start=period.start, end=period.end, by=("status",),
-        grain="hour" if period.days == 1 else "day",
+        grain="hour" if period.length == 1 else "day",
     )  # fmt: skip
     n_optouts = _sum(consent_now, lambda r: r["status"] == rollups.OPTED_OUT)
     n_optouts_prev = _sum(consent_prev, lambda r: r["status"] == rollups.OPTED_OUT)

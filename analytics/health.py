@@ -11,8 +11,9 @@ from cpaas.models import Workspace
 from journeys.models import Journey
 
 from . import rollups
-from .dashboard import ATTEMPTED, DELIVERED, Period, _rate, change, previous
+from .dashboard import ATTEMPTED, DELIVERED, _rate, change, previous
 from .error_codes import explain
+from .periods import Period
 
 
 def health(*, workspace: Workspace, period: Period) -> dict:

@@ -36,6 +36,11 @@ class Period:
     def day_of(self, at: dt.datetime) -> dt.date:
         return at.astimezone(self.tz).date()
 
+    @property
+    def length(self) -> int:
+        """How many days."""
+        return (self.last - self.first).days + 1
+
     def days(self) -> list[dt.date]:
         n = (self.last - self.first).days + 1
         return [self.first + dt.timedelta(days=i) for i in range(n)]

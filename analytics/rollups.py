@@ -60,6 +60,7 @@ from cpaas.realtime import publish, workspace_group
 from journeys.models import Enrollment
 
 from .models import Rollup, RollupCursor, RollupState
+from .periods import workspace_zone
 
 UTC = dt.UTC
 HOUR = dt.timedelta(hours=1)
@@ -195,7 +196,7 @@ def _stored(metric: str, by: Iterable[str], where: dict | None) -> str:
 
 
 def zone_of(workspace: Workspace) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(workspace.timezone or "UTC")
+    return workspace_zone(workspace)
 
 
 def grid_minutes(tz: zoneinfo.ZoneInfo, at: dt.datetime) -> int:

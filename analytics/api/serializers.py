@@ -8,7 +8,7 @@ class PeriodSerializer(serializers.Serializer):
     last = serializers.DateField(help_text="Last local day, inclusive.")
     start = serializers.DateTimeField(help_text="The first day's local midnight.")
     end = serializers.DateTimeField(help_text="The local midnight after the last day.")
-    days = serializers.IntegerField()
+    days = serializers.IntegerField(source="length", help_text="How many days.")
 
 
 class FigureSerializer(serializers.Serializer):

@@ -62,10 +62,12 @@ def test_another_workspace_token_reads_nothing_of_this_one(other_api, data):
 def test_bad_periods_are_400_naming_the_field(api):
     response = api.get("/api/v1/analytics/health/?from=yesterday")
     assert response.status_code == 400
-    assert "is not a date" in response.json()["error"]["fields"]["from"][0]
+    assert response.json()["error"]["fields"]["from"] == ["'yesterday' is not a date (YYYY-MM-DD)."]
     response = api.get("/api/v1/analytics/dashboard/?from=2026-03-10&to=2026-03-01")
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"to": ["The end date is before the start date."]}
+    assert response.json()["error"]["fields"] == {
+        "from": ["The period starts (2026-03-10) after it ends (2026-03-01)."]
+    }
     assert api.get("/api/v1/analytics/dashboard/?range=forever").status_code == 400
 
 

@@ -169,13 +169,13 @@ def test_a_page_view_reads_no_raw_table(workspace, admin_user, data):
 def test_bad_periods_are_explained(workspace, admin_user):
     client = client_for(admin_user)
     html = client.get("/?from=2026-13-01").content.decode()
-    assert "&#x27;2026-13-01&#x27; is not a date: write it as YYYY-MM-DD" in html
+    assert "&#x27;2026-13-01&#x27; is not a date (YYYY-MM-DD)." in html
     html = client.get("/?from=2026-03-10&to=2026-03-01").content.decode()
-    assert "The end date is before the start date." in html
+    assert "The period starts (2026-03-10) after it ends (2026-03-01)." in html
     html = client.get("/?from=2020-01-01&to=2026-03-01").content.decode()
-    assert "A period is at most 366 days." in html
+    assert "At most 366 days at once." in html
     response = client.get("/?from=2026-03-01&to=2026-03-07")
-    assert response.context["period"].days == 7
+    assert response.context["period"].length == 7
     assert response.context["period"].first == dt.date(2026, 3, 1)
 
 
