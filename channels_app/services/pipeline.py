@@ -25,7 +25,7 @@ from .. import consent_gate
 from ..addresses import contact_address, missing_address_reason
 from ..bulk import insert_rows
 from ..content import content_clean, segment_fields
-from ..models import Channel, Message, MessageStatusEvent, Purpose
+from ..models import Channel, ChannelTemplate, Message, MessageStatusEvent, Purpose
 from ..providers import get_provider
 
 PREFERRED = "preferred"
@@ -149,12 +149,33 @@ def clean_key(key) -> str | None:
 
 def prepare_content(channel: Channel, content, workspace: Workspace) -> tuple[dict, str, list[str]]:
     provider = get_provider(channel.provider)
-    return content_clean(
+    clean, text, notes = content_clean(
         kind=channel.kind,
         content=content,
         capabilities=provider.capabilities(channel.kind),
         default_subject=f"Message from {workspace.name}",
     )
+    return _template_language(channel, content, clean), text, notes
+
+
+def _template_language(channel: Channel, content, clean: dict) -> dict:
+    """A template named without its language (the inbox's picker, an API call) takes the
+    language the channel's account approved it in: Meta refuses `en` for a template approved
+    in `en_US` (132001). Given explicitly, the language is kept as given."""
+    template = clean.get("template")
+    asked = content.get("template") if isinstance(content, dict) else None
+    if not template or (isinstance(asked, dict) and asked.get("language")):
+        return clean
+    languages = sorted(
+        ChannelTemplate.objects.filter(channel=channel, name=template["name"], status="approved").values_list(
+            "language", flat=True
+        )
+    )
+    if not languages or template["language"] in languages:
+        return clean
+    wanted = template["language"]
+    pick = next((lang for lang in languages if lang.split("_")[0] == wanted.split("_")[0]), languages[0])
+    return {**clean, "template": {**template, "language": pick}}
 
 
 @functools.lru_cache(maxsize=256)

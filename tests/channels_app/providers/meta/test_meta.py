@@ -559,3 +559,19 @@ def test_meta_saying_131047_closes_the_window_until_the_contact_writes_again(
         workspace=workspace, contact=contact, channel="whatsapp", content={"text": "Thanks!"}, now=at(121)
     )
     assert again.status == S.QUEUED
+
+
+def test_a_template_named_without_its_language_takes_the_one_it_was_approved_in(
+    workspace, contact, meta, graph
+):
+    # the inbox's template picker names the template only; Meta needs its approved language
+    channel_templates_sync(channel=meta, actor=Actor.system("test"), now=at(0))
+    send(
+        workspace,
+        contact,
+        {"text": "Hello Ada", "template": {"name": "payment_reminder", "variables": ["Ada"]}},
+    )
+    send(workspace, contact, {"text": "Hi", "template": {"name": "payment_reminder", "language": "en_GB"}})
+    drain(0)
+    languages = sorted(b["template"]["language"]["code"] for b in graph.sends())
+    assert languages == ["en_GB", "en_US"]  # given explicitly: kept as given
