@@ -25,10 +25,11 @@ export function renderOutline(root, state, catalogue, actions) {
   const rows = order(state.graph).map((id, i) => {
     const n = state.graph.nodes[id];
     const spec = catalogue[n.type] || { label: n.type };
+    const title = n.label || state.titles?.[id] || spec.label; // the canvas's title
     const probs = state.problems.filter((p) => p.node === id);
     const exits = (state.exits[id] || spec.exits || []).map((e) => actions.exitPicker(id, e)).join('');
     return `<li class="o-node" data-node="${esc(id)}">
-      <h3 id="o-h-${esc(id)}">${i + 1}. ${esc(n.label || spec.label)} <span class="muted mono">${esc(id)}</span>${id === state.graph.start ? ' <span class="badge">start</span>' : ''}</h3>
+      <h3 id="o-h-${esc(id)}">${i + 1}. ${esc(title)} <span class="muted mono">${esc(id)}</span>${id === state.graph.start ? ' <span class="badge">start</span>' : ''}</h3>
       ${probs.length ? `<p class="error">${probs.map((p) => esc(p.message)).join(' ')}</p>` : ''}
       <div class="o-exits" role="group" aria-labelledby="o-h-${esc(id)}">${exits || '<span class="muted">No exits.</span>'}</div>
       <button type="button" class="small" id="o-conf-${esc(id)}" data-o-configure="${esc(id)}">Configure ${esc(n.label || spec.label)}</button>
