@@ -23,3 +23,6 @@ class ChannelsAppConfig(AppConfig):
         from .selectors import dispatch_backlog
 
         health.register("dispatch.backlog_s", lambda now: dispatch_backlog(now=now)[1])
+        from cpaas import metrics
+
+        metrics.register_backlog(lambda now: dispatch_backlog(now=now))

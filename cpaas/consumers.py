@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
+from .metrics import WEBSOCKETS
 from .models import Membership
 from .realtime import TOPICS, ensure_relay_running, topic_groups
 from .roles import role_allows
@@ -60,10 +61,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        WEBSOCKETS.inc()
+        self.counted = True
         ensure_relay_running()
         await self.send_json({"type": "hello", "groups": len(self.groups_joined)})
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            WEBSOCKETS.dec()
+            self.counted = False
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -108,11 +108,24 @@ def readyz(request) -> HttpResponse:
     return _json(report, 200 if report["status"] == "ok" else 503)
 
 
-PATHS = {"/healthz": healthz, "/healthz/": healthz, "/readyz": readyz, "/readyz/": readyz}
+def metrics(request) -> HttpResponse:
+    from .metrics import metrics_view
+
+    return metrics_view(request)
+
+
+# /metrics too: Prometheus scrapes by address, which the host check would refuse
+PATHS = {
+    "/healthz": healthz,
+    "/healthz/": healthz,
+    "/readyz": readyz,
+    "/readyz/": readyz,
+    "/metrics": metrics,
+}
 
 
 class HealthMiddleware:
-    """First in MIDDLEWARE: answers GET /healthz and /readyz before anything checks the Host
+    """First in MIDDLEWARE: answers GET /healthz, /readyz and /metrics before anything checks the Host
     header, redirects to HTTPS, opens a session or counts a request."""
 
     def __init__(self, get_response):

@@ -185,8 +185,11 @@ def run_loop(
     guard = DatabaseGuard(kind)
     heartbeat = Heartbeat(kind)
     started = last_work = time.monotonic()
+    from .logs import new_round
+
     while not stopping.is_set():
         pause = 0.0
+        new_round(kind)  # this round's log lines share an id (cpaas/logs.py)
         try:
             done = work()
             ended = guard.succeeded()

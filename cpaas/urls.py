@@ -8,6 +8,7 @@ urlpatterns = [
     # answered by cpaas.health.HealthMiddleware first; named here so they are reversible and listed
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),  # METRICS_TOKEN or this host only (cpaas/metrics.py)
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("no-workspace/", views.no_workspace, name="no_workspace"),

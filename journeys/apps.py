@@ -30,5 +30,10 @@ class JourneysConfig(AppConfig):
         from .selectors import engine_lag_s
 
         health.register("engine.lag_s", lambda now: engine_lag_s(now=now))
+        from cpaas import metrics
+
+        from .selectors import timer_lateness_s
+
+        metrics.register_timer_lateness(lambda now: timer_lateness_s(now=now))
         # the experiment pages name the journey and its entry rate without importing journeys
         journey_facts.register(JourneyFacts())

@@ -129,3 +129,16 @@ def engine_lag_s(*, now) -> float:
 
     oldest = Enrollment.objects.filter(RUNNABLE, due_at__lte=now).aggregate(oldest=Min("due_at"))["oldest"]
     return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0.0
+
+
+def timer_lateness_s(*, now) -> float:
+    """How late the oldest due timer is (a wait whose time has come, not yet advanced): the
+    metrics' timer lateness (cpaas.metrics)."""
+    from django.db.models import Min
+
+    from .engine.runner import RUNNABLE
+
+    oldest = Enrollment.objects.filter(RUNNABLE, wait_kind="timer", due_at__lte=now).aggregate(
+        oldest=Min("due_at")
+    )["oldest"]
+    return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0.0

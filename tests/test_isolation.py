@@ -521,6 +521,7 @@ PUBLIC_URLS = {
     "webhook_events",  # the channel's random token and the provider's signature
     "healthz",  # up / ready, nothing sensitive (tests/cpaas/test_health.py)
     "readyz",
+    "metrics",  # a bearer token from settings, or this host only (tests/cpaas/test_metrics.py)
 }
 # Third-party URL names that come with included apps.
 IGNORED_URLS = {"api-root"}

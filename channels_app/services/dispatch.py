@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F, Q
 
+from cpaas import metrics
 from cpaas.loops import DATABASE_ERRORS
 
 from .. import conf, consent_gate, live, sealing, unsubscribe
@@ -348,6 +349,11 @@ def record(*, channel: Channel, messages: list[Message], results: list[SendResul
     failed: list[int] = []
     results = _unclaimed_ids(provider, channel, messages, results)
     for m, r in zip(messages, results, strict=True):
+        outcome = "accepted" if r.ok else "unknown" if r.ambiguous else "retry" if r.transient else "failed"
+        metrics.dispatch_result(kind=channel.kind, provider=provider.name, outcome=outcome, code=r.error_code)
+        if not r.ok:  # the provider's words may quote the number or the text: cpaas.logs masks them
+            log.info("message %s on channel %s (%s) not accepted: %s %s", m.pk, channel.pk, provider.name,
+                     r.error_code, r.error_reason)  # fmt: skip
         if r.ok:
             sent.append(m)
             if (

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from django.db import connections, transaction
 from django.db.models import Q, sql
 
+from cpaas import metrics
+
 from ..models import Message, MessageStatusEvent
 
 S = Message.Status
@@ -110,6 +112,9 @@ def transition(
         done = ids if (changed and len(ids) == 1) else []
     else:
         done = _update_returning(where, fields)
+    metrics.status_changed(
+        status=to, source=source, count=changed if (len(ids) == 1 or not event) else len(done)
+    )
     if event and done:
         code = event_code or (
             fields["error_code"] if to in (S.FAILED, S.BLOCKED, S.UNKNOWN, S.QUEUED) else ""

@@ -14,6 +14,7 @@ import math
 from django.core.cache import cache as default_cache
 from rest_framework.throttling import SimpleRateThrottle
 
+from cpaas.metrics import API_REQUESTS
 from cpaas.models import ApiToken
 
 
@@ -24,6 +25,7 @@ class TokenRateThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if isinstance(request.auth, ApiToken):
             self.num_requests, self.duration = request.auth.rate_limit_per_minute, 60
+            API_REQUESTS.labels(str(request.auth.pk)).inc()
         key = self.get_cache_key(request, view)
         if key is None:
             return True

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",  # log-in throttling (cpaas/lockout.py)
     "csp",
+    "django_prometheus",  # request, response and database metrics at /metrics (cpaas/metrics.py)
     "cpaas",
     "contacts",
     "consent",
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",  # /healthz, /readyz: before the host check and HTTPS redirect
+    "cpaas.logs.RequestIdMiddleware",  # X-Request-ID on every log line a request causes
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "cpaas.api.middleware.ApiErrorMiddleware",  # first: every /api/ error answer is the JSON body
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -60,7 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpaas.tenancy.WorkspaceMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the locked-out log-in page
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the locked-out log-in page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: sees every response
 ]
 
 ROOT_URLCONF = "cpaas.urls"
@@ -314,10 +318,47 @@ HEALTH_LIMITS = {
     "dispatch.backlog_s": env.float("HEALTH_MAX_DISPATCH_BACKLOG_S", default=300.0),
 }
 
+# --- logs (cpaas/logs.py) and errors (cpaas/sentry.py) -----------------------------------------
+# Every line carries the request id (X-Request-ID) and is masked (phone numbers, emails, message
+# text). LOG_FORMAT=json gives one JSON object a line (production's default), text the message.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+
+# /metrics (cpaas/metrics.py): with a token, only `Authorization: Bearer <METRICS_TOKEN>` may read
+# it; without one, only requests from this host.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "cpaas.logs.RequestIdFilter"},
+        "personal_data": {"()": "cpaas.logs.PersonalDataFilter"},
+    },
+    "formatters": {
+        "text": {"()": "cpaas.logs.TextFormatter", "format": "%(message)s"},
+        "json": {
+            "()": "cpaas.logs.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "personal_data"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from cpaas.sentry import init as sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default=""),
+        release=env("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
