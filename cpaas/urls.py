@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -8,7 +9,10 @@ urlpatterns = [
     # answered by cpaas.health.HealthMiddleware first; named here so they are reversible and listed
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("metrics", health.metrics, name="metrics"),  # METRICS_TOKEN or this host only (cpaas/metrics.py)
+    path("metrics", health.metrics, name="metrics"),
+    path(
+        "admin/", admin.site.urls
+    ),  # staff only (cpaas/admin.py)  # METRICS_TOKEN or this host only (cpaas/metrics.py)
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("no-workspace/", views.no_workspace, name="no_workspace"),
