@@ -137,3 +137,21 @@ def test_readyz_turns_unhealthy_when_a_loops_heartbeat_stops_and_healthy_when_it
             "/readyz"
         ).json()
         topology.assert_alive()
+
+
+@pytest.mark.django_db
+def test_the_health_command_checks_this_hosts_loop_for_container_health_checks():
+    import socket
+
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no engine process on this host"):
+        call_command("health", "--loop", "engine")
+    beat("engine", seconds_ago=120)  # another host's or a silent one does not count
+    Heartbeat.objects.update(host=socket.gethostname())
+    with pytest.raises(CommandError):
+        call_command("health", "--loop", "engine")
+    Heartbeat.objects.update(beat_at=timezone.now())
+    call_command("health", "--loop", "engine")  # no error: beating
+    with pytest.raises(CommandError, match="not ready"):  # no dispatcher: the whole report is not ready
+        call_command("health")

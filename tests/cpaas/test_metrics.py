@@ -102,3 +102,29 @@ def test_the_dispatchers_counts_reach_the_web_processes_metrics(workspace, tmp_p
         # then the web process's /metrics counts it
         assert wait_for(lambda: accepted() == 1, timeout=60), topology.log("dispatcher1")[-2000:]
         topology.assert_alive()
+
+
+@pytest.mark.django_db
+def test_the_documented_dashboard_asks_only_for_metrics_that_exist(workspace):
+    import json
+    import re
+
+    from tests.conftest import ROOT
+
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    asked = {
+        m
+        for p in dashboard["panels"]
+        for t in p["targets"]
+        for m in re.findall(r"\bcpaas_[a-z_]+", t["expr"])
+    }
+    # counters appear once something was counted: count one of each
+    message_send(workspace=workspace, contact=ContactFactory(workspace=workspace), channel="sms",
+                 content={"text": "x"}, now=timezone.now())  # fmt: skip
+    from cpaas import metrics
+
+    metrics.dispatch_result(kind="sms", provider="sandbox", outcome="failed", code="30003")
+    metrics.STATUS_CHANGES.labels("sent", "test").inc(0)
+    metrics.API_REQUESTS.labels("0").inc(0)
+    exposed = {name for name, _ in scrape(Client().get("/metrics").content.decode())}
+    assert asked and asked <= exposed, asked - exposed
