@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "cpaas.health.HealthMiddleware",  # /healthz, /readyz: before the host check and HTTPS redirect
     "cpaas.logs.RequestIdMiddleware",  # X-Request-ID on every log line a request causes
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "cpaas.api.middleware.ApiErrorMiddleware",  # first: every /api/ error answer is the JSON body
+    "cpaas.api.middleware.ApiErrorMiddleware",  # before the rest: every /api/ error answer is the JSON body
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
