@@ -1,4 +1,5 @@
-"""Server time of the home dashboard and the messaging health page over a workspace with
+"""Server time of the home dashboard, the messaging health page, a journey's analytics page and the
+KPI reports over a workspace with
 10,000,000 messages and 1,000,000 enrolments on PostgreSQL (issue 15: target ≤ 500 ms a page),
 the rollups' refresh (one day rebuilt from raw, and the every-minute incremental run), and the
 same figures counted raw in the same run as the yardstick.
@@ -39,6 +40,12 @@ STATUSES = (["delivered"] * 70 + ["read"] * 8 + ["sent"] * 6 + ["failed"] * 6 + 
             + ["queued"] * 1 + ["received"] * 5)  # fmt: skip
 CODES = ["30003", "30005", "30006", "30007", "21610", "21614"]
 RULES = ["suppression", "no_consent", "frequency_cap", "quiet_hours"]
+# Journey 00 asks for promises to pay (its messages are the promise-to-pay report's), so the
+# journey analytics page and the KPI reports read a journey with 1/20 of the journey messages.
+PTP_GRAPH = {"schema": 1, "start": "trigger", "nodes": {
+    "trigger": {"type": "trigger.event", "config": {"event": "overdue"}, "exits": {"next": "ptp"}},
+    "ptp": {"type": "payment.promise", "config": {"template": {"en": "When can you pay?"}, "timeout_s": 86400},
+            "exits": {"paid": None, "broken": None, "no_response": None, "failed": None}}}}  # fmt: skip
 
 
 def recreate_database() -> None:
@@ -112,7 +119,7 @@ def load(scale: float, now: dt.datetime):
     journeys = []
     for k in range(20):
         j = Journey.objects.create(workspace=workspace, name=f"Journey {k:02d}", status="live")
-        v = JourneyVersion.objects.create(journey=j, number=1, graph={})
+        v = JourneyVersion.objects.create(journey=j, number=1, graph=PTP_GRAPH if k == 0 else {})
         Journey.objects.filter(pk=j.pk).update(live_version=v)
         journeys.append((j.pk, v.pk))
     n_contacts, n_messages, n_enrol = int(200_000 * scale), int(10_000_000 * scale), int(1_000_000 * scale)
@@ -144,6 +151,8 @@ def load(scale: float, now: dt.datetime):
                "address": f"+5511{i % n_contacts:09d}", "status": status, "status_changed_at": created,
                "created_at": created, "reference": f"b{i:031d}", "segments": 1 + i % 2,
                "journey_id": journeys[i % 20][0] if i % 10 < 7 and status != "received" else None,
+               "origin": "journey" if i % 10 < 7 and status != "received" else "api",
+               "origin_ref": f"journey:{journeys[i % 20][0]}/ptp" if i % 10 < 7 and status != "received" else "",
                "direction": "in" if status == "received" else "out",
                "purpose": "marketing" if i % 3 else "transactional",
                "sent_at": None, "delivered_at": None, "error_code": "", "consent_rule": ""}  # fmt: skip
@@ -309,10 +318,16 @@ def main() -> None:
     client.force_login(user)
     last = today(workspace, now)
     period = period_of(workspace, last - dt.timedelta(days=29), last)
+    journey_00 = workspace.journeys.order_by("name").first().pk
     for label, url in (
         ("home dashboard, 30 days", "/?range=30d"),
         ("home dashboard, 90 days", "/?range=90d"),
         ("messaging health, 30 days", "/analytics/health/?range=30d"),
+        ("journey analytics, 30 days", f"/analytics/journeys/{journey_00}/"),
+        ("KPI promise to pay, 30 d", "/analytics/kpis/promise-to-pay/"),
+        ("KPI call warm-up, 30 d", "/analytics/kpis/call-warmup/"),
+        ("KPI OTP onboarding, 30 d", "/analytics/kpis/otp/"),
+        ("KPI lifecycle, 30 d", "/analytics/kpis/lifecycle/"),
     ):
 
         def get(url=url):
