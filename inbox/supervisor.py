@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Min, Q
 
+from cpaas.charts import Chart as CsvChart
 from cpaas.models import Workspace
 
 from .models import Conversation, Queue, Reply
@@ -69,6 +70,13 @@ class Chart:
     rows: list[tuple[str, list]]
     stacked: bool = False
     horizontal: bool = False
+    csv_url: str = ""  # set by the view (cpaas.charts.with_csv_urls)
+
+    def as_table(self) -> CsvChart:
+        """The same numbers as the shared chart's table, for its CSV download."""
+        return CsvChart(
+            self.id, self.title, ["", *self.columns], [[label, *values] for label, values in self.rows]
+        )
 
     @property
     def config(self) -> dict:

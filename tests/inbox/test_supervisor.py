@@ -90,6 +90,33 @@ def test_the_figures_and_their_tables(workspace, admin_user, setup):
     assert sum(int(v[0]) for v in table(html, "chart-resolution").values()) == 2
 
 
+def test_each_chart_downloads_its_table_as_csv(workspace, admin_user, setup):
+    import csv
+    import io
+
+    client = client_for(admin_user)
+    html = client.get(reverse("inbox_supervisor") + "?days=30").content.decode()
+    for chart_id in (
+        "chart-open",
+        "chart-waiting",
+        "chart-frt",
+        "chart-resolution",
+        "chart-agents",
+        "chart-sla",
+    ):
+        link = (
+            re.search(rf'<a href="([^"]+)" download id="{chart_id}-csv">', html)
+            .group(1)
+            .replace("&amp;", "&")
+        )
+        response = client.get(link)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+        expected = {label.replace("&gt;", ">"): cells for label, cells in table(html, chart_id).items()}
+        assert {row[0]: row[1:] for row in rows[1:]} == expected, chart_id
+    assert client.get(reverse("inbox_supervisor") + "?format=csv&chart=nope").status_code == 404
+
+
 def test_another_workspaces_numbers_never_show(workspace, other_workspace, other_admin, setup):
     html = client_for(other_admin).get(reverse("inbox_supervisor")).content.decode()
     assert re.search(r"<dt>Open conversations</dt><dd><b>0</b>", html)
