@@ -125,3 +125,25 @@ def guardrails(results: dict) -> tuple[dict, list[dict]]:
                      "differences": [(names[g["exit"]], g.get("difference"), g.get("low"), g.get("high"))
                                      for g in m["rows"]]})  # fmt: skip
     return config, rows
+
+
+def tables(results: dict) -> list:
+    """Each chart's table as a `cpaas.charts.Chart` (its CSV download, `?format=csv&chart=<id>`):
+    rates as fractions and counts as they are, so a spreadsheet can compute with them."""
+    from cpaas.charts import Chart
+
+    names = _labels(results)
+    arms = [names[e] for e in arm_names(results)]
+    _, rate_rows = cumulative_rate(results)
+    _, exposure_rows = exposures_per_day(results)
+    _, guardrail_rows = guardrails(results)
+    return [
+        Chart("chart-rate", "Cumulative conversion rate",
+              ["Day", "Arm", "Exposed", "Converted", "Rate", "Interval low", "Interval high"],
+              [[r["date"], r["arm"], r["exposures"], r["conversions"], r["rate"], *(r["interval"] or [None, None])]
+               for r in rate_rows]),
+        Chart("chart-exposures", "Exposures per day", ["Day", *arms],
+              [[r["date"], *r["counts"]] for r in exposure_rows]),
+        Chart("chart-guardrails", "Guardrails", ["Guardrail", *arms, "Status"],
+              [[g["label"], *g["rates"], g["status"]] for g in guardrail_rows]),
+    ]  # fmt: skip

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from contacts.event_names import event_names
+from cpaas.charts import chart_csv, wants_csv
 from cpaas.roles import role_allows
 from cpaas.tenancy import Actor, workspace_required
 
@@ -100,6 +101,7 @@ def results_context(experiment: Experiment) -> dict:
         "exposure_rows": exposure_rows,
         "guardrail_chart": guardrail_chart,
         "guardrail_rows": [presenting.guardrail_row(g) for g in guardrail_rows],
+        "csv_base": reverse("experiment_detail", args=[experiment.pk]) + "?format=csv&chart=",
     }
 
 
@@ -109,6 +111,8 @@ def experiment_detail(request, pk):
     if request.method != "POST":
         if request.GET.get("part") == "results":
             return _results_partial(request, experiment)
+        if wants_csv(request):  # a chart's table (cpaas.charts)
+            return chart_csv(request, charts.tables(experiment.results or {}), f"experiment-{experiment.pk}")
         return TemplateResponse(request, "experiments/detail.html", _detail_context(request, experiment))
     if not role_allows(request.role, "experiments.edit"):
         raise PermissionDenied(f"Your role ({request.role}) does not allow editing experiments.")

@@ -207,6 +207,41 @@ def test_the_page_shows_summary_warnings_arms_charts_and_their_tables(workspace,
     assert "Opt-out rate" in guard and "limit 1.00 points above control" in guard
 
 
+def test_each_chart_downloads_its_table_as_csv(workspace, marketer):
+    import csv
+    import io
+
+    experiment = make_experiment(workspace, marketer, goal_event="payment_completed", baseline_rate=0.03,
+                                 mde=0.1, guardrails={"opt_out_rate": {"threshold": 0.01}})  # fmt: skip
+    r = population(experiment, a=(1000, 32), b=(1010, 41))
+    client = client_for(marketer)
+    page = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
+    got = {}
+    for chart_id in ("chart-rate", "chart-exposures", "chart-guardrails"):
+        link = (
+            re.search(rf'<a href="([^"]+)" download id="{chart_id}-csv">', page)
+            .group(1)
+            .replace("&amp;", "&")
+        )
+        response = client.get(link)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        got[chart_id] = list(
+            csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+        )
+    last = r["series"]["dates"][-1]
+    assert got["chart-rate"][0][:5] == ["Day", "Arm", "Exposed", "Converted", "Rate"]
+    firm = [row for row in got["chart-rate"] if row[0] == last and row[1] == "Firm"][0]
+    assert firm[2:4] == ["1010", "41"] and float(firm[4]) == pytest.approx(41 / 1010, abs=1e-4)
+    day = r["series"]["dates"][0]
+    first = [str(r["series"]["arms"][e]["exposures"][0]) for e in ("a", "b")]
+    assert [day, *first] in got["chart-exposures"]
+    assert got["chart-guardrails"][1][0] == "Opt-out rate"
+    assert (
+        client.get(reverse("experiment_detail", args=[experiment.pk]) + "?format=csv&chart=x").status_code
+        == 404
+    )
+
+
 def test_an_unknown_goal_event_is_refused_next_to_its_field_and_nothing_is_saved(workspace, marketer):
     experiment = make_experiment(workspace, marketer, publish=False)
     response = client_for(marketer).post(reverse("experiment_detail", args=[experiment.pk]), {**ARMS,
