@@ -192,6 +192,13 @@ class Command(BaseCommand):
                 source="import",
                 occurred_at=timezone.now() - dt.timedelta(days=rng.randint(1, 90)),
             )
+        # the marketer's own test phone: tagged as the journey editor's test contacts are, so a
+        # test run may record a test opt-in for it (journeys/editor/testrun.py)
+        tester = Contact.objects.create(
+            workspace=workspace, first_name="Tess", last_name="Tester", phone="+447700900555",
+            email="tess.tester@demo.example", language="en", timezone="Europe/London", preferred_channel="sms",
+        )  # fmt: skip
+        tester.tags.add(*tags_ensure(workspace=workspace, names=["test contact"]))
         Segment.objects.get_or_create(
             workspace=workspace,
             name="Overdue with balance",

@@ -531,8 +531,12 @@ async function testAction(action, extra = {}) {
   const status = $('#test-status');
   if (!contact) { if (status && action !== 'path') status.textContent = 'Choose a test contact first: search above, or make a new one.'; return null; }
   if ((action === 'start' || action === 'restart') && !readonly && state.save !== 'saved') {
-    clearTimeout(saveTimer);
-    await saveNow(); // the test runs the draft as saved on the server
+    // the test runs the draft as saved on the server: save now, waiting out a save in flight
+    for (let i = 0; i < 40 && state.save !== 'saved' && state.save !== 'conflict' && state.save !== 'offline'; i += 1) {
+      clearTimeout(saveTimer);
+      await saveNow();
+      if (state.save !== 'saved') await new Promise((r) => setTimeout(r, 150));
+    }
     if (state.save !== 'saved') { status.textContent = 'Save the draft first (it is not saved yet).'; return null; }
   }
   const body = new FormData();
