@@ -259,3 +259,17 @@ def test_postmark_test_connection(workspace, postmark):
     postmark.set_credentials({**postmark.credentials, "server_token": "wrong"})
     ok, text = channel_test(channel=postmark, actor=Actor.system("test"))
     assert not ok and "refused the server token" in text
+
+
+@override_settings(CHANNELS_SEND_DEADLINE_S=0.5)
+@pytest.mark.parametrize("fault", ["reset", "drip"])
+def test_mailgun_taking_the_message_and_losing_the_answer_is_unknown(
+    workspace, contact, mailgun, mailgun_api, fault
+):
+    # Mailgun read and accepted the message, then the connection reset or the answer dripped
+    mailgun_api.fault, mailgun_api.fault_s = fault, 0.05
+    message = send(workspace, contact)
+    for second in (0, 60, 600):
+        drain(second)
+    m = fresh(message)
+    assert (m.status, m.error_code) == (S.UNKNOWN, "no_answer") and len(mailgun_api.requests) == 1
