@@ -64,6 +64,10 @@ PAGES = [
     ("/settings/users/", "users"),
     ("/settings/tokens/", "tokens"),
     ("/settings/audit/", "audit"),
+    ("/analytics/journeys/{journey}/", "journey-analytics"),
+    ("/analytics/kpis/promise-to-pay/", "kpi-promise-to-pay"),
+    ("/analytics/kpis/call-warmup/", "kpi-call-warmup"),
+    ("/analytics/settings/", "analytics-settings"),
 ]
 
 

@@ -87,6 +87,10 @@ def test_main_pages_report_no_csp_violation(login, context, workspace, admin_use
         reverse("experiment_list"),
         reverse("home"),
         reverse("analytics_health"),
+        reverse("analytics_journey", args=[journey.pk]),
+        reverse("analytics_kpi", args=["promise-to-pay"]),
+        reverse("analytics_kpi", args=["lifecycle"]),
+        reverse("analytics_settings"),
         reverse("experiment_detail", args=[_experiment_with_results(workspace, admin_user).pk]),
     ]
     page = login(admin_user, reverse("contact_list"))
