@@ -12,7 +12,7 @@ export REDIS_TEST_PORT=${REDIS_TEST_PORT:-6399}
 REDIS_TEST_URL=${TEST_REDIS_URL:-redis://127.0.0.1:$REDIS_TEST_PORT/1}
 REDIS_TESTS=(
   tests/cpaas/test_realtime.py tests/cpaas/test_realtime_redis.py tests/api/test_scale_out.py tests/journeys/test_scale_out.py
-  tests/cpaas/test_procfile.py tests/cpaas/test_health.py
+  tests/cpaas/test_procfile.py tests/cpaas/test_health.py tests/cpaas/test_metrics.py
   tests/api/test_access.py tests/contacts/test_imports.py tests/inbox
   tests/channels_app/test_dispatcher_processes.py tests/journeys/test_processes.py
   tests/browser/test_scale_out.py tests/browser/test_realtime_worker.py tests/browser/test_inbox.py

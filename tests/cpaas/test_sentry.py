@@ -78,3 +78,29 @@ def test_an_error_log_reaches_sentry_masked_and_with_its_request_id(sentry):
     assert "send to [phone] failed" in sent and "provider refused [phone]" in sent
     assert "req-sentry-1" in sent
     assert "7911123456" not in sent and "HORSE" not in sent
+
+
+def failing_task(phone):
+    raise ValueError(f"could not reach {phone}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_failing_in_the_worker_process_reaches_sentry_masked(tmp_path, monkeypatch):
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    from tests.topology import Topology, wait_for
+
+    fake = FakeSentry()
+    try:
+        with Topology(tmp_path, worker=1, env={"SENTRY_DSN": fake.dsn}) as topology:
+            monkeypatch.setattr(Conf, "SYNC", False)
+            async_task(f"{__name__}.failing_task", "+447911123456")
+            assert wait_for(lambda: b"could not reach" in b"".join(fake.bodies), timeout=90), topology.log(
+                "worker1"
+            )[-3000:]
+        sent = b"".join(fake.bodies).decode(errors="replace")
+    finally:
+        fake.stop()
+    assert "failing_task" in sent and "could not reach [phone]" in sent
+    assert "7911123456" not in sent
