@@ -87,6 +87,12 @@ def test_the_procfile_topology_starts_does_the_work_and_stops_cleanly(
         assert wait_for(lambda: SandboxDelivery.objects.count() >= 20, timeout=120), log.read_text()[-3000:]
         assert wait_for(lambda: Contact.objects.filter(first_name="Worker").exists(), timeout=60)
         assert Enrollment.objects.filter(journey=journey, status="completed").count() == 20
+        # and either web process's /metrics adds up what the two dispatchers counted
+        from tests.cpaas.test_metrics import scrape, value
+
+        with urllib.request.urlopen(webs[1] + "/metrics", timeout=30) as response:
+            samples = scrape(response.read().decode())
+        assert value(samples, "cpaas_dispatch_results_total", kind="sms", outcome="accepted") == 20
         kinds = sorted(Heartbeat.objects.values_list("kind", flat=True))
         assert kinds.count("engine") == 2 and kinds.count("dispatcher") == 2, kinds
         assert honcho.poll() is None, log.read_text()[-3000:]
