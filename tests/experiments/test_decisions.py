@@ -67,7 +67,9 @@ def test_weights_that_do_not_add_up_to_100_are_refused_at_publish(publish):
 
     with pytest.raises(JourneyInvalid) as refused:
         publish(ab_graph(weights=(60, 60)))
-    assert "The weights add up to 120; they must add up to 100." in str(refused.value)
+    assert "'A/B: Wording': Variants and weights: the weights add up to 120; they must add up to 100." in str(
+        refused.value
+    )
 
 
 def test_a_winner_by_hand_is_audited_with_the_numbers(experiment, actor):
