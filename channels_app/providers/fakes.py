@@ -23,6 +23,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class FakeServer:
 
     def __init__(self, *, port: int = 0, play_phone: bool = False, receipt_delay_s: float = 1.0):
         self.play_phone = play_phone
+        self.webhook_origin = ""  # when set, receipts go to this origin instead of the named URL's
         self.receipt_delay_s = receipt_delay_s
         self.requests: list[dict] = []
         self.script: deque = deque()  # (status, headers, body bytes), answered to sends in order
@@ -146,6 +148,11 @@ class FakeServer:
 
     def _post_receipts(self, record: dict, answer: bytes) -> None:
         for url, body, headers in self.receipts(record, answer):
+            if self.webhook_origin:  # the app listens elsewhere than its public URL says (tests)
+                parts = urllib.parse.urlsplit(url)
+                url = (
+                    self.webhook_origin.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+                )
             time.sleep(self.receipt_delay_s)
             request = urllib.request.Request(
                 url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
