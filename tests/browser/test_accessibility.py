@@ -64,9 +64,18 @@ PAGES = [
     ("/settings/users/", "users"),
     ("/settings/tokens/", "tokens"),
     ("/settings/audit/", "audit"),
+    ("/contacts/new/", "contact-new"),
+    ("/contacts/segments/new/", "segment-new"),
+    ("/contacts/imports/", "imports"),
+    ("/consent/suppressions/", "suppressions"),
+    ("/consent/contacts/{contact}/", "consent-contact"),
+    ("/channels/new/", "channel-new"),
+    ("/inbox/supervisor/", "supervisor"),
+    ("/inbox/settings/", "inbox-settings"),
     ("/analytics/journeys/{journey}/", "journey-analytics"),
     ("/analytics/kpis/promise-to-pay/", "kpi-promise-to-pay"),
     ("/analytics/kpis/call-warmup/", "kpi-call-warmup"),
+    ("/analytics/kpis/otp/", "kpi-otp"),
     ("/analytics/settings/", "analytics-settings"),
 ]
 

@@ -5,6 +5,7 @@ suppression list, roles."""
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -144,9 +145,9 @@ def test_contact_page_shows_a_consent_badge_per_channel(marketer_client, contact
     opt_in(contact)
     change(contact, "opted_out", channel="email", purpose="transactional")
     body = marketer_client.get(reverse("contact_detail", args=[contact.pk])).content.decode()
-    assert 'title="Consent on SMS">SMS: marketing ok</span>' in body
-    assert 'title="Consent on Email">Email: opted out</span>' in body
-    assert 'title="Consent on Voice">Voice: no opt-in</span>' in body
+    assert re.search(r'title="Consent on SMS"><svg[^>]*>.*?</svg> SMS: marketing ok</span>', body)
+    assert re.search(r'title="Consent on Email"><svg[^>]*>.*?</svg> Email: opted out</span>', body)
+    assert re.search(r'title="Consent on Voice"><svg[^>]*>.*?</svg> Voice: no opt-in</span>', body)
     assert "Push" not in body.split("consent-badges")[1].split("</div>")[0]  # no push address
 
 

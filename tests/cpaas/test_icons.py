@@ -4,6 +4,7 @@ render as empty boxes on machines without an emoji font."""
 import re
 from pathlib import Path
 
+import pytest
 from django.template import Context, Template
 
 from cpaas import icons
@@ -48,3 +49,13 @@ def test_the_icon_tag_draws_a_decorative_or_labelled_svg():
     )
     assert 'role="img" aria-label="Call"' in html
     assert "sprite.svg#message-circle" in html
+
+
+@pytest.mark.django_db
+def test_channel_pages_show_each_channels_icon(admin_client, workspace):
+    from django.urls import reverse
+
+    # the page makes the workspace's sandbox channels (SMS, WhatsApp, email, ...)
+    html = admin_client.get(reverse("channel_list")).content.decode()
+    for kind in ("sms", "whatsapp", "email"):
+        assert f"sprite.svg#{icons.CHANNEL_ICONS[kind]}" in html, kind
