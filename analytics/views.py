@@ -45,6 +45,8 @@ def _charts_page(request, charts: list, tables: list, filename: str, template: s
     """The page, or `?format=csv&chart=<id>`: that chart's or table's rows as CSV."""
     if wants_csv(request):
         return chart_csv(request, [*charts, *tables], filename)
+    if request.htmx and template == "analytics/journey.html":  # a live refresh: the figures only
+        template += "#figures"
     return TemplateResponse(request, template, {**context, "charts": with_csv_urls(request, charts),
                                                 "tables": with_csv_urls(request, tables)})  # fmt: skip
 

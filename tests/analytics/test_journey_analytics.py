@@ -144,3 +144,9 @@ def test_without_a_price_there_is_no_cost_per_conversion(run, workspace):
     Price.objects.filter(workspace=workspace).delete()
     cost = journey_analytics(workspace=workspace, journey=run, period=period(workspace))["cost"]
     assert (cost["unpriced"], cost["per_conversion"], cost["channels"][0]["cost"]) == (["sms"], None, None)
+
+
+def test_a_live_refresh_gets_the_figures_only(run, marketer_client):
+    html = marketer_client.get(f"/analytics/journeys/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="journey-figures"') and "<h1>" not in html
+    assert 'data-refresh-on="journey.counts analytics.changed"' in html and 'id="table-funnel"' in html

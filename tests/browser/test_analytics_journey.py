@@ -97,11 +97,23 @@ def test_charts_are_drawn_with_their_tables_numbers_and_the_canvas_shows_shares(
     expect(page.locator("#table-messages tbody tr").first.locator("td").nth(3)).to_have_text("1")
     expect(page.locator("#cost-per-conversion")).to_have_text("0.04500 GBP")
     docs_screenshot(page, "analytics-journey.png")
-    # the editor's canvas shows the same share on the exit
+    # live: a fifth contact enters; the engine's counter flush is pushed and the figures refetched
+    from contacts.services import event_record
+    from journeys.engine import run_pending
+    from tests.factories import ContactFactory
+
+    fifth = ContactFactory(workspace=workspace, timezone="Europe/London")
+    event_record(workspace=workspace, contact=fifth, name="signup")
+    run_pending(now=timezone.now())
+    first_row = page.locator("#table-funnel tbody tr").first.locator("td").nth(2)
+    expect(first_row).to_have_text("5", timeout=15000)
+    wait_event = page.locator("#table-funnel tbody tr", has_text="wait.event").locator("td").nth(5)
+    expect(wait_event).to_have_text("40.0 %")  # 2 of 5: the number the canvas shows below
+    # the editor's canvas shows the same shares on the exits (5 entered the wait by now)
     page.goto(page.url.split("/analytics/")[0] + f"/journeys/editor/{journey.pk}/")
     expect(page.locator("body[data-counts-fetched]")).to_be_attached(timeout=10000)
     label = page.locator(
         '#canvas [model-id="wait"] [port="event"] text, #canvas [model-id="wait"] .joint-port text'
     )
-    expect(label.filter(has_text="event")).to_contain_text("(2 · 50%)", timeout=8000)
-    expect(label.filter(has_text="timeout")).to_contain_text("(1 · 25%)")
+    expect(label.filter(has_text="event")).to_contain_text("(2 · 40%)", timeout=8000)
+    expect(label.filter(has_text="timeout")).to_contain_text("(1 · 20%)")  # the fifth is waiting there
