@@ -208,3 +208,16 @@ def test_the_overview_sits_beside_the_canvas_and_frames_the_visible_area(login, 
     # it folds away
     page.locator("#overview summary").click()
     expect(mini).to_be_hidden()
+
+
+def test_the_configuration_panel_fits_the_side_column(login, marketer, workspace):
+    g = handoffs()
+    g["nodes"]["m"] = n("message.send", 40, 320, {"channel": "sms", "template": {"en": "Hi"}})
+    _, page = open_editor(login, marketer, workspace, g)
+    page.locator('#canvas [model-id="m"] .body').click()
+    expect(page.locator('#config-meta[data-node="m"]')).to_be_attached()
+    # nothing in the form is wider than the column (a fieldset takes its widest content's width)
+    widths = page.evaluate(
+        "() => { const s = document.querySelector('.ed-side'); return [s.scrollWidth, s.clientWidth]; }"
+    )
+    assert widths[0] <= widths[1], widths
