@@ -20,7 +20,14 @@ from cpaas.tenancy import Actor, workspace_required
 from . import selectors, services
 from .forms import ADDRESS_FIELDS, AttributeForm, ContactForm, EventForm
 from .models import AttributeDefinition, ChannelKind, Contact, Segment, Tag
-from .segments import CONTACT_FIELDS, OP_LABELS, OPS_BY_TYPE, rule_summary, segment_definition_clean
+from .segments import (
+    CONTACT_FIELDS,
+    OP_LABELS,
+    OPS_BY_TYPE,
+    VALUELESS_OPS,
+    rule_summary,
+    segment_definition_clean,
+)
 
 LIST_FILTERS = ("q", "tag", "segment", "language", "channel", "vulnerable")
 
@@ -295,17 +302,43 @@ def _rule_rows(rules, types):
                 "value": value,
                 "days": rule.get("within_days") or "",
                 "is_event": rule["field"] == "event",
+                # every kind has its value field (a tag's name, an event's name, a field's value)
+                # unless its condition needs none ("is set", "is before today")
+                "needs_value": op not in VALUELESS_OPS,
+                "value_label": {"tag": "Tag name", "event": "Event name"}.get(rule["field"], "Value"),
+                "list": {"tag": "segment-tags", "event": "segment-events"}.get(rule["field"], ""),
             }
         )
     return rows
 
 
-def _segment_context(request, *, segment, name, description, match, rules, errors=None):
+def _unfinished(rule: dict, types) -> bool:
+    """A rule whose value is still to be typed (a new row): left out of the count and not yet an
+    error, so a new form or a just-added rule shows no error before anything is typed."""
+    field = rule.get("field")
+    if field == "attribute":
+        ops = OPS_BY_TYPE.get(types.get(rule.get("key")), OPS_BY_TYPE["text"])
+    elif field == "tag":
+        ops = ["has", "not_has"]
+    elif field == "event":
+        ops = ["performed", "not_performed"]
+    else:
+        ops = OPS_BY_TYPE["boolean" if field == "is_vulnerable" else "text"]
+    op = rule.get("op") if rule.get("op") in ops else ops[0]
+    return op not in VALUELESS_OPS and str(rule.get("value") or "").strip() == ""
+
+
+def _segment_context(request, *, segment, name, description, match, rules, errors=None, typing=False):
+    """`typing`: the form is being filled in (a new form, the live preview): rules whose value is
+    not typed yet are left out of the count instead of being errors; saving checks them all."""
+    from .models import Event
+
     field_choices, types = _field_choices(request.workspace)
     count, count_error = None, None
+    counted = [r for r in rules if not (typing and _unfinished(r, types))]
     try:
         clean = segment_definition_clean(
-            workspace=request.workspace, definition={"match": match, "rules": rules}
+            workspace=request.workspace, definition={"match": match, "rules": counted}
         )
         count = selectors.segment_count(workspace=request.workspace, definition=clean)
     except ValidationError as exc:
@@ -317,6 +350,10 @@ def _segment_context(request, *, segment, name, description, match, rules, error
         "match": match,
         "rows": _rule_rows(rules, types),
         "field_choices": field_choices,
+        "tags": list(Tag.objects.filter(workspace=request.workspace).values_list("name", flat=True)[:500]),
+        "events": list(
+            Event.objects.filter(workspace=request.workspace).values_list("name", flat=True).distinct()[:200]
+        ),
         "count": count,
         "count_error": count_error,
         "errors": errors or {},
@@ -372,6 +409,7 @@ def segment_edit(request, pk=None):
             description="",
             match="all",
             rules=[{"field": "tag", "op": "has", "value": ""}],
+            typing=True,
         )
     return render(request, "contacts/segment_form.html", context)
 
@@ -394,6 +432,7 @@ def segment_preview(request):
         description=request.POST.get("description", ""),
         match=request.POST.get("match", "all"),
         rules=rules,
+        typing=True,
     )
     return TemplateResponse(request, "contacts/segment_form.html#rules", context)
 
