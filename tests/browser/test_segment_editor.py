@@ -38,9 +38,11 @@ def test_a_segment_with_a_rule_of_every_kind(login, marketer, workspace):
              ("Language", "Rule 4 value", "fr")]  # fmt: skip
     for n, (field, label, value) in enumerate(kinds, start=2):
         settle(lambda: page.get_by_role("button", name="+ Add rule").click())
-        settle(lambda: page.get_by_label(f"Rule {n} field").select_option(label=field))
+        settle(lambda n=n, field=field: page.get_by_label(f"Rule {n} field").select_option(label=field))
         if field == "Event":
-            settle(lambda: page.get_by_label(f"Rule {n} condition").select_option(label="did not perform"))
+            settle(
+                lambda n=n: page.get_by_label(f"Rule {n} condition").select_option(label="did not perform")
+            )
         page.get_by_label(label).fill(value)
         # typing refreshes the count only: the rules typed before stay as they are
         expect(page.get_by_label("Rule 1 tag name")).to_have_value("vip")
