@@ -103,8 +103,11 @@ def test_the_marketers_loop_takes_at_most_30_interactions(server, context):
     )
     expect(page.locator("#test-phone")).to_contain_text("Consent allows it now", timeout=10000)
     you.click(page.get_by_role("button", name="Restart"), "Restart")
-    bubble = page.locator("#test-phone .bubble.from-business", has_text="We miss you, Tess! Here is 20% off")
-    expect(bubble).to_be_visible(timeout=20000)
+    # sent this time: a bubble whose ticks are not the blocked one's, and the contact goes on
+    sent = page.locator("#test-phone .bubble.from-business", has_text="We miss you, Tess! Here is 20% off",
+                        has=page.locator(".ticks:not([data-status=blocked])"))  # fmt: skip
+    expect(sent).to_be_visible(timeout=20000)
+    expect(page.locator("#test-status")).to_contain_text("Waiting at 'Wait for app_opened'", timeout=20000)
     docs_screenshot(page, "loop-test-phone.png")
 
     # publish
