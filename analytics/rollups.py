@@ -510,6 +510,20 @@ def _lock_state(workspace: Workspace) -> RollupState:
 
 
 @transaction.atomic
+def _kept_from(workspace: Workspace, source: str, now: dt.datetime, grid: int) -> dt.datetime | None:
+    """The first bucket whose raw rows of `source` are all still kept. Older raw rows may have been
+    deleted by the workspace's retention (cpaas/retention.py), so their hours are never recomputed
+    from raw again: what was counted stays counted. (A day of margin: the purge runs hourly.)"""
+    days = workspace.retention_messages_days if source == "messages" else None
+    if not days:
+        return None
+    return floor_bucket(now - dt.timedelta(days=days - 1), grid) + HOUR
+
+
+def _clamped(ranges, kept: dt.datetime | None):
+    return [(max(a, kept), b) if kept else (a, b) for a, b in ranges if not kept or b > kept]
+
+
 def refresh_workspace(
     *, workspace: Workspace, now: dt.datetime, message_hours: Iterable[dt.datetime] = ()
 ) -> int:
@@ -523,8 +537,11 @@ def refresh_workspace(
     if state.refreshed_until is None or state.grid_minutes != grid:
         first = _earliest(workspace.pk)
         start = floor_bucket(first, grid) if first else end - HOUR
-        if state.refreshed_until is not None:  # the hour grid moved: the old rows are of no use
-            Rollup.objects.filter(workspace=workspace).delete()
+        if state.refreshed_until is not None:  # the hour grid moved: the old rows are of no use...
+            for source in SOURCES:  # ...except those whose raw rows retention may have deleted
+                kept = _kept_from(workspace, source, now, grid)
+                old = Rollup.objects.filter(workspace=workspace, metric__in=metrics_of(source))
+                (old.filter(start__gte=kept) if kept else old).delete()
     else:
         start = floor_bucket(min(state.refreshed_until - LATE, now), grid)
     ranges = {source: [(start, end)] for source in SOURCES}
@@ -540,7 +557,7 @@ def refresh_workspace(
     touched = 0
     for source in SOURCES:
         starts: set[dt.datetime] = set()
-        for a, b in _merge(ranges[source]):
+        for a, b in _clamped(_merge(ranges[source]), _kept_from(workspace, source, now, grid)):
             starts |= _write_hours(workspace.pk, grid, source, a, b)
         touched += len(starts)
         days = {s.astimezone(tz).date() for s in starts}
@@ -585,7 +602,9 @@ def rebuild(*, workspace: Workspace, start: dt.datetime, end: dt.datetime) -> No
     grid = grid_minutes(tz, end)
     a, b = floor_bucket(start, grid), floor_bucket(end - dt.timedelta(microseconds=1), grid) + HOUR
     for source in SOURCES:
-        starts = _write_hours(workspace.pk, grid, source, a, b)
+        starts = set()
+        for x, y in _clamped([(a, b)], _kept_from(workspace, source, timezone.now(), grid)):
+            starts = _write_hours(workspace.pk, grid, source, x, y)
         _write_days(workspace.pk, tz, {s.astimezone(tz).date() for s in starts}, metrics_of(source))
 
 

@@ -143,7 +143,7 @@ def test_a_run_out_of_time_stops_between_batches_and_the_next_run_finishes(works
 
 @pytest.mark.django_db
 def test_the_rollups_keep_the_purged_days(workspace):
-    from analytics.rollups import refresh, totals
+    from analytics.rollups import rebuild, refresh, totals
 
     _life(workspace, [40 * DAY, 35 * DAY])
     refresh(now=NOW)
@@ -156,6 +156,27 @@ def test_the_rollups_keep_the_purged_days(workspace):
     assert _rows(workspace)["messages"] == 0
     refresh(now=NOW + dt.timedelta(hours=2))
     assert totals(**span) == counted
+    # nor when a repair rebuilds the range from the raw tables
+    rebuild(workspace=workspace, start=NOW - 50 * DAY, end=NOW)
+    assert totals(**span) == counted
+
+
+@pytest.mark.django_db
+def test_a_zone_whose_hours_start_elsewhere_keeps_the_purged_days(workspace):
+    """A zone of another hour grid (Asia/Kolkata: hours start at :30 UTC) rebuilt every hour from
+    the raw tables, and so lost every count retention had purged."""
+    from analytics.rollups import refresh, totals
+
+    _life(workspace, [40 * DAY, 35 * DAY, 3 * DAY])
+    refresh(now=NOW)
+    workspace.retention_messages_days = 30
+    workspace.save()
+    retention.purge(now=NOW)
+    workspace.timezone = "Asia/Kolkata"
+    workspace.save()
+    refresh(now=NOW + dt.timedelta(hours=1))
+    counted = totals(workspace=workspace, metric="messages", start=NOW - 50 * DAY, end=NOW + DAY)
+    assert counted[0]["count"] == 3
 
 
 @pytest.mark.django_db
