@@ -21,10 +21,11 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import common  # bench/common.py (a bench runs as python bench/<name>.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench_analytics")
@@ -46,24 +47,6 @@ PTP_GRAPH = {"schema": 1, "start": "trigger", "nodes": {
     "trigger": {"type": "trigger.event", "config": {"event": "overdue"}, "exits": {"next": "ptp"}},
     "ptp": {"type": "payment.promise", "config": {"template": {"en": "When can you pay?"}, "timeout_s": 86400},
             "exits": {"paid": None, "broken": None, "no_response": None, "failed": None}}}}  # fmt: skip
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=os.environ, check=True)
-
-
-def drop_database() -> None:
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def rows_of(model, overrides: dict, count: int, vary):
@@ -270,7 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     if not URL.startswith("postgres"):
         raise SystemExit("bench/analytics.py measures PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
-    recreate_database()
+    common.recreate_database(URL, os.environ)
 
     import django
 
@@ -349,7 +332,7 @@ def main() -> None:
     )
     if not args.keep:
         connection.close()
-        drop_database()
+        common.drop_database(URL)
 
 
 if __name__ == "__main__":

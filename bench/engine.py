@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+import common  # bench/common.py (a bench runs as python bench/<name>.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench")
 ENV = {**os.environ, "DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "cpaas.settings.dev", "PYTHONUNBUFFERED": "1",
@@ -37,31 +39,6 @@ PY = sys.executable
 # recorded events (minutes faster; the engine and dispatcher part is the same). BENCH_CONTACTS: how many.
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 E2E_CONTACTS = int(os.environ.get("BENCH_CONTACTS", 10_000))
-
-
-def recreate_database():
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
-
-
-def raw_insert_rate(seconds=3.0) -> float:
-    import psycopg
-
-    with psycopg.connect(URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial primary key, a int, b text, at timestamptz)"
-        )
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < seconds:
-            conn.execute("INSERT INTO bench_rows (a, b, at) VALUES (%s, %s, now())", (n, "x" * 40))
-            n += 1
-        conn.execute("DROP TABLE bench_rows")
-    return n / (time.monotonic() - start)
 
 
 LOG_DIR = os.environ.get("BENCH_LOG_DIR")  # set: the processes log at INFO into files there
@@ -76,17 +53,6 @@ def start(command, *args):
         env, out = {**ENV, "LOG_LEVEL": "INFO"}, open(Path(LOG_DIR) / f"{command}{_started}.log", "wb")
     return subprocess.Popen([PY, "manage.py", command, *args], cwd=ROOT, env=env, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-def stop(processes):
-    for p in processes:
-        if p.poll() is None:
-            p.terminate()
-    for p in processes:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def peak_rss_mb(process) -> float:
@@ -218,7 +184,7 @@ def end_to_end(insert_rate, graph=E2E_GRAPH, label="E2E"):
         )
         total_s = time.monotonic() - t1
     finally:
-        stop(procs)
+        common.stop(procs)
     assert ok, "not every message reached the provider"
     span = SandboxDelivery.objects.filter(channel__workspace=ws).aggregate(
         a=Min("received_at"), b=Max("received_at")
@@ -341,7 +307,7 @@ def timers():
             lambda: not Enrollment.objects.filter(journey=journey, status="waiting").exists(), timeout=300
         )
     finally:
-        stop(procs)
+        common.stop(procs)
     assert ok
     due = {r.contact_id: r.wait_until for r in rows}
     late = sorted(
@@ -394,7 +360,7 @@ def storm():
     try:
         late = watch(journey, [due] * len(ids))
     finally:
-        stop(procs)
+        common.stop(procs)
     fired = Step.objects.filter(journey=journey, node="w", exit="next").count()
     early = sum(1 for x in late if x < 0)
     print(f"  {len(ids):,} timers due at the same instant (in the database {ahead:.1f} s before it): lateness seen by "
@@ -430,7 +396,7 @@ def segment_enrolment():
         advanced_s = time.monotonic() - t1
         rss = [peak_rss_mb(p) for p in procs]
     finally:
-        stop(procs)
+        common.stop(procs)
     assert ok and ok2
     print(f"  100,000-contact segment: enrolled in {enrolled_s:.1f} s, everyone at their first wait after {advanced_s:.1f} s; "
           f"peak RSS of the engine processes {max(rss):.0f} MB ({', '.join(f'{r:.0f}' for r in rss)})")  # fmt: skip
@@ -438,17 +404,17 @@ def segment_enrolment():
 
 def main():
     print(f"== bench/engine.py on {URL.rsplit('@', 1)[-1]}")
-    recreate_database()
+    common.recreate_database(URL, ENV)
     setup_django()
     parts = sys.argv[1:] or ["e2e", "timers", "storm", "segment"]
-    rate = raw_insert_rate()
+    rate = common.raw_insert_rate(URL)
     print(
         f"raw single-row INSERT (autocommit): {rate:,.0f}/s  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     if "e2e" in parts:
         print("end to end (2 engines, 1 dispatcher, sandbox provider):")
         end_to_end(rate)
-        print(f"  raw single-row INSERT again: {raw_insert_rate():,.0f}/s")
+        print(f"  raw single-row INSERT again: {common.raw_insert_rate(URL):,.0f}/s")
     if "ab" in parts:
         print("end to end with and without an A/B split (2 engines, 1 dispatcher, sandbox provider):")
         ab_split(rate)

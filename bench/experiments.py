@@ -18,10 +18,11 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import common  # bench/common.py (a bench runs as python bench/<name>.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench_experiments")
@@ -34,39 +35,6 @@ sys.path.insert(0, str(ROOT))
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 START = NOW - dt.timedelta(days=14)
 DAY_S = 86400
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=os.environ, check=True)
-
-
-def drop_database() -> None:
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def raw_insert_rate(seconds: float = 3.0) -> float:
-    """Single-row INSERTs, each its own transaction (autocommit), one connection: the yardstick."""
-    import psycopg
-
-    with psycopg.connect(URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE bench_rows (id bigserial primary key, a int, b text, at timestamptz)")
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < seconds:
-            conn.execute("INSERT INTO bench_rows (a, b, at) VALUES (%s, %s, now())", (n, "x" * 40))
-            n += 1
-        elapsed = time.monotonic() - start
-        conn.execute("DROP TABLE bench_rows")
-    return n / elapsed
 
 
 def rows_of(model, overrides: dict, count: int, vary):
@@ -222,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     if not URL.startswith("postgres"):
         raise SystemExit("bench/experiments.py measures PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
-    recreate_database()
+    common.recreate_database(URL, os.environ)
 
     import django
 
@@ -233,7 +201,7 @@ def main() -> None:
     from experiments import results
 
     print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
-    raw = raw_insert_rate()
+    raw = common.raw_insert_rate(URL)
     print(f"baseline  raw single-row INSERT (autocommit)   {raw:>12,.0f} rows/s")
     t = time.perf_counter()
     experiment, timings, goal = load(args.exposures, args.conversions)
@@ -257,7 +225,7 @@ def main() -> None:
     print(f"summary   {r['summary']}")
     if not args.keep:
         connection.close()
-        drop_database()
+        common.drop_database(URL)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import threading
 import time
 from pathlib import Path
 
+import common  # bench/common.py (a bench runs as python bench/<name>.py)
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,31 +39,6 @@ URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:543
 ENV = {**os.environ, "DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "cpaas.settings.dev", "PYTHONUNBUFFERED": "1",
        "LOG_LEVEL": "WARNING", "DEBUG": "false", "API_TOKEN_RATE": "10000000/min"}  # fmt: skip
 PY = sys.executable
-
-
-def recreate_database():
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
-
-
-def raw_insert_rate(seconds=3.0) -> float:
-    import psycopg
-
-    with psycopg.connect(URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial primary key, a int, b text, at timestamptz)"
-        )
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < seconds:
-            conn.execute("INSERT INTO bench_rows (a, b, at) VALUES (%s, %s, now())", (n, "x" * 40))
-            n += 1
-        conn.execute("DROP TABLE bench_rows")
-    return n / (time.monotonic() - start)
 
 
 def setup():
@@ -276,8 +252,8 @@ def main():
     args = parser.parse_args()
     sizes = args.batch_size if isinstance(args.batch_size, list) else [args.batch_size]
 
-    recreate_database()
-    insert_rate = raw_insert_rate()
+    common.recreate_database(URL, ENV)
+    insert_rate = common.raw_insert_rate(URL)
     print(f"PostgreSQL, {os.cpu_count()} cores (shared with other work running on this machine)")
     print(f"yardstick: raw single-row INSERT {insert_rate:,.0f}/s")
     ws, key = setup()

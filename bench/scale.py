@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+import common  # bench/common.py (a bench runs as python bench/<name>.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://cpaas:cpaas@127.0.0.1:5432/cpaas_bench_scale")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6399/2")
@@ -40,45 +42,9 @@ CONFIGS = [(1, 1), (2, 1), (4, 1), (1, 2), (2, 2), (4, 2)]  # (engines, dispatch
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def recreate_database():
-    import psycopg
-
-    base, name = URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
-
-
-def raw_insert_rate(seconds=3.0) -> float:
-    import psycopg
-
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial primary key, a int, b text, at timestamptz)"
-        )
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < seconds:
-            conn.execute("INSERT INTO bench_rows (a, b, at) VALUES (%s, %s, now())", (n, "x" * 40))
-            n += 1
-        conn.execute("DROP TABLE bench_rows")
-    return n / (time.monotonic() - start)
-
-
 def start(*command):
     return subprocess.Popen([PY, *command], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-def stop(processes):
-    for p in processes:
-        if p.poll() is None:
-            p.terminate()
-    for p in processes:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def cpu_s(pids) -> float:
@@ -186,7 +152,7 @@ def engine_run(engines: int, dispatchers: int, insert_rate: float) -> float:
         after = [cpu_s(p.pid for p in procs[:engines]), cpu_s(p.pid for p in procs[engines:]), cpu_s(pg)]
         engine_cpu, dispatch_cpu, pg_cpu = (a - b for a, b in zip(after, before, strict=True))
     finally:
-        stop(procs)
+        common.stop(procs)
     assert ok, "not every message reached the provider"
     rate = len(ids) / wall
     cores = os.cpu_count() or 1
@@ -291,7 +257,7 @@ def realtime(sockets=20, events=2000, per_transaction=10):
 
         published_s, results = asyncio.run(run())
     finally:
-        stop(webs)
+        common.stop(webs)
     committed = {int(n): at for n, at in json.loads(out.read_text()).items()}
     out.unlink()
     lateness, lost, duplicated = [], 0, 0
@@ -328,9 +294,9 @@ def main():
         raise SystemExit(
             f"no redis-server at {REDIS}: start one (bash scripts/provision.sh) or set BENCH_REDIS_URL"
         ) from None
-    recreate_database()
+    common.recreate_database(URL, ENV)
     setup_django()
-    insert_rate = raw_insert_rate()
+    insert_rate = common.raw_insert_rate(URL)
     print(f"raw PostgreSQL INSERT (autocommit, 1 connection): {insert_rate:,.0f}/s")
     if "engine" in parts:
         print(f"engine end to end, {CONTACTS:,} contacts per run (PostgreSQL + Redis):")
@@ -339,7 +305,7 @@ def main():
     if "realtime" in parts:
         print("realtime fan-out, 2 web processes (Redis channel layer):")
         realtime()
-    print(f"raw PostgreSQL INSERT again at the end: {raw_insert_rate():,.0f}/s")
+    print(f"raw PostgreSQL INSERT again at the end: {common.raw_insert_rate(URL):,.0f}/s")
 
 
 if __name__ == "__main__":
