@@ -46,5 +46,5 @@ def test_make_a_test_contact_run_the_draft_and_see_why_nothing_arrived(login, ma
     page.get_by_role("button", name="Start the test contact").click()
     status = page.locator("#test-status")
     expect(status).to_contain_text("Finished: Not sent: No marketing opt-in on SMS", timeout=20000)
-    expect(page.locator("#test-steps")).to_contain_text("Send a message → failed")
+    expect(page.locator("#test-steps")).to_contain_text("20% off today → failed")
     expect(page.locator("#test-phone .send-note.blocked")).to_contain_text("rule consent.missing")

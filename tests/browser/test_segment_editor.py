@@ -31,8 +31,7 @@ def test_a_segment_with_a_rule_of_every_kind(login, marketer, workspace):
         action()
         page.wait_for_function("(b) => (window.__settled || 0) > b", arg=before)
 
-    page.get_by_label("Rule 1 tag name").fill("vip")
-    settle()
+    settle(lambda: page.get_by_label("Rule 1 tag name").fill("vip"))
     expect(page.locator("#segment-count")).to_have_text("1")
     kinds = [("Event", "Rule 2 event name", "signup"), ("Plan (text)", "Rule 3 value", "gold"),
              ("Language", "Rule 4 value", "fr")]  # fmt: skip
@@ -43,7 +42,7 @@ def test_a_segment_with_a_rule_of_every_kind(login, marketer, workspace):
             settle(
                 lambda n=n: page.get_by_label(f"Rule {n} condition").select_option(label="did not perform")
             )
-        page.get_by_label(label).fill(value)
+        settle(lambda label=label, value=value: page.get_by_label(label).fill(value))  # the count's refresh
         # typing refreshes the count only: the rules typed before stay as they are
         expect(page.get_by_label("Rule 1 tag name")).to_have_value("vip")
     # every rule still there, as typed
