@@ -509,7 +509,6 @@ def _lock_state(workspace: Workspace) -> RollupState:
     return RollupState.objects.select_for_update().get(workspace=workspace)
 
 
-@transaction.atomic
 def _kept_from(workspace: Workspace, source: str, now: dt.datetime, grid: int) -> dt.datetime | None:
     """The first bucket whose raw rows of `source` are all still kept. Older raw rows may have been
     deleted by the workspace's retention (cpaas/retention.py), so their hours are never recomputed
@@ -524,6 +523,7 @@ def _clamped(ranges, kept: dt.datetime | None):
     return [(max(a, kept), b) if kept else (a, b) for a, b in ranges if not kept or b > kept]
 
 
+@transaction.atomic
 def refresh_workspace(
     *, workspace: Workspace, now: dt.datetime, message_hours: Iterable[dt.datetime] = ()
 ) -> int:

@@ -252,3 +252,16 @@ def test_pages_hear_of_changed_numbers_only(workspace, other_workspace, channels
     message(workspace, person, channels["sms"], now + dt.timedelta(minutes=1), "queued")
     rollups.refresh(now=now + dt.timedelta(minutes=2))
     assert list(RealtimeEvent.objects.values_list("group", "payload__type")) == [(group, "analytics.changed")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_task_and_a_rebuild_run_outside_any_transaction(workspace):
+    """The worker calls them in autocommit: each takes its workspace's row lock in a transaction of
+    its own (a misplaced decorator once left the lock outside one: PostgreSQL refused it)."""
+    from django.utils import timezone
+
+    from analytics.tasks import rollups_refresh_task
+
+    rollups_refresh_task()
+    now = timezone.now()
+    rollups.rebuild(workspace=workspace, start=now - dt.timedelta(days=1), end=now)
