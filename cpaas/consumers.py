@@ -63,7 +63,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         WEBSOCKETS.inc()
         self.counted = True
-        ensure_relay_running()
+        await ensure_relay_running()
         await self.send_json({"type": "hello", "groups": len(self.groups_joined)})
 
     async def disconnect(self, code):

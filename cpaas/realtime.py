@@ -131,6 +131,7 @@ class Relay:
 
     def __init__(self) -> None:
         self.top = 0
+        self.positioned = asyncio.Event()  # set once start_position has run (run() only)
         self.gaps: list[list] = []  # [first id, last id, monotonic time it was first missed]
         self.last_prune = 0.0
 
@@ -196,7 +197,10 @@ class Relay:
     async def run(self) -> None:
         layer = get_channel_layer()
         guard = DatabaseGuard("realtime relay")
-        await sync_to_async(self.start_position)()
+        try:
+            await sync_to_async(self.start_position)()
+        finally:
+            self.positioned.set()  # a failed start ends this task; the next socket starts another
         pruning: asyncio.Task | None = None
         while True:
             if (
@@ -237,12 +241,17 @@ def batches(events: list[tuple[str, dict]], size: int = 500) -> list[tuple[str, 
 _relay_tasks: dict[int, asyncio.Task] = {}
 
 
-def ensure_relay_running() -> None:
-    """Start this process's relay in the running event loop (once per loop)."""
+async def ensure_relay_running() -> None:
+    """Start this process's relay in the running event loop (once per loop). It returns once the
+    relay knows where it starts, so an event committed after the caller's next step (a socket's
+    hello) is always relayed: positioned later, it took such events for old ones and skipped them."""
     if settings.REALTIME_MODE != "relay":
         return
     loop = asyncio.get_running_loop()
     task = _relay_tasks.get(id(loop))
     # a closed loop's id can be reused by a new loop (tests run one loop per test)
     if task is None or task.done() or task.get_loop() is not loop:
-        _relay_tasks[id(loop)] = loop.create_task(Relay().run())
+        relay = Relay()
+        _relay_tasks[id(loop)] = task = loop.create_task(relay.run())
+        task.positioned = relay.positioned  # sockets connecting meanwhile wait for the same start
+    await task.positioned.wait()
